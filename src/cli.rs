@@ -1,0 +1,189 @@
+//! Command-line surface. Raw arguments become a validated configuration before anything runs
+//! (ripgrep's layering), and `run` lives in the library so tests call it in-process (oha's).
+//! `main.rs` only parses and maps the outcome to an exit code.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::Exit;
+use crate::mock::config::FleetConfig;
+use crate::mock::faults::{FaultRule, FaultSet};
+use crate::mock::{FleetOptions, ProviderFleet};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatedrill",
+    version,
+    about = "Release-gate and chaos drill harness for AI agent gateways"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Mock LLM providers (OpenAI, Anthropic, DeepSeek) with scheduled faults.
+    Mock {
+        #[command(subcommand)]
+        command: MockCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MockCommand {
+    /// Serve the provider fleet until Ctrl-C or SIGTERM; prints one JSON line per provider.
+    Serve(MockServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MockServeArgs {
+    /// Provider configuration (TOML); the embedded mocks/providers.toml when absent.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Fault rule files (TOML or JSON) loaded at start; may be repeated.
+    #[arg(long = "faults")]
+    pub faults: Vec<PathBuf>,
+    /// Seed for every random draw (fault probabilities, jitter, replies).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Address to bind each provider's listener on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_host: IpAddr,
+    /// Attempts kept per provider journal (a ring; older records are counted as dropped).
+    #[arg(long, default_value_t = 10_000)]
+    pub journal_capacity: usize,
+}
+
+/// A user-facing failure with the exit code it maps to.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl std::fmt::Display) -> Self {
+        Failure {
+            exit: Exit::Usage,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// Validated options of `mock serve`.
+pub struct MockServe {
+    pub options: FleetOptions,
+}
+
+impl MockServeArgs {
+    /// Loads and checks every file named, so nothing starts on bad input.
+    pub fn validate(self) -> Result<MockServe, Failure> {
+        let config = match &self.config {
+            Some(path) => FleetConfig::load(path).map_err(Failure::usage)?,
+            None => FleetConfig::embedded(),
+        };
+        let mut rules: Vec<FaultRule> = Vec::new();
+        for path in &self.faults {
+            let set: FaultSet = crate::input::load_file(path).map_err(Failure::usage)?;
+            rules.extend(set.rules);
+        }
+        let mut options = FleetOptions::new(config);
+        options.rules = rules;
+        options.seed = self.seed;
+        options.bind_host = self.bind_host;
+        options.journal_capacity = self.journal_capacity;
+        Ok(MockServe { options })
+    }
+}
+
+/// Runs a parsed command line to completion.
+pub async fn run(cli: Cli) -> Result<Exit, Failure> {
+    match cli.command {
+        Command::Mock {
+            command: MockCommand::Serve(args),
+        } => mock_serve(args.validate()?).await,
+    }
+}
+
+async fn mock_serve(cmd: MockServe) -> Result<Exit, Failure> {
+    let fleet = ProviderFleet::start(cmd.options)
+        .await
+        .map_err(Failure::usage)?;
+    for e in fleet.endpoints() {
+        println!("{}", serde_json::to_string(&e).unwrap_or_default());
+    }
+    let interrupted = shutdown_signal().await;
+    fleet.shutdown().await;
+    Ok(if interrupted {
+        Exit::Interrupted
+    } else {
+        Exit::Pass
+    })
+}
+
+/// Waits for Ctrl-C or SIGTERM. Returns true for Ctrl-C (an interruption), false for SIGTERM
+/// (an orderly stop asked by a supervisor).
+pub async fn shutdown_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => true,
+                _ = term.recv() => false,
+            },
+            Err(_) => tokio::signal::ctrl_c().await.is_ok(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
+/// Parses the process arguments, runs, and maps the result to an exit code.
+pub fn main_entry() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                Exit::Pass.into()
+            };
+        }
+    };
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gatedrill: cannot start the async runtime: {e}");
+            return Exit::Usage.into();
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(exit) => exit.into(),
+        Err(f) => {
+            eprintln!("gatedrill: {}", f.message);
+            f.exit.into()
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEDRILL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

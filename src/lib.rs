@@ -1,0 +1,13 @@
+//! gatedrill: a release-gate and chaos drill harness for AI agent gateways.
+//!
+//! The library holds everything; the `gatedrill` binary only parses arguments and maps the
+//! outcome to an exit code. See ../shared/DESIGN.md for the architecture.
+
+pub mod cli;
+pub mod duration;
+pub mod exit;
+pub mod input;
+pub mod mock;
+pub mod rng;
+pub mod secret;
+pub mod sse;

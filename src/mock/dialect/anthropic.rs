@@ -1,0 +1,295 @@
+//! Anthropic Messages: `x-api-key` + `anthropic-version`, typed error envelopes, and the full SSE
+//! event sequence (`message_start` … `message_stop`, no `[DONE]`, cumulative `output_tokens`).
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes,
+};
+use crate::mock::config::ProviderSpec;
+use crate::mock::faults::QuotaVariant;
+use crate::mock::quota::Exceeded;
+use crate::sse;
+
+#[derive(Deserialize)]
+struct Req {
+    model: Option<String>,
+    max_tokens: Option<u64>,
+    messages: Option<Vec<Msg>>,
+    system: Option<Content>,
+    stream: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Msg {
+    role: String,
+    content: Content,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Blocks(Vec<Block>),
+}
+
+#[derive(Deserialize)]
+struct Block {
+    text: Option<String>,
+}
+
+impl Content {
+    fn into_text(self) -> String {
+        match self {
+            Content::Text(t) => t,
+            Content::Blocks(b) => b
+                .into_iter()
+                .filter_map(|b| b.text)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+}
+
+pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
+    let bad = |message: String| ApiError::BadRequest {
+        message,
+        param: None,
+    };
+    let r: Req = serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            bad("There was an error parsing the body of your request. Please ensure it is valid JSON.".into())
+        } else {
+            bad(format!("Invalid request body: {e}"))
+        }
+    })?;
+    let model = r
+        .model
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| bad("model: Field required".into()))?;
+    let max_tokens = r
+        .max_tokens
+        .ok_or_else(|| bad("max_tokens: Field required".into()))?;
+    if max_tokens == 0 {
+        return Err(bad(
+            "max_tokens: Input should be greater than or equal to 1".into(),
+        ));
+    }
+    let msgs = r
+        .messages
+        .ok_or_else(|| bad("messages: Field required".into()))?;
+    if msgs.is_empty() {
+        return Err(bad("messages: at least one message is required".into()));
+    }
+    if let Some(m) = msgs
+        .iter()
+        .find(|m| m.role != "user" && m.role != "assistant")
+    {
+        return Err(bad(format!(
+            "messages: Unexpected role \"{}\". Allowed roles are \"user\" or \"assistant\".",
+            m.role
+        )));
+    }
+    let messages = msgs
+        .into_iter()
+        .map(|m| Message {
+            role: m.role,
+            text: m.content.into_text(),
+            name: None,
+        })
+        .collect();
+    Ok(ChatRequest {
+        model,
+        stream: r.stream.unwrap_or(false),
+        include_usage: false,
+        max_tokens: Some(max_tokens),
+        system: r.system.map(Content::into_text),
+        messages,
+    })
+}
+
+fn envelope(kind: &str, message: &str, details: Option<Value>) -> Value {
+    let mut error = json!({"type": kind, "message": message});
+    if let Some(d) = details {
+        error["details"] = d;
+    }
+    json!({"type": "error", "error": error})
+}
+
+pub fn render_error(e: &ApiError) -> ErrorReply {
+    let reply = |status: u16, kind: &str, message: &str, details: Option<Value>| ErrorReply {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body: json_bytes(&envelope(kind, message, details)),
+        code: kind.to_string(),
+    };
+    match e {
+        ApiError::BadRequest { message, .. } => reply(400, "invalid_request_error", message, None),
+        ApiError::MissingAuth => reply(
+            401,
+            "authentication_error",
+            "x-api-key header is required",
+            None,
+        ),
+        ApiError::InvalidKey { .. } => {
+            reply(401, "authentication_error", "invalid x-api-key", None)
+        }
+        ApiError::ModelNotFound { model } => {
+            reply(404, "not_found_error", &format!("model: {model}"), None)
+        }
+        ApiError::NoRoute { .. } => reply(404, "not_found_error", "Not Found", None),
+        ApiError::TooLarge { .. } => reply(
+            413,
+            "request_too_large",
+            "Request exceeds the maximum allowed number of bytes.",
+            None,
+        ),
+        ApiError::ContextOverflow {
+            window,
+            prompt,
+            max_tokens,
+        } => {
+            let message = if prompt > window {
+                format!("prompt is too long: {prompt} tokens > {window} maximum")
+            } else {
+                format!(
+                    "input length and `max_tokens` exceed context limit: {prompt} + {max_tokens} > {window}, decrease input length or `max_tokens` and try again"
+                )
+            };
+            reply(400, "invalid_request_error", &message, None)
+        }
+        ApiError::RateLimited { which, limit, .. } => {
+            let what = match which {
+                Exceeded::Requests => "requests",
+                Exceeded::Tokens => "input tokens",
+            };
+            reply(
+                429,
+                "rate_limit_error",
+                &format!(
+                    "This request would exceed the rate limit for your organization (00000000-0000-4000-8000-00000000cafe) of {limit} {what} per minute. For details, refer to: https://docs.anthropic.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later."
+                ),
+                None,
+            )
+        }
+        ApiError::QuotaExhausted(QuotaVariant::Billing) => reply(
+            402,
+            "billing_error",
+            "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.",
+            None,
+        ),
+        ApiError::QuotaExhausted(QuotaVariant::SpendLimit) => reply(
+            429,
+            "rate_limit_error",
+            "You have reached your specified workspace API usage limits. You will regain access on the first day of next month.",
+            Some(json!({"error_code": "enforced_spend_limit_reached"})),
+        ),
+        ApiError::Overloaded => reply(529, "overloaded_error", "Overloaded", None),
+        ApiError::Unavailable => reply(503, "api_error", "Service Unavailable", None),
+        ApiError::Status(s) => {
+            let kind = match s {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                402 => "billing_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                413 => "request_too_large",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                s if *s >= 500 => "api_error",
+                _ => "invalid_request_error",
+            };
+            let message = match kind {
+                "overloaded_error" => "Overloaded",
+                "api_error" => "Internal server error",
+                _ => "Request rejected",
+            };
+            reply(*s, kind, message, None)
+        }
+        ApiError::StreamServerError => reply(500, "api_error", "Internal server error", None),
+    }
+}
+
+fn stop_reason(f: Finish) -> &'static str {
+    match f {
+        Finish::Stop => "end_turn",
+        Finish::Length => "max_tokens",
+    }
+}
+
+fn usage(input: u64, output: u64) -> Value {
+    json!({"input_tokens": input, "output_tokens": output, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
+}
+
+pub fn render_completion(c: &Completion) -> Bytes {
+    json_bytes(&json!({
+        "id": c.id, "type": "message", "role": "assistant", "model": c.model,
+        "content": [{"type": "text", "text": c.text()}],
+        "stop_reason": stop_reason(c.finish), "stop_sequence": null,
+        "usage": usage(c.prompt_tokens, c.completion_tokens()),
+    }))
+}
+
+fn event(name: &str, data: Value) -> Bytes {
+    sse::encode(Some(name), &data.to_string())
+}
+
+pub fn stream_plan(c: &Completion) -> StreamPlan {
+    let mut frames = Vec::with_capacity(c.pieces.len() + 6);
+    frames.push(event(
+        "message_start",
+        json!({"type": "message_start", "message": {
+            "id": c.id, "type": "message", "role": "assistant", "content": [], "model": c.model,
+            "stop_reason": null, "stop_sequence": null, "usage": usage(c.prompt_tokens, 1)}}),
+    ));
+    frames.push(event(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ));
+    frames.push(event("ping", json!({"type": "ping"})));
+    for p in &c.pieces {
+        frames.push(event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}),
+        ));
+    }
+    frames.push(event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    let terminal = frames.len();
+    frames.push(event(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": stop_reason(c.finish), "stop_sequence": null},
+               "usage": {"output_tokens": c.completion_tokens()}}),
+    ));
+    frames.push(event("message_stop", json!({"type": "message_stop"})));
+    StreamPlan {
+        frames,
+        first_content: 3,
+        terminal,
+    }
+}
+
+pub fn error_frame() -> Bytes {
+    event("error", envelope("overloaded_error", "Overloaded", None))
+}
+
+pub fn malformed_frame() -> Bytes {
+    Bytes::from_static(
+        b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"unterminated\n\n",
+    )
+}
+
+pub fn models_list(spec: &ProviderSpec) -> Bytes {
+    let data: Vec<Value> = spec
+        .models
+        .iter()
+        .map(|m| json!({"type": "model", "id": m.id, "display_name": m.id, "created_at": "2025-09-29T00:00:00Z"}))
+        .collect();
+    let first = spec.models.first().map(|m| m.id.as_str());
+    let last = spec.models.last().map(|m| m.id.as_str());
+    json_bytes(&json!({"data": data, "has_more": false, "first_id": first, "last_id": last}))
+}

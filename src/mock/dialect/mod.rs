@@ -1,0 +1,326 @@
+//! What each provider API looks like on the wire (../shared/WIRE.md): how a chat request is
+//! read, how answers, stream frames and errors are shaped, which headers carry the request id
+//! and the rate limits. The pipeline in `handler` is the same for every provider; only these
+//! functions differ, dispatched on [`Dialect`].
+
+pub mod anthropic;
+pub mod openai;
+
+use std::time::{Duration, SystemTime};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use bytes::Bytes;
+
+use super::config::{Dialect, ProviderSpec};
+use super::faults::QuotaVariant;
+use super::quota::{Exceeded, QuotaState};
+
+/// A chat request reduced to what the mock acts on.
+#[derive(Debug, Default)]
+pub struct ChatRequest {
+    pub model: String,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub max_tokens: Option<u64>,
+    pub system: Option<String>,
+    pub messages: Vec<Message>,
+}
+
+#[derive(Debug)]
+pub struct Message {
+    pub role: String,
+    pub text: String,
+    pub name: Option<String>,
+}
+
+/// Every error a mock can answer with, before it is put in a dialect's words.
+#[derive(Clone, Debug)]
+pub enum ApiError {
+    BadRequest {
+        message: String,
+        param: Option<&'static str>,
+    },
+    MissingAuth,
+    InvalidKey {
+        masked: String,
+    },
+    ModelNotFound {
+        model: String,
+    },
+    NoRoute {
+        method: String,
+        path: String,
+    },
+    TooLarge {
+        limit: usize,
+    },
+    ContextOverflow {
+        window: u64,
+        prompt: u64,
+        max_tokens: u64,
+    },
+    RateLimited {
+        model: String,
+        which: Exceeded,
+        limit: u64,
+        used: u64,
+        requested: u64,
+        retry_after: Option<Duration>,
+    },
+    QuotaExhausted(QuotaVariant),
+    Overloaded,
+    Unavailable,
+    Status(u16),
+    /// The generic error sent in-band in a stream.
+    StreamServerError,
+}
+
+/// An error in a dialect's words.
+pub struct ErrorReply {
+    pub status: StatusCode,
+    pub body: Bytes,
+    /// The dialect's error type or code, for the journal.
+    pub code: String,
+}
+
+/// How a completion ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+    Stop,
+    Length,
+}
+
+/// A successful answer, before rendering.
+pub struct Completion {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub pieces: Vec<&'static str>,
+    pub prompt_tokens: u64,
+    pub finish: Finish,
+}
+
+impl Completion {
+    pub fn text(&self) -> String {
+        self.pieces.concat()
+    }
+    pub fn completion_tokens(&self) -> u64 {
+        self.pieces.len() as u64
+    }
+}
+
+/// The frames of a stream in order; `frames[terminal..]` are what closes the stream properly
+/// (finish reason, usage, `[DONE]` / `message_delta`, `message_stop`).
+pub struct StreamPlan {
+    pub frames: Vec<Bytes>,
+    /// Index of the first frame carrying a token; frames before it go out with the headers.
+    pub first_content: usize,
+    pub terminal: usize,
+}
+
+pub fn parse_request(d: Dialect, body: &[u8]) -> Result<ChatRequest, ApiError> {
+    match d {
+        Dialect::Openai | Dialect::Deepseek => openai::parse_request(body),
+        Dialect::Anthropic => anthropic::parse_request(body),
+    }
+}
+
+/// The API key the request presents, or the dialect's refusal.
+pub fn api_key(d: Dialect, headers: &HeaderMap) -> Result<String, ApiError> {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let key = match d {
+        Dialect::Openai | Dialect::Deepseek => get("authorization").and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        }),
+        Dialect::Anthropic => get("x-api-key"),
+    };
+    match key {
+        Some(k) if !k.is_empty() => Ok(k.to_string()),
+        _ => Err(ApiError::MissingAuth),
+    }
+}
+
+/// A key as an error message may show it: a well-known vendor prefix at most, never a
+/// character of the secret itself.
+pub fn mask_key(key: &str) -> String {
+    let prefix = ["sk-ant-", "sk-proj-", "sk-"]
+        .into_iter()
+        .find(|p| key.starts_with(p))
+        .unwrap_or("");
+    format!("{prefix}***")
+}
+
+pub fn render_error(d: Dialect, e: &ApiError) -> ErrorReply {
+    match d {
+        Dialect::Openai => openai::render_error(e, false),
+        Dialect::Deepseek => openai::render_error(e, true),
+        Dialect::Anthropic => anthropic::render_error(e),
+    }
+}
+
+pub fn render_completion(d: Dialect, c: &Completion) -> Bytes {
+    match d {
+        Dialect::Openai => openai::render_completion(c, false),
+        Dialect::Deepseek => openai::render_completion(c, true),
+        Dialect::Anthropic => anthropic::render_completion(c),
+    }
+}
+
+pub fn stream_plan(d: Dialect, c: &Completion, include_usage: bool) -> StreamPlan {
+    match d {
+        Dialect::Openai => openai::stream_plan(c, include_usage, false),
+        Dialect::Deepseek => openai::stream_plan(c, include_usage, true),
+        Dialect::Anthropic => anthropic::stream_plan(c),
+    }
+}
+
+/// The in-band error frame a provider sends after HTTP 200.
+pub fn error_frame(d: Dialect) -> Bytes {
+    match d {
+        Dialect::Openai | Dialect::Deepseek => openai::error_frame(),
+        Dialect::Anthropic => anthropic::error_frame(),
+    }
+}
+
+/// A frame whose JSON is cut short.
+pub fn malformed_frame(d: Dialect, c: &Completion) -> Bytes {
+    match d {
+        Dialect::Openai | Dialect::Deepseek => openai::malformed_frame(c),
+        Dialect::Anthropic => anthropic::malformed_frame(),
+    }
+}
+
+pub fn models_list(spec: &ProviderSpec) -> Bytes {
+    match spec.dialect {
+        Dialect::Openai | Dialect::Deepseek => openai::models_list(spec),
+        Dialect::Anthropic => anthropic::models_list(spec),
+    }
+}
+
+/// Completion and request ids in the dialect's format, derived from a deterministic draw.
+pub fn ids(d: Dialect, bits: u64) -> (String, String) {
+    let a = crate::rng::mix(bits);
+    let b = crate::rng::mix(a);
+    match d {
+        Dialect::Openai => (
+            format!("chatcmpl-{a:016x}{b:08x}"),
+            format!("req_{b:016x}{a:016x}"),
+        ),
+        Dialect::Deepseek => {
+            let uuid = format!(
+                "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+                a >> 32,
+                a & 0xffff,
+                b >> 52,
+                (b >> 40) & 0xfff,
+                b & 0xffff_ffff_ffff
+            );
+            (uuid, format!("{a:016x}{b:016x}"))
+        }
+        Dialect::Anthropic => (
+            format!("msg_01{}", base62(a, b)),
+            format!("req_011C{}", base62(b, a)),
+        ),
+    }
+}
+
+fn base62(a: u64, b: u64) -> String {
+    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut n = (u128::from(a) << 64) | u128::from(b);
+    let mut out = Vec::with_capacity(22);
+    for _ in 0..22 {
+        out.push(A[(n % 62) as usize]);
+        n /= 62;
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Request-id and rate-limit headers every answer carries.
+pub fn standard_headers(
+    d: Dialect,
+    request_id: &str,
+    quota: Option<&QuotaState>,
+    now: SystemTime,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut h = Vec::with_capacity(12);
+    let mut push = |name: &str, value: String| {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
+            h.push((n, v));
+        }
+    };
+    match d {
+        Dialect::Openai => {
+            push("x-request-id", request_id.to_string());
+            if let Some(q) = quota {
+                use crate::duration::go_duration;
+                for (kind, l) in [("requests", q.requests), ("tokens", q.tokens)] {
+                    push(&format!("x-ratelimit-limit-{kind}"), l.limit.to_string());
+                    push(
+                        &format!("x-ratelimit-remaining-{kind}"),
+                        l.remaining.to_string(),
+                    );
+                    push(&format!("x-ratelimit-reset-{kind}"), go_duration(l.reset));
+                }
+            }
+        }
+        Dialect::Anthropic => {
+            push("request-id", request_id.to_string());
+            if let Some(q) = quota {
+                let at = |d: Duration| humantime::format_rfc3339_seconds(now + d).to_string();
+                // One token bucket backs all three token families.
+                let families = [
+                    ("requests", q.requests),
+                    ("tokens", q.tokens),
+                    ("input-tokens", q.tokens),
+                    ("output-tokens", q.tokens),
+                ];
+                for (fam, l) in families {
+                    push(
+                        &format!("anthropic-ratelimit-{fam}-limit"),
+                        l.limit.to_string(),
+                    );
+                    push(
+                        &format!("anthropic-ratelimit-{fam}-remaining"),
+                        l.remaining.to_string(),
+                    );
+                    push(&format!("anthropic-ratelimit-{fam}-reset"), at(l.reset));
+                }
+            }
+        }
+        Dialect::Deepseek => push("x-ds-trace-id", request_id.to_string()),
+    }
+    h
+}
+
+pub fn json_bytes(v: &serde_json::Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_keys_show_no_secret_characters() {
+        assert_eq!(mask_key("sk-VKMIs0123456789wjh3"), "sk-***");
+        assert_eq!(mask_key("sk-ant-api03-secret"), "sk-ant-***");
+        assert_eq!(mask_key("bad"), "***");
+    }
+
+    #[test]
+    fn ids_have_dialect_shapes() {
+        let (c, r) = ids(Dialect::Openai, 1);
+        assert!(c.starts_with("chatcmpl-") && r.starts_with("req_"));
+        let (c, r) = ids(Dialect::Anthropic, 1);
+        assert!(c.starts_with("msg_01") && r.starts_with("req_011C") && c.len() == 28);
+        let (c, _) = ids(Dialect::Deepseek, 1);
+        assert_eq!(c.len(), 36);
+        assert_eq!(ids(Dialect::Openai, 9), ids(Dialect::Openai, 9));
+    }
+}

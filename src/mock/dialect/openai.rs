@@ -1,0 +1,469 @@
+//! OpenAI Chat Completions, and DeepSeek, which speaks the same shapes with its own error table
+//! (402 Insufficient Balance, context overflow without `context_length_exceeded`, 503 Server
+//! Overloaded) and its own usage fields (`prompt_cache_hit_tokens`, `prompt_cache_miss_tokens`).
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{
+    ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes,
+};
+use crate::mock::config::ProviderSpec;
+use crate::mock::faults::QuotaVariant;
+use crate::mock::quota::Exceeded;
+use crate::sse;
+
+#[derive(Deserialize)]
+struct Req {
+    model: Option<String>,
+    messages: Option<Vec<Msg>>,
+    max_tokens: Option<u64>,
+    max_completion_tokens: Option<u64>,
+    stream: Option<bool>,
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Deserialize)]
+struct Msg {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Deserialize)]
+struct Part {
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    include_usage: Option<bool>,
+}
+
+pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
+    let r: Req = serde_json::from_slice(body).map_err(|e| {
+        let message = if e.is_syntax() || e.is_eof() {
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)".to_string()
+        } else {
+            format!("Invalid request body: {e}")
+        };
+        ApiError::BadRequest { message, param: None }
+    })?;
+    let model = r
+        .model
+        .filter(|m| !m.is_empty())
+        .ok_or(ApiError::BadRequest {
+            message: "you must provide a model parameter".into(),
+            param: None,
+        })?;
+    let msgs = r.messages.ok_or(ApiError::BadRequest {
+        message: "Missing required parameter: 'messages'.".into(),
+        param: Some("messages"),
+    })?;
+    if msgs.is_empty() {
+        return Err(ApiError::BadRequest {
+            message: "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.".into(),
+            param: Some("messages"),
+        });
+    }
+    let messages = msgs
+        .into_iter()
+        .map(|m| Message {
+            role: m.role,
+            text: match m.content {
+                Some(Content::Text(t)) => t,
+                Some(Content::Parts(p)) => p
+                    .into_iter()
+                    .filter_map(|p| p.text)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                None => String::new(),
+            },
+            name: m.name,
+        })
+        .collect();
+    Ok(ChatRequest {
+        model,
+        stream: r.stream.unwrap_or(false),
+        include_usage: r
+            .stream_options
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false),
+        max_tokens: r.max_completion_tokens.or(r.max_tokens),
+        system: None,
+        messages,
+    })
+}
+
+fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&str>) -> Bytes {
+    json_bytes(&json!({"error": {"message": message, "type": kind, "param": param, "code": code}}))
+}
+
+pub fn render_error(e: &ApiError, deepseek: bool) -> ErrorReply {
+    let reply =
+        |status: u16, message: &str, kind: &str, param: Option<&str>, code: Option<&str>| {
+            ErrorReply {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                body: error_body(message, kind, param, code),
+                code: code.unwrap_or(kind).to_string(),
+            }
+        };
+    if deepseek {
+        return render_deepseek_error(e, reply);
+    }
+    match e {
+        ApiError::BadRequest { message, param } => {
+            reply(400, message, "invalid_request_error", *param, None)
+        }
+        ApiError::MissingAuth => reply(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            None,
+            None,
+        ),
+        ApiError::InvalidKey { masked } => reply(
+            401,
+            &format!(
+                "Incorrect API key provided: {masked}. You can find your API key at https://platform.openai.com/account/api-keys."
+            ),
+            "invalid_request_error",
+            None,
+            Some("invalid_api_key"),
+        ),
+        ApiError::ModelNotFound { model } => reply(
+            404,
+            &format!("The model `{model}` does not exist or you do not have access to it."),
+            "invalid_request_error",
+            None,
+            Some("model_not_found"),
+        ),
+        ApiError::NoRoute { method, path } => reply(
+            404,
+            &format!("Invalid URL ({method} {path})"),
+            "invalid_request_error",
+            None,
+            None,
+        ),
+        ApiError::TooLarge { limit } => reply(
+            413,
+            &format!("Request body too large: the limit is {limit} bytes."),
+            "invalid_request_error",
+            None,
+            None,
+        ),
+        ApiError::ContextOverflow {
+            window,
+            prompt,
+            max_tokens,
+        } => reply(
+            400,
+            &format!(
+                "This model's maximum context length is {window} tokens. However, your messages resulted in {} tokens. Please reduce the length of the messages.",
+                prompt + max_tokens
+            ),
+            "invalid_request_error",
+            Some("messages"),
+            Some("context_length_exceeded"),
+        ),
+        ApiError::RateLimited {
+            model,
+            which,
+            limit,
+            used,
+            requested,
+            retry_after,
+        } => {
+            let (kind, unit) = match which {
+                Exceeded::Requests => ("requests", "requests per min (RPM)"),
+                Exceeded::Tokens => ("tokens", "tokens per min (TPM)"),
+            };
+            let tail = match retry_after {
+                Some(d) => format!("Please try again in {}.", crate::duration::go_duration(*d)),
+                None => "The request is larger than the limit allows; reduce its size.".to_string(),
+            };
+            reply(
+                429,
+                &format!(
+                    "Rate limit reached for {model} in organization org-gatedrill on {unit}: Limit {limit}, Used {used}, Requested {requested}. {tail} Visit https://platform.openai.com/account/rate-limits to learn more."
+                ),
+                kind,
+                None,
+                Some("rate_limit_exceeded"),
+            )
+        }
+        ApiError::QuotaExhausted(_) => reply(
+            429,
+            "You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+            "insufficient_quota",
+            None,
+            Some("insufficient_quota"),
+        ),
+        ApiError::Overloaded => reply(
+            503,
+            "The engine is currently overloaded, please try again later",
+            "server_error",
+            None,
+            None,
+        ),
+        ApiError::Unavailable => reply(
+            503,
+            "The server is overloaded or not ready yet.",
+            "server_error",
+            None,
+            None,
+        ),
+        ApiError::Status(s) => {
+            let (kind, message) = status_words(*s);
+            reply(*s, message, kind, None, None)
+        }
+        ApiError::StreamServerError => reply(
+            500,
+            "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+            None,
+            None,
+        ),
+    }
+}
+
+fn status_words(s: u16) -> (&'static str, &'static str) {
+    match s {
+        400 => ("invalid_request_error", "Bad request."),
+        401 => ("invalid_request_error", "Unauthorized."),
+        403 => (
+            "invalid_request_error",
+            "You are not allowed to access this resource.",
+        ),
+        404 => ("invalid_request_error", "Not found."),
+        408 => ("invalid_request_error", "Request timed out."),
+        409 => ("invalid_request_error", "Conflict."),
+        422 => ("invalid_request_error", "Unprocessable entity."),
+        429 => ("requests", "Too many requests."),
+        500 => (
+            "server_error",
+            "The server had an error while processing your request. Sorry about that!",
+        ),
+        502 => ("server_error", "Bad gateway."),
+        503 => ("server_error", "The server is overloaded or not ready yet."),
+        504 => ("server_error", "Gateway timeout."),
+        s if s >= 500 => ("server_error", "Server error."),
+        _ => ("invalid_request_error", "Request error."),
+    }
+}
+
+fn render_deepseek_error(
+    e: &ApiError,
+    reply: impl Fn(u16, &str, &str, Option<&str>, Option<&str>) -> ErrorReply,
+) -> ErrorReply {
+    let irq = Some("invalid_request_error");
+    match e {
+        ApiError::BadRequest { message, .. } => {
+            reply(400, message, "invalid_request_error", None, irq)
+        }
+        ApiError::MissingAuth | ApiError::InvalidKey { .. } => {
+            let masked = match e {
+                ApiError::InvalidKey { masked } => masked.as_str(),
+                _ => "",
+            };
+            reply(
+                401,
+                &format!("Authentication Fails, Your api key: {masked} is invalid"),
+                "authentication_error",
+                None,
+                irq,
+            )
+        }
+        ApiError::ModelNotFound { .. } => {
+            reply(400, "Model Not Exist", "invalid_request_error", None, irq)
+        }
+        ApiError::NoRoute { .. } => reply(404, "Not Found", "invalid_request_error", None, irq),
+        ApiError::TooLarge { .. } => reply(
+            413,
+            "Request Entity Too Large",
+            "invalid_request_error",
+            None,
+            irq,
+        ),
+        ApiError::ContextOverflow {
+            window,
+            prompt,
+            max_tokens,
+        } => reply(
+            400,
+            &format!(
+                "This model's maximum context length is {window} tokens. However, you requested {} tokens ({prompt} in the messages, {max_tokens} in the completion). Please reduce the length of the messages or completion.",
+                prompt + max_tokens
+            ),
+            "invalid_request_error",
+            None,
+            irq,
+        ),
+        ApiError::RateLimited { .. } => {
+            reply(429, "Rate Limit Reached", "rate_limit_error", None, irq)
+        }
+        ApiError::QuotaExhausted(QuotaVariant::Billing | QuotaVariant::SpendLimit) => {
+            reply(402, "Insufficient Balance", "unknown_error", None, irq)
+        }
+        ApiError::Overloaded | ApiError::Unavailable => {
+            reply(503, "Server Overloaded", "server_error", None, None)
+        }
+        ApiError::Status(s) => {
+            let message = match s {
+                400 => "Invalid Format",
+                401 => "Authentication Fails",
+                402 => "Insufficient Balance",
+                422 => "Invalid Parameters",
+                429 => "Rate Limit Reached",
+                503 => "Server Overloaded",
+                s if *s >= 500 => "Server Error",
+                _ => "Request Error",
+            };
+            let kind = if *s >= 500 {
+                "server_error"
+            } else {
+                "invalid_request_error"
+            };
+            reply(*s, message, kind, None, irq)
+        }
+        ApiError::StreamServerError => reply(500, "Server Error", "server_error", None, None),
+    }
+}
+
+#[derive(Serialize)]
+struct Usage {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    completion_tokens_details: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_cache_hit_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_cache_miss_tokens: Option<u64>,
+}
+
+fn usage(c: &Completion, deepseek: bool) -> Usage {
+    let completion_tokens = c.completion_tokens();
+    Usage {
+        prompt_tokens: c.prompt_tokens,
+        completion_tokens,
+        total_tokens: c.prompt_tokens + completion_tokens,
+        prompt_tokens_details: if deepseek {
+            json!({"cached_tokens": 0})
+        } else {
+            json!({"cached_tokens": 0, "audio_tokens": 0})
+        },
+        completion_tokens_details: (!deepseek).then(|| {
+            json!({"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0})
+        }),
+        prompt_cache_hit_tokens: deepseek.then_some(0),
+        prompt_cache_miss_tokens: deepseek.then_some(c.prompt_tokens),
+    }
+}
+
+fn finish_reason(f: Finish) -> &'static str {
+    match f {
+        Finish::Stop => "stop",
+        Finish::Length => "length",
+    }
+}
+
+fn fingerprint(deepseek: bool) -> &'static str {
+    if deepseek {
+        "fp_gatedrill_prod0820_fp8_kvcache"
+    } else {
+        "fp_44709d6fcb"
+    }
+}
+
+pub fn render_completion(c: &Completion, deepseek: bool) -> Bytes {
+    let mut message = json!({"role": "assistant", "content": c.text()});
+    if !deepseek {
+        message["refusal"] = Value::Null;
+        message["annotations"] = json!([]);
+    }
+    let mut body = json!({
+        "id": c.id,
+        "object": "chat.completion",
+        "created": c.created,
+        "model": c.model,
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason(c.finish)}],
+        "usage": usage(c, deepseek),
+        "system_fingerprint": fingerprint(deepseek),
+    });
+    if !deepseek {
+        body["service_tier"] = json!("default");
+    }
+    json_bytes(&body)
+}
+
+pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> StreamPlan {
+    let chunk = |choices: Value, usage: Option<Value>| {
+        let mut v = json!({
+            "id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
+            "system_fingerprint": fingerprint(deepseek), "choices": choices,
+        });
+        if include_usage {
+            v["usage"] = usage.unwrap_or(Value::Null);
+        }
+        sse::encode(None, &v.to_string())
+    };
+    let delta =
+        |d: Value| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": null}]);
+    let mut frames = Vec::with_capacity(c.pieces.len() + 4);
+    frames.push(chunk(
+        delta(json!({"role": "assistant", "content": "", "refusal": null})),
+        None,
+    ));
+    for p in &c.pieces {
+        frames.push(chunk(delta(json!({"content": p})), None));
+    }
+    let terminal = frames.len();
+    let fin = json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": finish_reason(c.finish)}]);
+    frames.push(chunk(fin, None));
+    if include_usage {
+        frames.push(chunk(
+            json!([]),
+            Some(serde_json::to_value(usage(c, deepseek)).unwrap_or_default()),
+        ));
+    }
+    frames.push(sse::encode(None, "[DONE]"));
+    StreamPlan {
+        frames,
+        first_content: 1,
+        terminal,
+    }
+}
+
+pub fn error_frame() -> Bytes {
+    let body = json!({"error": {"message": "The server had an error while processing your request. Sorry about that!", "type": "server_error", "param": null, "code": null}});
+    sse::encode(None, &body.to_string())
+}
+
+pub fn malformed_frame(c: &Completion) -> Bytes {
+    Bytes::from(format!(
+        "data: {{\"id\":\"{}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"unterminated\n\n",
+        c.id
+    ))
+}
+
+pub fn models_list(spec: &ProviderSpec) -> Bytes {
+    let data: Vec<Value> = spec
+        .models
+        .iter()
+        .map(|m| json!({"id": m.id, "object": "model", "created": 1_700_000_000u64, "owned_by": spec.name}))
+        .collect();
+    json_bytes(&json!({"object": "list", "data": data}))
+}

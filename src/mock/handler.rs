@@ -1,0 +1,595 @@
+//! The request pipeline every provider runs, whatever its dialect:
+//!
+//! 1. journal the arrival; 2. ask the rule book for faults (a latency fault stacks with one
+//!    outcome fault); 3. wait out a `delay`; 4. answer an outcome fault, or else run the real
+//!    checks in the order a provider does (key, body, model, output limit, context window,
+//!    quota); 5. answer: plain, or as a stream shaped by any stream fault.
+//!
+//! Faults come first on purpose: a planned fault is the drill's intent and must not be masked
+//! by an incidental check. Each attempt is an [`Attempt`] guard, so an answer the client
+//! abandons is journaled as `client_disconnected`, never left `in_flight`.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::config::{Dialect, ModelSpec};
+use super::dialect::{self, ApiError, ChatRequest, Completion, Finish};
+use super::faults::{Fault, OutageMode, RetryAfterStyle};
+use super::journal::{self, AppliedFault, AttemptRecord, Outcome};
+use super::listener::{ConnAction, ConnControl, ConnFault};
+use super::quota::{Admission, Exceeded, QuotaState};
+use super::schedule::{Chosen, MatchInput};
+use super::state::Provider;
+use super::stream::{self, StreamSpec};
+use super::tokens::{self, CountedMessage};
+use crate::rng::DrawKey;
+
+/// Bodies up to this size are read, so context overflows are answered by the dialect.
+pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
+const TEST_ID_HEADER: &str = "x-gatedrill-test-id";
+/// Prompts larger than this are counted off the async workers.
+const BLOCKING_COUNT_BYTES: usize = 64 * 1024;
+
+/// One journaled attempt; finishing it writes the outcome, dropping it unfinished records
+/// that the client went away.
+pub struct Attempt {
+    provider: Arc<Provider>,
+    pub seq: u64,
+    arrived: Instant,
+    done: bool,
+}
+
+impl Attempt {
+    pub fn begin(p: &Arc<Provider>, rec: AttemptRecord, arrived: Instant) -> Self {
+        let seq = p.journal.begin(rec, arrived, p.fleet_start);
+        Attempt {
+            provider: p.clone(),
+            seq,
+            arrived,
+            done: false,
+        }
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut AttemptRecord)) {
+        self.provider.journal.update(self.seq, f);
+    }
+
+    pub fn finish(mut self, f: impl FnOnce(&mut AttemptRecord)) {
+        self.done = true;
+        let elapsed = journal::ms(self.arrived.elapsed());
+        self.provider.journal.update(self.seq, |r| {
+            f(r);
+            r.duration_ms = Some(elapsed);
+        });
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if !self.done {
+            let elapsed = journal::ms(self.arrived.elapsed());
+            self.provider.journal.update(self.seq, |r| {
+                r.outcome = Outcome::ClientDisconnected;
+                r.duration_ms = Some(elapsed);
+            });
+        }
+    }
+}
+
+/// What every answer needs: the attempt, its request id, and what the faults asked for.
+struct Ctx {
+    p: Arc<Provider>,
+    attempt: Attempt,
+    request_id: String,
+    should_retry: Option<bool>,
+    /// A `delay` fault's wait, spent before the answer starts.
+    pre_wait: Duration,
+    conn: Option<ConnControl>,
+}
+
+pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    let arrived = Instant::now();
+    let d = p.spec.dialect;
+    let (parts, body) = req.into_parts();
+    let test_id = parts
+        .headers
+        .get(TEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let key = dialect::api_key(d, &parts.headers);
+    let body = axum::body::to_bytes(body, BODY_LIMIT).await;
+
+    let mut rec = AttemptRecord::new(&p.spec.name);
+    rec.path = Some(parts.uri.path().to_string());
+    rec.test_id = test_id;
+    rec.key_fingerprint = key.as_ref().ok().map(|k| journal::key_fingerprint(k));
+    let parsed = match &body {
+        Ok(b) => {
+            rec.body_hash = Some(journal::body_hash(b));
+            dialect::parse_request(d, b)
+        }
+        Err(_) => Err(ApiError::TooLarge { limit: BODY_LIMIT }),
+    };
+    if let Ok(r) = &parsed {
+        rec.model = Some(r.model.clone());
+        rec.stream = r.stream;
+    }
+    let input = MatchInput {
+        model: rec.model.as_deref(),
+        stream: rec.stream,
+        path: rec.path.as_deref(),
+        test_id: rec.test_id.as_deref(),
+        at_accept: false,
+    };
+    let decision = p.rules.decide(
+        &input,
+        p.journal.next_seq(),
+        arrived.saturating_duration_since(p.fleet_start),
+    );
+    let attempt = Attempt::begin(&p, rec, arrived);
+    let applied: Vec<AppliedFault> = [&decision.latency, &decision.outcome]
+        .into_iter()
+        .flatten()
+        .map(|c| AppliedFault {
+            rule: c.rule_id.clone(),
+            kind: c.fault.kind(),
+        })
+        .collect();
+    if !applied.is_empty() {
+        attempt.update(|r| r.faults = applied);
+    }
+    let draw = DrawKey::new(p.seed)
+        .with_str(&p.spec.name)
+        .with(attempt.seq);
+    let (_, request_id) = dialect::ids(d, draw.with_str("ids").bits());
+    let mut first_token_wait = Duration::ZERO;
+    let mut pre_wait = Duration::ZERO;
+    match decision.latency.as_ref().map(|c| &c.fault) {
+        Some(Fault::Delay(spec)) => {
+            pre_wait = spec.sample(
+                draw.with_str("delay").unit(),
+                draw.with_str("delay").normal(),
+            )
+        }
+        Some(Fault::SlowFirstToken { delay }) => first_token_wait = delay.0,
+        _ => {}
+    }
+    let should_retry = decision.outcome.as_ref().and_then(|c| c.should_retry);
+    let conn = parts.extensions.get::<ConnControl>().cloned();
+    let ctx = Ctx {
+        p: p.clone(),
+        attempt,
+        request_id,
+        should_retry,
+        pre_wait,
+        conn,
+    };
+    let outcome_fault = decision.outcome.map(|c: Chosen| c.fault);
+
+    if let Some(fault) = &outcome_fault
+        && let Some(answer) = answer_fault(&ctx, fault, parsed.as_ref().ok())
+    {
+        return match answer {
+            FaultAnswer::Error(e, retry) => error(ctx, &e, retry, None).await,
+            FaultAnswer::Conn(fault) => take_over(ctx, fault).await,
+        };
+    }
+    let key = match key {
+        Ok(k) => k,
+        Err(e) => return error(ctx, &e, None, None).await,
+    };
+    if let Err(e) = check_key(&p, &key) {
+        return error(ctx, &e, None, None).await;
+    }
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => return error(ctx, &e, None, None).await,
+    };
+    let Some(model) = p.spec.model(&req.model) else {
+        return error(
+            ctx,
+            &ApiError::ModelNotFound {
+                model: req.model.clone(),
+            },
+            None,
+            None,
+        )
+        .await;
+    };
+    if let Some(n) = req.max_tokens
+        && n > model.max_output
+    {
+        return error(ctx, &max_tokens_too_large(d, n, model), None, None).await;
+    }
+    let body_len = body.as_ref().map_or(0, Bytes::len);
+    let (prompt, req) = count_prompt(model, req, body_len).await;
+    ctx.attempt.update(|r| r.prompt_tokens = Some(prompt));
+    let max_tokens = req.max_tokens.unwrap_or(0);
+    if prompt + max_tokens > model.context_window {
+        let e = ApiError::ContextOverflow {
+            window: model.context_window,
+            prompt,
+            max_tokens,
+        };
+        return error(ctx, &e, None, None).await;
+    }
+    let quota = match p.quotas.admit(&key, prompt + max_tokens, Instant::now()) {
+        Admission::Admitted(q) => q,
+        Admission::Refused {
+            which,
+            retry_after,
+            used,
+            state,
+        } => {
+            let (limit, requested) = match which {
+                Exceeded::Requests => (state.requests.limit, 1),
+                Exceeded::Tokens => (state.tokens.limit, prompt + max_tokens),
+            };
+            let e = ApiError::RateLimited {
+                model: req.model.clone(),
+                which,
+                limit,
+                used,
+                requested,
+                retry_after,
+            };
+            let retry = retry_after.map(|r| (r, RetryAfterStyle::SecondsAndMs));
+            return error(ctx, &e, retry, Some(&state)).await;
+        }
+    };
+
+    // The reply depends on the seed and the request body only, so a retry gets the same answer.
+    let body_key = DrawKey::new(p.seed).with(body.as_ref().map_or(0, |b| crate::rng::fnv1a(b)));
+    let completion = build_completion(
+        d,
+        &req,
+        model,
+        prompt,
+        body_key,
+        draw,
+        outcome_fault.as_ref(),
+    );
+    let latency = &model.latency;
+    let jitter = latency.jitter.0.mul_f64(draw.with_str("jitter").unit());
+    let keeps_alive = d == Dialect::Deepseek;
+    let spec = StreamSpec {
+        dialect: d,
+        before_headers: if keeps_alive {
+            Duration::ZERO
+        } else {
+            ctx.pre_wait
+        },
+        before_first_token: latency.ttft.0
+            + jitter
+            + first_token_wait
+            + if keeps_alive {
+                ctx.pre_wait
+            } else {
+                Duration::ZERO
+            },
+        per_token: Duration::from_secs_f64(1.0 / latency.tokens_per_second),
+        keepalive: keeps_alive.then_some(p.spec.keepalive_interval.0),
+        fault: outcome_fault,
+    };
+    let headers = dialect::standard_headers(d, &ctx.request_id, Some(&quota), SystemTime::now());
+    ctx.attempt
+        .update(|r| r.completion_tokens = Some(completion.completion_tokens()));
+    if req.stream {
+        stream::respond_stream(
+            p.clone(),
+            ctx.attempt,
+            headers,
+            completion,
+            req.include_usage,
+            spec,
+        )
+        .await
+    } else {
+        stream::respond_plain(p.clone(), ctx.attempt, headers, completion, spec).await
+    }
+}
+
+async fn sleep_unless_shutdown(p: &Provider, d: Duration) {
+    if !d.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = p.shutdown.cancelled() => {}
+        }
+    }
+}
+
+fn check_key(p: &Provider, key: &str) -> Result<(), ApiError> {
+    if p.spec
+        .api_keys
+        .iter()
+        .any(|k| crate::secret::ct_eq(k.as_bytes(), key.as_bytes()))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidKey {
+            masked: dialect::mask_key(key),
+        })
+    }
+}
+
+fn max_tokens_too_large(d: Dialect, n: u64, m: &ModelSpec) -> ApiError {
+    let message = match d {
+        Dialect::Openai => format!(
+            "max_tokens is too large: {n}. This model supports at most {} completion tokens, whereas you provided {n}.",
+            m.max_output
+        ),
+        Dialect::Anthropic => {
+            format!(
+                "max_tokens: {n} > {}, which is the maximum allowed number of output tokens for {}",
+                m.max_output, m.id
+            )
+        }
+        Dialect::Deepseek => format!(
+            "Invalid max_tokens value, the valid range of max_tokens is [1, {}]",
+            m.max_output
+        ),
+    };
+    ApiError::BadRequest {
+        message,
+        param: Some("max_tokens"),
+    }
+}
+
+/// Counts the prompt; large prompts (context-overflow drills) are counted on the blocking
+/// pool so they do not hold an async worker. Hands the request back.
+async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (u64, ChatRequest) {
+    let t = model.tokenizer;
+    let count = move |req: ChatRequest| {
+        let msgs: Vec<CountedMessage<'_>> = req
+            .messages
+            .iter()
+            .map(|m| CountedMessage {
+                role: &m.role,
+                text: &m.text,
+                name: m.name.as_deref(),
+            })
+            .collect();
+        let n = tokens::count_chat(t, req.system.as_deref(), &msgs);
+        drop(msgs);
+        (n, req)
+    };
+    if body_len < BLOCKING_COUNT_BYTES {
+        return count(req);
+    }
+    match tokio::task::spawn_blocking(move || count(req)).await {
+        Ok(done) => done,
+        // Only a panic inside the tokenizer gets here; count nothing rather than fail the answer.
+        Err(_) => (0, ChatRequest::default()),
+    }
+}
+
+fn build_completion(
+    d: Dialect,
+    req: &ChatRequest,
+    model: &ModelSpec,
+    prompt: u64,
+    body_key: DrawKey,
+    draw: DrawKey,
+    fault: Option<&Fault>,
+) -> Completion {
+    let natural = tokens::natural_length(body_key, model.reply_tokens);
+    let (n, finish) = match (fault, req.max_tokens) {
+        (Some(Fault::TruncatedOutput), Some(max)) => (max, Finish::Length),
+        (Some(Fault::TruncatedOutput), None) => ((natural / 2).max(1), Finish::Length),
+        (_, Some(max)) if max < natural => (max, Finish::Length),
+        _ => (natural, Finish::Stop),
+    };
+    let (id, _) = dialect::ids(d, draw.with_str("ids").bits());
+    Completion {
+        id,
+        created: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        model: req.model.clone(),
+        pieces: tokens::reply_pieces(body_key, n, natural),
+        prompt_tokens: prompt,
+        finish,
+    }
+}
+
+/// An answer a fault decides before the real checks run.
+enum FaultAnswer {
+    Error(ApiError, Option<(Duration, RetryAfterStyle)>),
+    Conn(ConnFault),
+}
+
+fn answer_fault(ctx: &Ctx, fault: &Fault, req: Option<&ChatRequest>) -> Option<FaultAnswer> {
+    let model = req.and_then(|r| ctx.p.spec.model(&r.model));
+    Some(match fault {
+        Fault::HttpError { status } => FaultAnswer::Error(ApiError::Status(*status), None),
+        Fault::RateLimit {
+            retry_after,
+            retry_after_style,
+        } => {
+            let quota = ctx.p.quotas.untouched();
+            let e = ApiError::RateLimited {
+                model: req.map(|r| r.model.clone()).unwrap_or_default(),
+                which: Exceeded::Requests,
+                limit: quota.requests.limit,
+                used: quota.requests.limit,
+                requested: 1,
+                retry_after: retry_after.map(|r| r.0),
+            };
+            FaultAnswer::Error(e, retry_after.map(|r| (r.0, *retry_after_style)))
+        }
+        Fault::QuotaExhausted { variant } => {
+            FaultAnswer::Error(ApiError::QuotaExhausted(*variant), None)
+        }
+        Fault::AuthInvalid => FaultAnswer::Error(
+            ApiError::InvalidKey {
+                masked: dialect::mask_key("sk-rotated"),
+            },
+            None,
+        ),
+        Fault::Overloaded => FaultAnswer::Error(ApiError::Overloaded, None),
+        Fault::ContextOverflow => {
+            let window = model.map_or(0, |m| m.context_window);
+            let max_tokens = req.and_then(|r| r.max_tokens).unwrap_or(0);
+            FaultAnswer::Error(
+                ApiError::ContextOverflow {
+                    window,
+                    prompt: window + 1,
+                    max_tokens,
+                },
+                None,
+            )
+        }
+        Fault::Outage { mode } => match mode {
+            OutageMode::Http503 => FaultAnswer::Error(ApiError::Unavailable, None),
+            OutageMode::Refuse | OutageMode::Reset => FaultAnswer::Conn(ConnFault::Reset),
+            OutageMode::Close => FaultAnswer::Conn(ConnFault::Close),
+            OutageMode::Garbage => FaultAnswer::Conn(ConnFault::Garbage),
+        },
+        Fault::NoResponse => FaultAnswer::Conn(ConnFault::Hang),
+        // The rest shape a successful answer instead.
+        _ => return None,
+    })
+}
+
+/// Hands the connection to the listener for a connection-level fault, and never answers.
+async fn take_over(ctx: Ctx, fault: ConnFault) -> Response {
+    sleep_unless_shutdown(&ctx.p, ctx.pre_wait).await;
+    let Ctx {
+        p,
+        attempt,
+        request_id,
+        should_retry,
+        pre_wait: _,
+        conn,
+    } = ctx;
+    let attempt = match conn {
+        Some(control) => match control.take_over(ConnAction { fault, attempt }) {
+            // Stay pending: returning would let hyper write headers before the connection task
+            // takes the socket. The task drops this future when it does.
+            Ok(()) => return std::future::pending::<Response>().await,
+            Err(action) => action.attempt,
+        },
+        None => attempt,
+    };
+    // Served without the raw listener (`Router::oneshot` in a test): a connection-level fault
+    // cannot happen, and the answer says so rather than pretending.
+    let ctx = Ctx {
+        p,
+        attempt,
+        request_id,
+        should_retry,
+        pre_wait: Duration::ZERO,
+        conn: None,
+    };
+    let e = ApiError::BadRequest {
+        message: format!(
+            "gatedrill: {fault:?} needs the provider's raw listener (serve it with mock::serve)"
+        ),
+        param: None,
+    };
+    error(ctx, &e, None, None).await
+}
+
+/// Answers with an error in the dialect's words, with its retry headers, and journals it.
+async fn error(
+    ctx: Ctx,
+    e: &ApiError,
+    retry: Option<(Duration, RetryAfterStyle)>,
+    quota: Option<&QuotaState>,
+) -> Response {
+    sleep_unless_shutdown(&ctx.p, ctx.pre_wait).await;
+    let d = ctx.p.spec.dialect;
+    let reply = dialect::render_error(d, e);
+    let untouched = ctx.p.quotas.untouched();
+    let now = SystemTime::now();
+    let mut resp = Response::new(Body::from(reply.body.clone()));
+    *resp.status_mut() = reply.status;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for (k, v) in
+        dialect::standard_headers(d, &ctx.request_id, Some(quota.unwrap_or(&untouched)), now)
+    {
+        h.insert(k, v);
+    }
+    let mut retry_after_ms = None;
+    if let Some((wait, style)) = retry {
+        let secs = wait.as_millis().div_ceil(1000).to_string();
+        let ms = wait.as_millis().to_string();
+        let mut set = |name: &'static str, value: String| {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        };
+        match style {
+            RetryAfterStyle::SecondsAndMs => {
+                set("retry-after", secs);
+                set("retry-after-ms", ms);
+            }
+            RetryAfterStyle::Seconds => set("retry-after", secs),
+            RetryAfterStyle::Ms => set("retry-after-ms", ms),
+            RetryAfterStyle::HttpDate => {
+                let at = now + Duration::from_secs(wait.as_millis().div_ceil(1000) as u64);
+                set("retry-after", httpdate::fmt_http_date(at));
+            }
+            RetryAfterStyle::None => {}
+        }
+        if style != RetryAfterStyle::None {
+            retry_after_ms = Some(wait.as_millis() as u64);
+        }
+    }
+    if let Some(s) = ctx.should_retry {
+        h.insert(
+            "x-should-retry",
+            HeaderValue::from_static(if s { "true" } else { "false" }),
+        );
+    }
+    let bytes = reply.body.len() as u64;
+    ctx.attempt.finish(|r| {
+        r.status = Some(reply.status.as_u16());
+        r.outcome = Outcome::HttpError;
+        r.error = Some(reply.code);
+        r.retry_after_ms = retry_after_ms;
+        r.bytes_sent = bytes;
+    });
+    resp
+}
+
+/// Any path under a provider that is not part of its API: the dialect's 404, journaled.
+pub async fn no_route(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    let arrived = Instant::now();
+    let mut rec = AttemptRecord::new(&p.spec.name);
+    rec.path = Some(req.uri().path().to_string());
+    let attempt = Attempt::begin(&p, rec, arrived);
+    let e = ApiError::NoRoute {
+        method: req.method().to_string(),
+        path: req.uri().path().to_string(),
+    };
+    let ctx = Ctx {
+        p: p.clone(),
+        attempt,
+        request_id: String::new(),
+        should_retry: None,
+        pre_wait: Duration::ZERO,
+        conn: None,
+    };
+    error(ctx, &e, None, None).await
+}
+
+/// `GET /v1/models` (and DeepSeek's `/models`).
+pub async fn models(State(p): State<Arc<Provider>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        dialect::models_list(&p.spec),
+    )
+        .into_response()
+}

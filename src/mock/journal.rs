@@ -1,0 +1,285 @@
+//! The attempt journal: one record per request a provider received, written when the request
+//! arrives (outcome `in_flight`) and completed when its response ends, so a hung attempt is
+//! visible while it hangs. This is the providers' side of the story, from which the runner judges
+//! the gateway's conduct (Retry-After honoured, no retry storm, cooldown kept).
+//!
+//! The journal is a bounded ring: memory stays flat under any load, and a counter says how many
+//! records fell off the front. The API key appears only as a fingerprint.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+/// How an attempt ended, as seen from the provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    InFlight,
+    Completed,
+    HttpError,
+    StreamCut,
+    StreamTruncated,
+    StreamMalformed,
+    StreamStalled,
+    StreamErrorEvent,
+    ConnectionReset,
+    ConnectionClosed,
+    GarbageResponse,
+    NoResponse,
+    Refused,
+    /// The client went away before the response ended.
+    ClientDisconnected,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AppliedFault {
+    pub rule: String,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AttemptRecord {
+    pub seq: u64,
+    pub provider: String,
+    /// Milliseconds from the fleet's start to the request's arrival.
+    pub t_offset_ms: f64,
+    pub path: Option<String>,
+    pub model: Option<String>,
+    pub key_fingerprint: Option<String>,
+    pub stream: bool,
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    pub body_hash: Option<String>,
+    pub test_id: Option<String>,
+    pub faults: Vec<AppliedFault>,
+    pub status: Option<u16>,
+    pub outcome: Outcome,
+    /// The dialect's error type or code in the answer, when it was an error.
+    pub error: Option<String>,
+    /// The wait the answer asked for (Retry-After), in milliseconds.
+    pub retry_after_ms: Option<u64>,
+    pub events_sent: u64,
+    pub bytes_sent: u64,
+    pub duration_ms: Option<f64>,
+    /// Milliseconds since the previous attempt with the same body hash on this provider.
+    pub gap_since_same_body_ms: Option<f64>,
+}
+
+impl AttemptRecord {
+    pub fn new(provider: &str) -> Self {
+        AttemptRecord {
+            seq: 0,
+            provider: provider.to_string(),
+            t_offset_ms: 0.0,
+            path: None,
+            model: None,
+            key_fingerprint: None,
+            stream: false,
+            prompt_tokens: None,
+            completion_tokens: None,
+            body_hash: None,
+            test_id: None,
+            faults: Vec::new(),
+            status: None,
+            outcome: Outcome::InFlight,
+            error: None,
+            retry_after_ms: None,
+            events_sent: 0,
+            bytes_sent: 0,
+            duration_ms: None,
+            gap_since_same_body_ms: None,
+        }
+    }
+}
+
+/// Short, irreversible fingerprint of an API key.
+pub fn key_fingerprint(key: &str) -> String {
+    let d = Sha256::digest(key.as_bytes());
+    format!("sha256:{}", hex::encode(&d[..6]))
+}
+
+/// Hash of a request body, as shown in the journal.
+pub fn body_hash(body: &[u8]) -> String {
+    hex::encode(&Sha256::digest(body)[..8])
+}
+
+/// A page of the journal.
+#[derive(Debug, Serialize)]
+pub struct JournalPage {
+    pub records: Vec<AttemptRecord>,
+    /// Records that fell off the ring since the last reset.
+    pub dropped: u64,
+    /// The sequence number the next attempt will get.
+    pub next_seq: u64,
+}
+
+struct Inner {
+    records: VecDeque<AttemptRecord>,
+    next_seq: u64,
+    dropped: u64,
+    /// Last arrival per body hash, for retry gaps; bounded FIFO.
+    last_by_body: HashMap<String, (Instant, u64)>,
+    body_order: VecDeque<(String, u64)>,
+}
+
+pub struct Journal {
+    provider: String,
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+const BODY_MEMORY: usize = 4096;
+
+impl Journal {
+    pub fn new(provider: &str, capacity: usize) -> Self {
+        Journal {
+            provider: provider.to_string(),
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner {
+                records: VecDeque::new(),
+                next_seq: 0,
+                dropped: 0,
+                last_by_body: HashMap::new(),
+                body_order: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records an arrival and returns its sequence number (also the provider's request index).
+    pub fn begin(&self, mut rec: AttemptRecord, arrived: Instant, fleet_start: Instant) -> u64 {
+        let mut g = self.lock();
+        let seq = g.next_seq;
+        g.next_seq += 1;
+        rec.seq = seq;
+        rec.t_offset_ms = ms(arrived.saturating_duration_since(fleet_start));
+        if let Some(h) = &rec.body_hash {
+            if let Some((prev, _)) = g.last_by_body.get(h) {
+                rec.gap_since_same_body_ms = Some(ms(arrived.saturating_duration_since(*prev)));
+            }
+            g.last_by_body.insert(h.clone(), (arrived, seq));
+            g.body_order.push_back((h.clone(), seq));
+            if g.body_order.len() > BODY_MEMORY
+                && let Some((old, old_seq)) = g.body_order.pop_front()
+                && g.last_by_body.get(&old).is_some_and(|(_, s)| *s == old_seq)
+            {
+                g.last_by_body.remove(&old);
+            }
+        }
+        g.records.push_back(rec);
+        if g.records.len() > self.capacity {
+            g.records.pop_front();
+            g.dropped += 1;
+        }
+        seq
+    }
+
+    /// Updates the record `seq`, if it is still in the ring.
+    pub fn update(&self, seq: u64, f: impl FnOnce(&mut AttemptRecord)) {
+        let mut g = self.lock();
+        let Some(front) = g.records.front().map(|r| r.seq) else {
+            return;
+        };
+        if seq < front {
+            return;
+        }
+        if let Some(r) = g.records.get_mut((seq - front) as usize) {
+            debug_assert_eq!(r.seq, seq);
+            f(r);
+        }
+    }
+
+    /// Records with `seq >= since`, at most `limit`.
+    pub fn page(&self, since: u64, limit: usize) -> JournalPage {
+        let g = self.lock();
+        let records = g
+            .records
+            .iter()
+            .filter(|r| r.seq >= since)
+            .take(limit)
+            .cloned()
+            .collect();
+        JournalPage {
+            records,
+            dropped: g.dropped,
+            next_seq: g.next_seq,
+        }
+    }
+
+    /// The sequence number the next arrival will get.
+    pub fn next_seq(&self) -> u64 {
+        self.lock().next_seq
+    }
+
+    pub fn clear(&self) {
+        let mut g = self.lock();
+        g.records.clear();
+        g.dropped = 0;
+        g.last_by_body.clear();
+        g.body_order.clear();
+    }
+
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn ring_is_bounded_and_counts_drops() {
+        let j = Journal::new("p", 3);
+        let start = Instant::now();
+        for _ in 0..5 {
+            j.begin(AttemptRecord::new("p"), Instant::now(), start);
+        }
+        let page = j.page(0, 100);
+        assert_eq!(
+            page.records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
+        assert_eq!((page.dropped, page.next_seq), (2, 5));
+        j.update(0, |r| r.outcome = Outcome::Completed); // fell off: ignored
+        j.update(3, |r| r.outcome = Outcome::Completed);
+        assert_eq!(j.page(3, 1).records[0].outcome, Outcome::Completed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gap_since_same_body() {
+        let j = Journal::new("p", 10);
+        let start = Instant::now();
+        let with_hash = |h: &str| AttemptRecord {
+            body_hash: Some(h.into()),
+            ..AttemptRecord::new("p")
+        };
+        j.begin(with_hash("a"), Instant::now(), start);
+        tokio::time::advance(Duration::from_millis(250)).await;
+        j.begin(with_hash("b"), Instant::now(), start);
+        j.begin(with_hash("a"), Instant::now(), start);
+        let r = j.page(0, 10).records;
+        assert_eq!(r[1].gap_since_same_body_ms, None);
+        assert_eq!(r[2].gap_since_same_body_ms, Some(250.0));
+        assert_eq!(r[2].t_offset_ms, 250.0);
+    }
+
+    #[test]
+    fn fingerprint_hides_the_key() {
+        let f = key_fingerprint("sk-secret-value");
+        assert!(f.starts_with("sha256:") && !f.contains("secret"));
+        assert_eq!(f.len(), "sha256:".len() + 12);
+    }
+}

@@ -1,0 +1,73 @@
+//! One provider's live state: its configuration, rule book, journal and quotas, and the clock
+//! that fault windows and journal offsets are measured from (the fleet's start).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::config::ProviderSpec;
+use super::faults::FaultRule;
+use super::journal::Journal;
+use super::quota::Quotas;
+use super::schedule::{RuleBook, RuleBookError};
+
+pub struct Provider {
+    pub spec: ProviderSpec,
+    pub rules: RuleBook,
+    pub journal: Journal,
+    pub quotas: Quotas,
+    pub seed: u64,
+    pub fleet_start: Instant,
+    pub shutdown: CancellationToken,
+    /// Whether any loaded rule acts at accept time (checked on every connection, so cached).
+    accept_faults: AtomicBool,
+}
+
+impl Provider {
+    pub fn new(
+        spec: ProviderSpec,
+        seed: u64,
+        fleet_start: Instant,
+        journal_capacity: usize,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Provider {
+            rules: RuleBook::new(&spec.name, seed),
+            journal: Journal::new(&spec.name, journal_capacity),
+            quotas: Quotas::new(spec.quota),
+            spec,
+            seed,
+            fleet_start,
+            shutdown,
+            accept_faults: AtomicBool::new(false),
+        }
+    }
+
+    pub fn add_rules(&self, rules: Vec<FaultRule>) -> Result<usize, RuleBookError> {
+        let any_accept = rules.iter().any(|r| r.fault.is_at_accept());
+        let n = self.rules.add(rules)?;
+        if any_accept {
+            self.accept_faults.store(true, Ordering::Release);
+        }
+        Ok(n)
+    }
+
+    pub fn clear_rules(&self) -> usize {
+        let n = self.rules.receipts().len();
+        self.rules.clear();
+        self.accept_faults.store(false, Ordering::Release);
+        n
+    }
+
+    /// Clears rules, journal and quota buckets.
+    pub fn reset(&self) {
+        self.clear_rules();
+        self.journal.clear();
+        self.quotas.clear();
+    }
+
+    pub fn has_accept_faults(&self) -> bool {
+        self.accept_faults.load(Ordering::Acquire)
+    }
+}

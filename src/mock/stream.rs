@@ -1,0 +1,353 @@
+//! Sending a successful answer: at the model's pace, with DeepSeek-style keep-alives while it
+//! waits, and shaped by a stream fault when one fired (cut, truncate, malformed frame, stall,
+//! in-band error). One state machine, [`Run`], sends both streams and DeepSeek's kept-alive
+//! plain bodies; it journals what was sent when it ends, or when the client drops it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Response;
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::config::Dialect;
+use super::dialect::{self, Completion};
+use super::faults::Fault;
+use super::handler::Attempt;
+use super::journal::Outcome;
+use super::listener::HANG_CAP;
+use super::state::Provider;
+use crate::sse;
+
+/// How an answer is paced and which fault shapes it.
+pub struct StreamSpec {
+    pub dialect: Dialect,
+    /// Silence before the status line (a `delay` fault, outside DeepSeek).
+    pub before_headers: Duration,
+    /// From the status line to the first token.
+    pub before_first_token: Duration,
+    pub per_token: Duration,
+    /// Keep-alive interval, for dialects that keep waiting connections warm.
+    pub keepalive: Option<Duration>,
+    pub fault: Option<Fault>,
+}
+
+type Headers = Vec<(HeaderName, HeaderValue)>;
+
+fn response(headers: Headers, content_type: &'static str, body: Body) -> Response {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    for (k, v) in headers {
+        h.insert(k, v);
+    }
+    resp
+}
+
+async fn pause(p: &Provider, d: Duration) {
+    if !d.is_zero() {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = p.shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// A non-streaming answer.
+pub async fn respond_plain(
+    p: Arc<Provider>,
+    attempt: Attempt,
+    headers: Headers,
+    c: Completion,
+    spec: StreamSpec,
+) -> Response {
+    pause(&p, spec.before_headers).await;
+    let body = dialect::render_completion(spec.dialect, &c);
+    let generation = spec.before_first_token + spec.per_token * c.completion_tokens() as u32;
+    match spec.keepalive {
+        Some(every) if !generation.is_zero() => {
+            // DeepSeek answers at once and sends empty lines until the JSON is ready.
+            let mut run = Run::new(
+                p,
+                attempt,
+                vec![body],
+                0,
+                1,
+                generation,
+                Duration::ZERO,
+                None,
+            );
+            run.keepalive = Some((every, Bytes::from_static(b"\n")));
+            run.count_events = false;
+            response(headers, "application/json", run.into_body())
+        }
+        _ => {
+            pause(&p, generation).await;
+            let bytes = body.len() as u64;
+            attempt.finish(|r| {
+                r.status = Some(200);
+                r.outcome = Outcome::Completed;
+                r.bytes_sent = bytes;
+            });
+            response(headers, "application/json", Body::from(body))
+        }
+    }
+}
+
+/// A streaming answer.
+pub async fn respond_stream(
+    p: Arc<Provider>,
+    attempt: Attempt,
+    headers: Headers,
+    c: Completion,
+    include_usage: bool,
+    spec: StreamSpec,
+) -> Response {
+    pause(&p, spec.before_headers).await;
+    let plan = dialect::stream_plan(spec.dialect, &c, include_usage);
+    let malformed = dialect::malformed_frame(spec.dialect, &c);
+    let error = dialect::error_frame(spec.dialect);
+    // A stream fault lands before the terminator, however large `after_events` is.
+    let cut_at = match &spec.fault {
+        Some(f) if f.is_stream_only() => fault_after(f).min(plan.terminal),
+        _ => plan.frames.len(),
+    };
+    let mut run = Run::new(
+        p,
+        attempt,
+        plan.frames,
+        plan.first_content,
+        cut_at,
+        spec.before_first_token,
+        spec.per_token,
+        spec.fault,
+    );
+    run.keepalive = spec
+        .keepalive
+        .map(|every| (every, sse::comment("keep-alive")));
+    run.malformed = malformed;
+    run.error = error;
+    attempt_status(&run);
+    response(headers, "text/event-stream; charset=utf-8", run.into_body())
+}
+
+fn attempt_status(run: &Run) {
+    if let Some(a) = &run.attempt {
+        a.update(|r| r.status = Some(200));
+    }
+}
+
+fn fault_after(f: &Fault) -> usize {
+    match f {
+        Fault::StreamCut { after_events }
+        | Fault::StreamTruncate { after_events }
+        | Fault::StreamMalformed { after_events }
+        | Fault::StreamStall { after_events, .. }
+        | Fault::StreamErrorEvent { after_events } => *after_events as usize,
+        _ => usize::MAX,
+    }
+}
+
+/// The sending state of one answer body.
+struct Run {
+    p: Arc<Provider>,
+    attempt: Option<Attempt>,
+    frames: Vec<Bytes>,
+    next: usize,
+    first_content: usize,
+    cut_at: usize,
+    started: Instant,
+    first_token: Duration,
+    per_token: Duration,
+    fault: Option<Fault>,
+    keepalive: Option<(Duration, Bytes)>,
+    malformed: Bytes,
+    error: Bytes,
+    count_events: bool,
+    stall_until: Option<Instant>,
+    events: u64,
+    bytes: u64,
+    done: bool,
+}
+
+type Item = Result<Bytes, std::io::Error>;
+
+impl Run {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        p: Arc<Provider>,
+        attempt: Attempt,
+        frames: Vec<Bytes>,
+        first_content: usize,
+        cut_at: usize,
+        first_token: Duration,
+        per_token: Duration,
+        fault: Option<Fault>,
+    ) -> Self {
+        let cut_at = cut_at
+            .min(frames.len())
+            .max(if fault.is_some() { 0 } else { frames.len() });
+        Run {
+            p,
+            attempt: Some(attempt),
+            frames,
+            next: 0,
+            first_content,
+            cut_at,
+            started: Instant::now(),
+            first_token,
+            per_token,
+            fault,
+            keepalive: None,
+            malformed: Bytes::new(),
+            error: Bytes::new(),
+            count_events: true,
+            stall_until: None,
+            events: 0,
+            bytes: 0,
+            done: false,
+        }
+    }
+
+    fn into_body(self) -> Body {
+        Body::from_stream(futures::stream::unfold(self, |mut run| async move {
+            let item = run.step().await?;
+            Some((item, run))
+        }))
+    }
+
+    fn due(&self, i: usize) -> Instant {
+        if i < self.first_content {
+            self.started
+        } else {
+            self.started + self.first_token + self.per_token * (i - self.first_content) as u32
+        }
+    }
+
+    fn sent(&mut self, frame: Bytes, event: bool) -> Option<Item> {
+        self.bytes += frame.len() as u64;
+        if event && self.count_events {
+            self.events += 1;
+        }
+        Some(Ok(frame))
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        self.done = true;
+        let (events, bytes) = (self.events, self.bytes);
+        if let Some(a) = self.attempt.take() {
+            a.finish(|r| {
+                r.status = Some(200);
+                r.outcome = outcome;
+                r.events_sent = events;
+                r.bytes_sent = bytes;
+            });
+        }
+    }
+
+    /// Waits until `until`, or returns a keep-alive frame if one is due first.
+    async fn wait(&mut self, until: Instant) -> Option<Bytes> {
+        let now = Instant::now();
+        if until <= now {
+            return None;
+        }
+        let (sleep_to, keepalive) = match &self.keepalive {
+            Some((every, frame)) if now + *every < until => (now + *every, Some(frame.clone())),
+            _ => (until, None),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(sleep_to) => keepalive,
+            _ = self.p.shutdown.cancelled() => None,
+        }
+    }
+
+    async fn step(&mut self) -> Option<Item> {
+        if self.done {
+            return None;
+        }
+        if self.stall_until.is_some() {
+            return self.stall().await;
+        }
+        if self.next < self.cut_at {
+            if let Some(k) = self.wait(self.due(self.next)).await {
+                return self.sent(k, false);
+            }
+            let frame = self.frames[self.next].clone();
+            self.next += 1;
+            return self.sent(frame, true);
+        }
+        match self.fault.clone() {
+            None => {
+                self.finish(Outcome::Completed);
+                None
+            }
+            Some(Fault::StreamCut { .. }) => self.cut(Outcome::StreamCut),
+            Some(Fault::StreamTruncate { .. }) => {
+                self.finish(Outcome::StreamTruncated);
+                None
+            }
+            Some(Fault::StreamMalformed { .. }) => {
+                let frame = self.malformed.clone();
+                let item = self.sent(frame, true);
+                self.finish(Outcome::StreamMalformed);
+                item
+            }
+            Some(Fault::StreamErrorEvent { .. }) => {
+                let frame = self.error.clone();
+                let item = self.sent(frame, true);
+                self.finish(Outcome::StreamErrorEvent);
+                item
+            }
+            Some(Fault::StreamStall { keepalive, max, .. }) => {
+                if let Some(a) = &self.attempt {
+                    a.update(|r| r.outcome = Outcome::StreamStalled);
+                }
+                if !keepalive {
+                    self.keepalive = None;
+                } else if self.keepalive.is_none() {
+                    self.keepalive = Some((Duration::from_millis(100), sse::comment("keep-alive")));
+                }
+                self.stall_until =
+                    Some(Instant::now() + max.map_or(HANG_CAP, |m| m.0.min(HANG_CAP)));
+                self.stall().await
+            }
+            Some(_) => {
+                self.finish(Outcome::Completed);
+                None
+            }
+        }
+    }
+
+    /// Inside a stall: only keep-alives until it ends (or the fleet shuts down), then a cut.
+    async fn stall(&mut self) -> Option<Item> {
+        let end = self.stall_until?;
+        if let Some(k) = self.wait(end).await {
+            return self.sent(k, false);
+        }
+        self.cut(Outcome::StreamStalled)
+    }
+
+    /// Ends the body with an error: hyper drops the connection without the closing chunk.
+    fn cut(&mut self, outcome: Outcome) -> Option<Item> {
+        self.finish(outcome);
+        Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "gatedrill: stream cut",
+        )))
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // The client went away mid-answer: keep what was sent; the attempt records the rest.
+        if let Some(a) = self.attempt.take() {
+            let (events, bytes) = (self.events, self.bytes);
+            a.update(|r| {
+                r.events_sent = events;
+                r.bytes_sent = bytes;
+            });
+        }
+    }
+}

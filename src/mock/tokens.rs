@@ -1,0 +1,184 @@
+//! Token arithmetic for the mocks: counting prompts with real BPE encodings, and building
+//! deterministic replies whose token count is exact by construction.
+//!
+//! Prompts are counted with tiktoken's `o200k_base` / `cl100k_base` plus OpenAI's documented
+//! chat overhead (3 tokens a message, 3 to prime the reply). Anthropic and DeepSeek do not publish
+//! tokenizers; their models count with `cl100k_base` and the same overhead, an approximation.
+//!
+//! Replies are drawn from a vocabulary in which every piece is exactly one token in both
+//! encodings (a unit test holds this), so a reply of n pieces is n completion tokens, and a cut
+//! at `max_tokens` is exact without re-tokenizing on the hot path.
+
+use tiktoken_rs::CoreBPE;
+
+use super::config::Tokenizer;
+use crate::rng::DrawKey;
+
+fn bpe(t: Tokenizer) -> &'static CoreBPE {
+    match t {
+        Tokenizer::O200kBase => tiktoken_rs::o200k_base_singleton(),
+        Tokenizer::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+    }
+}
+
+/// Loads every encoding's tables.
+pub fn warm_up() {
+    bpe(Tokenizer::O200kBase);
+    bpe(Tokenizer::Cl100kBase);
+}
+
+/// Tokens in one piece of text.
+pub fn count(t: Tokenizer, text: &str) -> u64 {
+    if text.is_empty() {
+        return 0;
+    }
+    bpe(t).encode_ordinary(text).len() as u64
+}
+
+/// A chat message reduced to what counting needs.
+pub struct CountedMessage<'a> {
+    pub role: &'a str,
+    pub text: &'a str,
+    pub name: Option<&'a str>,
+}
+
+/// Prompt tokens of a chat request, after OpenAI's cookbook recipe.
+pub fn count_chat(t: Tokenizer, system: Option<&str>, messages: &[CountedMessage<'_>]) -> u64 {
+    const PER_MESSAGE: u64 = 3;
+    const REPLY_PRIMING: u64 = 3;
+    let mut n = REPLY_PRIMING;
+    if let Some(s) = system {
+        n += PER_MESSAGE + count(t, "system") + count(t, s);
+    }
+    for m in messages {
+        n += PER_MESSAGE + count(t, m.role) + count(t, m.text);
+        if let Some(name) = m.name {
+            n += 1 + count(t, name);
+        }
+    }
+    n
+}
+
+/// First pieces (no leading space) and body pieces (leading space); each one token.
+const OPENERS: &[&str] = &["Sure", "The", "Here", "Yes", "This", "We"];
+const WORDS: &[&str] = &[
+    " the",
+    " gateway",
+    " provider",
+    " request",
+    " is",
+    " ready",
+    " and",
+    " all",
+    " checks",
+    " pass",
+    " for",
+    " this",
+    " model",
+    " with",
+    " a",
+    " clean",
+    " response",
+    " of",
+    " data",
+    " from",
+    " each",
+    " role",
+    " in",
+    " time",
+    " to",
+    " run",
+    " that",
+    " we",
+    " can",
+    " see",
+    " it",
+    " on",
+    " will",
+    " be",
+    " as",
+    " at",
+    " by",
+    " one",
+    " new",
+    " test",
+    " path",
+    " back",
+    " up",
+    " now",
+    " fine",
+    " good",
+    " fast",
+    " more",
+    " than",
+    " our",
+    " team",
+    " has",
+    " work",
+    " done",
+    " here",
+    " next",
+    " step",
+    " live",
+];
+const STOP: &str = ".";
+
+/// The natural length of the reply to a request, before any `max_tokens` cut.
+pub fn natural_length(key: DrawKey, bounds: [u32; 2]) -> u64 {
+    let span = u64::from(bounds[1] - bounds[0]) + 1;
+    u64::from(bounds[0]) + key.with_str("reply_length").bits() % span
+}
+
+/// The first `n` pieces of the deterministic reply for `key`; the last piece of a full
+/// (uncut) reply of length `full` is a full stop.
+pub fn reply_pieces(key: DrawKey, n: u64, full: u64) -> Vec<&'static str> {
+    let k = key.with_str("reply_words");
+    (0..n)
+        .map(|i| {
+            if i == 0 {
+                OPENERS[(k.bits() % OPENERS.len() as u64) as usize]
+            } else if i + 1 == full {
+                STOP
+            } else {
+                WORDS[(k.with(i).bits() % WORDS.len() as u64) as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_piece_is_one_token_in_both_encodings() {
+        for t in [Tokenizer::O200kBase, Tokenizer::Cl100kBase] {
+            for p in OPENERS.iter().chain(WORDS).chain([&STOP]) {
+                assert_eq!(count(t, p), 1, "{p:?} under {t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn reply_text_tokens_equal_piece_count() {
+        // Adjacent pieces must not merge into fewer tokens, or usage would lie.
+        for seed in 0..50 {
+            let key = DrawKey::new(seed);
+            let full = natural_length(key, [16, 64]);
+            let text: String = reply_pieces(key, full, full).concat();
+            assert_eq!(count(Tokenizer::O200kBase, &text), full, "{text}");
+            assert_eq!(count(Tokenizer::Cl100kBase, &text), full, "{text}");
+        }
+    }
+
+    #[test]
+    fn chat_count_follows_cookbook() {
+        // "hello world" is 2 tokens, "user" 1: 3 + 1 + 2 + 3 priming = 9.
+        let m = [CountedMessage {
+            role: "user",
+            text: "hello world",
+            name: None,
+        }];
+        assert_eq!(count_chat(Tokenizer::O200kBase, None, &m), 9);
+    }
+}
