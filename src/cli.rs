@@ -14,11 +14,7 @@ use crate::mock::faults::{FaultRule, FaultSet};
 use crate::mock::{FleetOptions, ProviderFleet};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "gatedrill",
-    version,
-    about = "Release-gate and chaos drill harness for AI agent gateways"
-)]
+#[command(name = "gatedrill", version, about = "Release-gate and chaos drill harness for AI agent gateways")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -68,10 +64,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl std::fmt::Display) -> Self {
-        Failure {
-            exit: Exit::Usage,
-            message: message.to_string(),
-        }
+        Failure { exit: Exit::Usage, message: message.to_string() }
     }
 }
 
@@ -104,26 +97,18 @@ impl MockServeArgs {
 /// Runs a parsed command line to completion.
 pub async fn run(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
-        Command::Mock {
-            command: MockCommand::Serve(args),
-        } => mock_serve(args.validate()?).await,
+        Command::Mock { command: MockCommand::Serve(args) } => mock_serve(args.validate()?).await,
     }
 }
 
 async fn mock_serve(cmd: MockServe) -> Result<Exit, Failure> {
-    let fleet = ProviderFleet::start(cmd.options)
-        .await
-        .map_err(Failure::usage)?;
+    let fleet = ProviderFleet::start(cmd.options).await.map_err(Failure::usage)?;
     for e in fleet.endpoints() {
         println!("{}", serde_json::to_string(&e).unwrap_or_default());
     }
     let interrupted = shutdown_signal().await;
     fleet.shutdown().await;
-    Ok(if interrupted {
-        Exit::Interrupted
-    } else {
-        Exit::Pass
-    })
+    Ok(if interrupted { Exit::Interrupted } else { Exit::Pass })
 }
 
 /// Waits for Ctrl-C or SIGTERM. Returns true for Ctrl-C (an interruption), false for SIGTERM
@@ -152,18 +137,11 @@ pub fn main_entry() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                Exit::Usage.into()
-            } else {
-                Exit::Pass.into()
-            };
+            return if e.use_stderr() { Exit::Usage.into() } else { Exit::Pass.into() };
         }
     };
     init_tracing();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gatedrill: cannot start the async runtime: {e}");
@@ -182,8 +160,5 @@ pub fn main_entry() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEDRILL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -46,16 +46,12 @@ impl<'de> Deserialize<'de> for Dur {
         impl de::Visitor<'_> for V {
             type Value = Dur;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "a duration with units such as \"250ms\" or \"2s\", or integer milliseconds",
-                )
+                f.write_str("a duration with units such as \"250ms\" or \"2s\", or integer milliseconds")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
-                humantime::parse_duration(v.trim()).map(Dur).map_err(|e| {
-                    E::custom(format!(
-                        "invalid duration {v:?}: {e} (use units, e.g. \"250ms\", \"2s\")"
-                    ))
-                })
+                humantime::parse_duration(v.trim())
+                    .map(Dur)
+                    .map_err(|e| E::custom(format!("invalid duration {v:?}: {e} (use units, e.g. \"250ms\", \"2s\")")))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
                 Ok(Dur::from_millis(v))

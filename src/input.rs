@@ -44,22 +44,12 @@ pub fn parse_text<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, Inp
             path: path.to_path_buf(),
             line: Some(e.line()),
             column: Some(e.column()),
-            message: e
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+            message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
         })
     } else {
         toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
-            InputError {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
+            InputError { path: path.to_path_buf(), line, column, message: e.message().trim().to_string() }
         })
     }
 }

@@ -36,9 +36,6 @@ mod tests {
         assert!(ct_eq(b"abc", b"abc"));
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"ab"));
-        assert_eq!(
-            format!("{:?} {}", Redacted("k".into()), Redacted("k".into())),
-            "[redacted] [redacted]"
-        );
+        assert_eq!(format!("{:?} {}", Redacted("k".into()), Redacted("k".into())), "[redacted] [redacted]");
     }
 }

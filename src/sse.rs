@@ -49,6 +49,23 @@ impl Frame {
 }
 
 /// Incremental decoder.
+///
+/// ```
+/// use gatedrill::sse::{Decoder, encode};
+///
+/// // Arrange: two frames, delivered in chunks that split the first one.
+/// let bytes = [encode(Some("ping"), "{}"), encode(None, "[DONE]")].concat();
+/// let mut decoder = Decoder::new();
+///
+/// // Act
+/// let mut frames = decoder.feed(&bytes[..9]);
+/// frames.extend(decoder.feed(&bytes[9..]));
+///
+/// // Assert: both frames, and nothing left over (a clean end).
+/// assert_eq!(frames[0].event.as_deref(), Some("ping"));
+/// assert_eq!(frames[1].data.as_deref(), Some("[DONE]"));
+/// assert!(decoder.finish().is_empty());
+/// ```
 #[derive(Default, Debug)]
 pub struct Decoder {
     buf: BytesMut,
@@ -134,12 +151,7 @@ fn parse_frame(raw: Bytes) -> Frame {
             _ => {}
         }
     }
-    Frame {
-        event,
-        data,
-        comments,
-        raw,
-    }
+    Frame { event, data, comments, raw }
 }
 
 #[cfg(test)]
@@ -156,9 +168,7 @@ mod tests {
     }
 
     fn encoded(evs: &[(Option<String>, String)]) -> Vec<u8> {
-        evs.iter()
-            .flat_map(|(n, d)| encode(n.as_deref(), d).to_vec())
-            .collect()
+        evs.iter().flat_map(|(n, d)| encode(n.as_deref(), d).to_vec()).collect()
     }
 
     proptest! {

@@ -14,10 +14,7 @@ async fn send(
     k: &str,
     b: &Value,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let r = request(&client(), f.url(name).unwrap(), d, k, b)
-        .send()
-        .await
-        .unwrap();
+    let r = request(&client(), f.url(name).unwrap(), d, k, b).send().await.unwrap();
     let (s, h) = (r.status().as_u16(), r.headers().clone());
     (s, h, r.json().await.unwrap())
 }
@@ -27,21 +24,12 @@ fn code(d: Dialect, b: &Value) -> (String, String) {
     match d {
         Dialect::Anthropic => {
             assert_eq!(b["type"], "error");
-            (
-                b["error"]["type"].as_str().unwrap().into(),
-                b["error"]["message"].as_str().unwrap().into(),
-            )
+            (b["error"]["type"].as_str().unwrap().into(), b["error"]["message"].as_str().unwrap().into())
         }
         _ => {
             let e = &b["error"];
-            assert!(
-                e.get("param").is_some() && e.get("code").is_some() && e.get("type").is_some(),
-                "{b}"
-            );
-            let c = e["code"]
-                .as_str()
-                .or(e["type"].as_str())
-                .unwrap_or_default();
+            assert!(e.get("param").is_some() && e.get("code").is_some() && e.get("type").is_some(), "{b}");
+            let c = e["code"].as_str().or(e["type"].as_str()).unwrap_or_default();
             (c.to_string(), e["message"].as_str().unwrap().into())
         }
     }
@@ -51,14 +39,7 @@ fn code(d: Dialect, b: &Value) -> (String, String) {
 async fn wrong_and_missing_keys_get_401_without_echoing_the_key() {
     let f = fleet().await;
     for (d, name, model) in DIALECTS {
-        let (s, _, b) = send(
-            &f,
-            d,
-            name,
-            "sk-leaked-secret-123",
-            &body(d, model, false, None, "hi"),
-        )
-        .await;
+        let (s, _, b) = send(&f, d, name, "sk-leaked-secret-123", &body(d, model, false, None, "hi")).await;
         assert_eq!(s, 401, "{name}");
         assert!(!b.to_string().contains("leaked-secret"), "{b}");
         let (c, _) = code(d, &b);
@@ -82,29 +63,12 @@ async fn wrong_and_missing_keys_get_401_without_echoing_the_key() {
 async fn bad_json_unknown_model_and_output_limit() {
     let f = fleet().await;
     for (d, name, model) in DIALECTS {
-        let r = request(&client(), f.url(name).unwrap(), d, key(d), &json!(null))
-            .body("{not json")
-            .send()
-            .await
-            .unwrap();
+        let r =
+            request(&client(), f.url(name).unwrap(), d, key(d), &json!(null)).body("{not json").send().await.unwrap();
         assert_eq!(r.status(), 400, "{name}");
-        let (s, _, _) = send(
-            &f,
-            d,
-            name,
-            key(d),
-            &body(d, "no-such-model", false, None, "hi"),
-        )
-        .await;
+        let (s, _, _) = send(&f, d, name, key(d), &body(d, "no-such-model", false, None, "hi")).await;
         assert_eq!(s, if d == Dialect::Deepseek { 400 } else { 404 }, "{name}");
-        let (s, _, b) = send(
-            &f,
-            d,
-            name,
-            key(d),
-            &body(d, model, false, Some(10_000_000), "hi"),
-        )
-        .await;
+        let (s, _, b) = send(&f, d, name, key(d), &body(d, model, false, Some(10_000_000), "hi")).await;
         assert_eq!(s, 400, "{name}");
         assert!(code(d, &b).1.contains("max_tokens"), "{b}");
     }
@@ -113,9 +77,7 @@ async fn bad_json_unknown_model_and_output_limit() {
     let r = client()
         .post(format!("{base}/v1/messages"))
         .header("x-api-key", key(Dialect::Anthropic))
-        .json(
-            &json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}),
-        )
+        .json(&json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]}))
         .send()
         .await
         .unwrap();
@@ -129,22 +91,12 @@ async fn a_real_context_overflow_is_answered_in_each_dialects_words() {
     let f = fleet().await;
     // ~70k words: over DeepSeek's 64k and GPT-4's 8k windows, inside Claude's 200k.
     let big = "lorem ipsum ".repeat(35_000);
-    let (s, _, b) = send(
-        &f,
-        Dialect::Openai,
-        "openai",
-        key(Dialect::Openai),
-        &body(Dialect::Openai, "gpt-4", false, None, &big),
-    )
-    .await;
+    let (s, _, b) =
+        send(&f, Dialect::Openai, "openai", key(Dialect::Openai), &body(Dialect::Openai, "gpt-4", false, None, &big))
+            .await;
     assert_eq!(s, 400);
     assert_eq!(b["error"]["code"], "context_length_exceeded");
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("This model's maximum context length is 8192 tokens.")
-    );
+    assert!(b["error"]["message"].as_str().unwrap().starts_with("This model's maximum context length is 8192 tokens."));
     let (s, _, b) = send(
         &f,
         Dialect::Deepseek,
@@ -154,28 +106,14 @@ async fn a_real_context_overflow_is_answered_in_each_dialects_words() {
     )
     .await;
     assert_eq!(s, 400);
-    assert_eq!(
-        b["error"]["code"], "invalid_request_error",
-        "DeepSeek has no context_length_exceeded code"
-    );
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("in the messages, 8192 in the completion")
-    );
+    assert_eq!(b["error"]["code"], "invalid_request_error", "DeepSeek has no context_length_exceeded code");
+    assert!(b["error"]["message"].as_str().unwrap().contains("in the messages, 8192 in the completion"));
     let (s, _, _) = send(
         &f,
         Dialect::Anthropic,
         "anthropic",
         key(Dialect::Anthropic),
-        &body(
-            Dialect::Anthropic,
-            "claude-sonnet-4-5",
-            false,
-            Some(1000),
-            &big,
-        ),
+        &body(Dialect::Anthropic, "claude-sonnet-4-5", false, Some(1000), &big),
     )
     .await;
     assert_eq!(s, 200, "fits Claude's window");
@@ -196,30 +134,14 @@ async fn http_error_auth_overloaded_outage_503_and_forced_overflow() {
         (
             json!({"kind": "auth_invalid"}),
             [401, 401, 401],
-            [
-                "invalid_api_key",
-                "authentication_error",
-                "invalid_request_error",
-            ],
+            ["invalid_api_key", "authentication_error", "invalid_request_error"],
         ),
-        (
-            json!({"kind": "overloaded"}),
-            [503, 529, 503],
-            ["server_error", "overloaded_error", "server_error"],
-        ),
-        (
-            json!({"kind": "outage", "mode": "http_503"}),
-            [503, 503, 503],
-            ["server_error", "api_error", "server_error"],
-        ),
+        (json!({"kind": "overloaded"}), [503, 529, 503], ["server_error", "overloaded_error", "server_error"]),
+        (json!({"kind": "outage", "mode": "http_503"}), [503, 503, 503], ["server_error", "api_error", "server_error"]),
         (
             json!({"kind": "context_overflow"}),
             [400, 400, 400],
-            [
-                "context_length_exceeded",
-                "invalid_request_error",
-                "invalid_request_error",
-            ],
+            ["context_length_exceeded", "invalid_request_error", "invalid_request_error"],
         ),
     ];
     for (i, (fault, statuses, codes)) in cases.iter().enumerate() {
@@ -259,46 +181,19 @@ async fn rate_limit_headers_drive_each_sdk_branch() {
     for (style, secs, ms) in styles {
         let rule = json!([{"id": style, "fault": {"kind": "rate_limit", "retry_after": "1500ms", "retry_after_style": style}, "times": 1}]);
         add_rules(&f, "openai", rule).await;
-        let (s, h, b) = send(
-            &f,
-            d,
-            "openai",
-            key(d),
-            &body(d, "gpt-5", false, None, "hi"),
-        )
-        .await;
+        let (s, h, b) = send(&f, d, "openai", key(d), &body(d, "gpt-5", false, None, "hi")).await;
         assert_eq!(s, 429);
         assert_eq!(b["error"]["code"], "rate_limit_exceeded");
-        assert_eq!(
-            h.get("retry-after").map(|v| v.to_str().unwrap()),
-            secs,
-            "{style}"
-        );
-        assert_eq!(
-            h.get("retry-after-ms").map(|v| v.to_str().unwrap()),
-            ms,
-            "{style}"
-        );
+        assert_eq!(h.get("retry-after").map(|v| v.to_str().unwrap()), secs, "{style}");
+        assert_eq!(h.get("retry-after-ms").map(|v| v.to_str().unwrap()), ms, "{style}");
         let rec = last_attempt(&f, "openai").await;
-        assert_eq!(
-            rec["retry_after_ms"].as_u64(),
-            if style == "none" { None } else { Some(1500) }
-        );
+        assert_eq!(rec["retry_after_ms"].as_u64(), if style == "none" { None } else { Some(1500) });
     }
     let rule = json!([{"id": "date", "fault": {"kind": "rate_limit", "retry_after": "3s", "retry_after_style": "http_date"}, "times": 1, "should_retry": false}]);
     add_rules(&f, "openai", rule).await;
-    let (_, h, _) = send(
-        &f,
-        d,
-        "openai",
-        key(d),
-        &body(d, "gpt-5", false, None, "hi"),
-    )
-    .await;
+    let (_, h, _) = send(&f, d, "openai", key(d), &body(d, "gpt-5", false, None, "hi")).await;
     let at = httpdate::parse_http_date(h["retry-after"].to_str().unwrap()).unwrap();
-    let wait = at
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default();
+    let wait = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
     assert!(wait.as_secs() <= 3, "HTTP-date in the near future");
     assert_eq!(h["x-should-retry"], "false");
 }
@@ -307,12 +202,7 @@ async fn rate_limit_headers_drive_each_sdk_branch() {
 async fn quota_exhausted_is_not_a_rate_limit() {
     let f = fleet().await;
     for (d, name, model) in DIALECTS {
-        add_rules(
-            &f,
-            name,
-            json!([{"id": "q", "fault": {"kind": "quota_exhausted"}, "times": 1}]),
-        )
-        .await;
+        add_rules(&f, name, json!([{"id": "q", "fault": {"kind": "quota_exhausted"}, "times": 1}])).await;
         let (s, h, b) = send(&f, d, name, key(d), &body(d, model, false, None, "hi")).await;
         let (status, c) = match d {
             Dialect::Openai => (429, "insufficient_quota"),
@@ -320,38 +210,46 @@ async fn quota_exhausted_is_not_a_rate_limit() {
             Dialect::Deepseek => (402, "invalid_request_error"),
         };
         assert_eq!((s, code(d, &b).0.as_str()), (status, c), "{name}: {b}");
-        assert!(
-            !h.contains_key("retry-after"),
-            "no Retry-After on a quota refusal"
-        );
+        assert!(!h.contains_key("retry-after"), "no Retry-After on a quota refusal");
     }
-    add_rules(&f, "anthropic", json!([{"id": "spend", "fault": {"kind": "quota_exhausted", "variant": "spend_limit"}, "times": 1}])).await;
-    let d = Dialect::Anthropic;
-    let (s, _, b) = send(
+    add_rules(
         &f,
-        d,
         "anthropic",
-        key(d),
-        &body(d, "claude-sonnet-4-5", false, None, "hi"),
+        json!([{"id": "spend", "fault": {"kind": "quota_exhausted", "variant": "spend_limit"}, "times": 1}]),
     )
     .await;
+    let d = Dialect::Anthropic;
+    let (s, _, b) = send(&f, d, "anthropic", key(d), &body(d, "claude-sonnet-4-5", false, None, "hi")).await;
     assert_eq!(s, 429);
-    assert_eq!(
-        b["error"]["details"]["error_code"],
-        "enforced_spend_limit_reached"
-    );
+    assert_eq!(b["error"]["details"]["error_code"], "enforced_spend_limit_reached");
 }
 
 #[tokio::test]
 async fn unknown_paths_get_the_dialects_404_and_are_journaled() {
     let f = fleet().await;
-    let r = client()
-        .post(format!("{}/v1/engines", f.url("openai").unwrap()))
-        .send()
-        .await
-        .unwrap();
+    let r = client().post(format!("{}/v1/engines", f.url("openai").unwrap())).send().await.unwrap();
     assert_eq!(r.status(), 404);
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["error"]["message"], "Invalid URL (POST /v1/engines)");
     assert_eq!(last_attempt(&f, "openai").await["path"], "/v1/engines");
+}
+
+#[tokio::test]
+async fn anthropic_takes_the_key_as_x_api_key_or_bearer() {
+    let f = fleet().await;
+    let d = Dialect::Anthropic;
+    let url = format!("{}/v1/messages", f.url("anthropic").unwrap());
+    let b = body(d, "claude-haiku-4-5", false, None, "hi");
+    // The form current official SDKs send.
+    let r = client()
+        .post(&url)
+        .bearer_auth(key(d))
+        .header("anthropic-version", "2023-06-01")
+        .json(&b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client().post(&url).bearer_auth("sk-ant-wrong").json(&b).send().await.unwrap();
+    assert_eq!(r.status(), 401);
 }

@@ -67,15 +67,10 @@ impl TryFrom<RawFleet> for FleetConfig {
                 return Err(format!("providers: duplicate provider name {:?}", p.name));
             }
             if p.port != 0 && !ports.insert(p.port) {
-                return Err(format!(
-                    "providers: port {} is used by two providers",
-                    p.port
-                ));
+                return Err(format!("providers: port {} is used by two providers", p.port));
             }
         }
-        Ok(FleetConfig {
-            providers: raw.providers,
-        })
+        Ok(FleetConfig { providers: raw.providers })
     }
 }
 
@@ -134,34 +129,20 @@ impl TryFrom<RawProvider> for ProviderSpec {
     type Error = String;
     fn try_from(r: RawProvider) -> Result<Self, String> {
         let valid_name = !r.name.is_empty()
-            && r.name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && r.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if !valid_name {
-            return Err(format!(
-                "name: {:?} must be lowercase letters, digits, '_' or '-'",
-                r.name
-            ));
+            return Err(format!("name: {:?} must be lowercase letters, digits, '_' or '-'", r.name));
         }
         if r.api_keys.is_empty() || r.api_keys.iter().any(|k| k.is_empty()) {
-            return Err(format!(
-                "api_keys: provider {:?} needs at least one non-empty key",
-                r.name
-            ));
+            return Err(format!("api_keys: provider {:?} needs at least one non-empty key", r.name));
         }
         if r.models.is_empty() {
-            return Err(format!(
-                "models: provider {:?} needs at least one model",
-                r.name
-            ));
+            return Err(format!("models: provider {:?} needs at least one model", r.name));
         }
         let mut ids = HashSet::new();
         for m in &r.models {
             if !ids.insert(m.id.as_str()) {
-                return Err(format!(
-                    "models: duplicate model id {:?} in provider {:?}",
-                    m.id, r.name
-                ));
+                return Err(format!("models: duplicate model id {:?} in provider {:?}", m.id, r.name));
             }
         }
         if r.keepalive_interval.0.is_zero() {
@@ -195,10 +176,7 @@ pub struct QuotaSpec {
 
 impl Default for QuotaSpec {
     fn default() -> Self {
-        QuotaSpec {
-            requests_per_minute: 100_000,
-            tokens_per_minute: 100_000_000,
-        }
+        QuotaSpec { requests_per_minute: 100_000, tokens_per_minute: 100_000_000 }
     }
 }
 
@@ -250,22 +228,13 @@ impl TryFrom<RawModel> for ModelSpec {
         }
         let prices_ok = |p: f64| p.is_finite() && p >= 0.0;
         if !prices_ok(r.input_price_per_mtok) || !prices_ok(r.output_price_per_mtok) {
-            return Err(format!(
-                "model {:?}: prices must be finite and not negative",
-                r.id
-            ));
+            return Err(format!("model {:?}: prices must be finite and not negative", r.id));
         }
         if r.reply_tokens[0] == 0 || r.reply_tokens[0] > r.reply_tokens[1] {
-            return Err(format!(
-                "model {:?}: reply_tokens must be [min, max] with 0 < min <= max",
-                r.id
-            ));
+            return Err(format!("model {:?}: reply_tokens must be [min, max] with 0 < min <= max", r.id));
         }
         if !(r.latency.tokens_per_second.is_finite() && r.latency.tokens_per_second > 0.0) {
-            return Err(format!(
-                "model {:?}: latency.tokens_per_second must be greater than zero",
-                r.id
-            ));
+            return Err(format!("model {:?}: latency.tokens_per_second must be greater than zero", r.id));
         }
         Ok(ModelSpec {
             id: r.id,
@@ -283,8 +252,7 @@ impl TryFrom<RawModel> for ModelSpec {
 impl ModelSpec {
     /// Cost in USD of a request with these token counts at this model's prices.
     pub fn cost_usd(&self, prompt_tokens: u64, completion_tokens: u64) -> f64 {
-        (prompt_tokens as f64 * self.input_price_per_mtok
-            + completion_tokens as f64 * self.output_price_per_mtok)
+        (prompt_tokens as f64 * self.input_price_per_mtok + completion_tokens as f64 * self.output_price_per_mtok)
             / 1_000_000.0
     }
 }
@@ -301,10 +269,6 @@ pub struct LatencyModel {
 
 impl Default for LatencyModel {
     fn default() -> Self {
-        LatencyModel {
-            ttft: Dur::from_millis(5),
-            jitter: Dur::from_millis(2),
-            tokens_per_second: 4000.0,
-        }
+        LatencyModel { ttft: Dur::from_millis(5), jitter: Dur::from_millis(2), tokens_per_second: 4000.0 }
     }
 }

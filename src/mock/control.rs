@@ -17,11 +17,7 @@ use super::schedule::RuleBookError;
 use super::state::Provider;
 
 fn problem(status: StatusCode, code: &str, message: String) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+    (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
 }
 
 pub async fn health(State(p): State<Arc<Provider>>) -> Response {
@@ -49,27 +45,13 @@ pub async fn add_faults(State(p): State<Arc<Provider>>, body: Bytes) -> Response
         Ok(s) => s,
         Err(e) => {
             let path = e.path().to_string();
-            let at = if path == "." {
-                String::new()
-            } else {
-                format!("{path}: ")
-            };
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "invalid_fault_rules",
-                format!("{at}{}", e.into_inner()),
-            );
+            let at = if path == "." { String::new() } else { format!("{path}: ") };
+            return problem(StatusCode::BAD_REQUEST, "invalid_fault_rules", format!("{at}{}", e.into_inner()));
         }
     };
     match p.add_rules(set.rules) {
-        Ok(n) => (
-            StatusCode::CREATED,
-            Json(json!({"added": n, "rules": p.rules.receipts()})),
-        )
-            .into_response(),
-        Err(e @ RuleBookError::DuplicateId(_)) => {
-            problem(StatusCode::CONFLICT, "duplicate_rule_id", e.to_string())
-        }
+        Ok(n) => (StatusCode::CREATED, Json(json!({"added": n, "rules": p.rules.receipts()}))).into_response(),
+        Err(e @ RuleBookError::DuplicateId(_)) => problem(StatusCode::CONFLICT, "duplicate_rule_id", e.to_string()),
         Err(e @ RuleBookError::WrongProvider { .. }) => {
             problem(StatusCode::BAD_REQUEST, "wrong_provider", e.to_string())
         }

@@ -111,12 +111,7 @@ impl Fault {
 
     /// Decided when a connection is accepted, before any byte is read.
     pub fn is_at_accept(&self) -> bool {
-        matches!(
-            self,
-            Fault::Outage {
-                mode: OutageMode::Refuse
-            }
-        )
+        matches!(self, Fault::Outage { mode: OutageMode::Refuse })
     }
 }
 
@@ -201,11 +196,7 @@ struct RawDelay {
 impl TryFrom<RawDelay> for DelaySpec {
     type Error = String;
     fn try_from(r: RawDelay) -> Result<Self, String> {
-        let set = [
-            r.fixed.is_some(),
-            r.uniform.is_some(),
-            r.lognormal.is_some(),
-        ];
+        let set = [r.fixed.is_some(), r.uniform.is_some(), r.lognormal.is_some()];
         if set.iter().filter(|s| **s).count() != 1 {
             return Err("delay: give exactly one of `fixed`, `uniform` or `lognormal`".into());
         }
@@ -219,11 +210,7 @@ impl TryFrom<RawDelay> for DelaySpec {
         {
             return Err("delay.lognormal.sigma: must be a finite number >= 0".into());
         }
-        Ok(DelaySpec {
-            fixed: r.fixed,
-            uniform: r.uniform,
-            lognormal: r.lognormal,
-        })
+        Ok(DelaySpec { fixed: r.fixed, uniform: r.uniform, lognormal: r.lognormal })
     }
 }
 
@@ -265,10 +252,7 @@ pub struct Match {
 
 impl Match {
     fn has_request_fields(&self) -> bool {
-        self.model.is_some()
-            || self.stream.is_some()
-            || self.path.is_some()
-            || self.test_id.is_some()
+        self.model.is_some() || self.stream.is_some() || self.path.is_some() || self.test_id.is_some()
     }
 }
 
@@ -328,14 +312,10 @@ impl TryFrom<RawRule> for FaultRule {
         if let Fault::HttpError { status } = r.fault
             && !(400..=599).contains(&status)
         {
-            return Err(format!(
-                "rule {id:?}: fault.status {status} is not an error status (400-599)"
-            ));
+            return Err(format!("rule {id:?}: fault.status {status} is not an error status (400-599)"));
         }
         if r.times == Some(0) {
-            return Err(format!(
-                "rule {id:?}: times must be at least 1 (remove the rule to disable it)"
-            ));
+            return Err(format!("rule {id:?}: times must be at least 1 (remove the rule to disable it)"));
         }
         if r.every_nth == Some(0) {
             return Err(format!("rule {id:?}: every_nth must be at least 1"));
@@ -348,15 +328,10 @@ impl TryFrom<RawRule> for FaultRule {
         if let (Some(f), Some(u)) = (r.from, r.until)
             && f >= u
         {
-            return Err(format!(
-                "rule {id:?}: from ({f}) must be before until ({u})"
-            ));
+            return Err(format!("rule {id:?}: from ({f}) must be before until ({u})"));
         }
         if r.fault.is_stream_only() && r.matcher.stream == Some(false) {
-            return Err(format!(
-                "rule {id:?}: {} only applies to streams but match.stream is false",
-                r.fault.kind()
-            ));
+            return Err(format!("rule {id:?}: {} only applies to streams but match.stream is false", r.fault.kind()));
         }
         if r.fault.is_at_accept() && r.matcher.has_request_fields() {
             return Err(format!(
@@ -406,55 +381,40 @@ mod tests {
                 retry_after_style: RetryAfterStyle::SecondsAndMs
             }
         );
-        let s = parse(
-            r#"{"rules": [{"id": "down", "fault": {"kind": "outage", "mode": "http_503"}}]}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            s.rules[0].fault,
-            Fault::Outage {
-                mode: OutageMode::Http503
-            }
-        );
+        let s = parse(r#"{"rules": [{"id": "down", "fault": {"kind": "outage", "mode": "http_503"}}]}"#).unwrap();
+        assert_eq!(s.rules[0].fault, Fault::Outage { mode: OutageMode::Http503 });
     }
 
     #[test]
     fn unknown_kind_lists_the_valid_ones() {
         let e = parse(r#"{"rules": [{"id": "x", "fault": {"kind": "meteor"}}]}"#).unwrap_err();
-        assert!(
-            e.contains("unknown variant `meteor`") && e.contains("stream_cut"),
-            "{e}"
-        );
+        assert!(e.contains("unknown variant `meteor`") && e.contains("stream_cut"), "{e}");
     }
 
     #[test]
     fn bad_fields_are_named() {
-        let e =
-            parse(r#"{"rules": [{"id": "x", "fault": {"kind": "http_error", "status": 200}}]}"#)
-                .unwrap_err();
+        let e = parse(r#"{"rules": [{"id": "x", "fault": {"kind": "http_error", "status": 200}}]}"#).unwrap_err();
         assert!(e.contains("status 200"), "{e}");
         let e = parse(r#"{"rules": [{"id": "x", "fault": {"kind": "delay"}}]}"#).unwrap_err();
         assert!(e.contains("exactly one of"), "{e}");
+        let e =
+            parse(r#"{"rules": [{"id": "x", "fault": {"kind": "auth_invalid"}, "probability": 1.5}]}"#).unwrap_err();
+        assert!(e.contains("probability"), "{e}");
+        let e = parse(r#"{"rules": [{"id": "x", "fault": {"kind": "auth_invalid"}, "tmes": 1}]}"#).unwrap_err();
+        assert!(e.contains("unknown field `tmes`"), "{e}");
         let e = parse(
-            r#"{"rules": [{"id": "x", "fault": {"kind": "auth_invalid"}, "probability": 1.5}]}"#,
+            r#"{"rules": [{"id": "x", "fault": {"kind": "outage", "mode": "refuse"}, "match": {"model": "m"}}]}"#,
         )
         .unwrap_err();
-        assert!(e.contains("probability"), "{e}");
-        let e = parse(r#"{"rules": [{"id": "x", "fault": {"kind": "auth_invalid"}, "tmes": 1}]}"#)
-            .unwrap_err();
-        assert!(e.contains("unknown field `tmes`"), "{e}");
-        let e = parse(r#"{"rules": [{"id": "x", "fault": {"kind": "outage", "mode": "refuse"}, "match": {"model": "m"}}]}"#).unwrap_err();
         assert!(e.contains("only name a provider"), "{e}");
     }
 
     #[test]
     fn delay_distributions_sample_in_range() {
-        let d: DelaySpec =
-            serde_json::from_str(r#"{"uniform": {"min": "10ms", "max": "20ms"}}"#).unwrap();
+        let d: DelaySpec = serde_json::from_str(r#"{"uniform": {"min": "10ms", "max": "20ms"}}"#).unwrap();
         let ms = d.sample(0.5, 0.0).as_millis();
         assert_eq!(ms, 15);
-        let d: DelaySpec =
-            serde_json::from_str(r#"{"lognormal": {"median": "50ms", "sigma": 0.5}}"#).unwrap();
+        let d: DelaySpec = serde_json::from_str(r#"{"lognormal": {"median": "50ms", "sigma": 0.5}}"#).unwrap();
         assert_eq!(d.sample(0.3, 0.0).as_millis(), 50);
         assert!(d.sample(0.3, 1.0) > d.sample(0.3, 0.0));
     }

@@ -9,6 +9,7 @@
 //! by an incidental check. Each attempt is an [`Attempt`] guard, so an answer the client
 //! abandons is journaled as `client_disconnected`, never left `in_flight`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -44,17 +45,15 @@ pub struct Attempt {
     pub seq: u64,
     arrived: Instant,
     done: bool,
+    /// Written with the outcome, so a plain answer takes the journal's lock twice, not four times.
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
 }
 
 impl Attempt {
     pub fn begin(p: &Arc<Provider>, rec: AttemptRecord, arrived: Instant) -> Self {
         let seq = p.journal.begin(rec, arrived, p.fleet_start);
-        Attempt {
-            provider: p.clone(),
-            seq,
-            arrived,
-            done: false,
-        }
+        Attempt { provider: p.clone(), seq, arrived, done: false, prompt_tokens: None, completion_tokens: None }
     }
 
     pub fn update(&self, f: impl FnOnce(&mut AttemptRecord)) {
@@ -64,7 +63,10 @@ impl Attempt {
     pub fn finish(mut self, f: impl FnOnce(&mut AttemptRecord)) {
         self.done = true;
         let elapsed = journal::ms(self.arrived.elapsed());
+        let (prompt, completion) = (self.prompt_tokens, self.completion_tokens);
         self.provider.journal.update(self.seq, |r| {
+            r.prompt_tokens = prompt.or(r.prompt_tokens);
+            r.completion_tokens = completion.or(r.completion_tokens);
             f(r);
             r.duration_ms = Some(elapsed);
         });
@@ -75,8 +77,14 @@ impl Drop for Attempt {
     fn drop(&mut self) {
         if !self.done {
             let elapsed = journal::ms(self.arrived.elapsed());
+            let (prompt, completion) = (self.prompt_tokens, self.completion_tokens);
             self.provider.journal.update(self.seq, |r| {
-                r.outcome = Outcome::ClientDisconnected;
+                r.prompt_tokens = prompt.or(r.prompt_tokens);
+                r.completion_tokens = completion.or(r.completion_tokens);
+                // A fault already named (a stall the client gave up on) stays the outcome.
+                if r.outcome == Outcome::InFlight {
+                    r.outcome = Outcome::ClientDisconnected;
+                }
                 r.duration_ms = Some(elapsed);
             });
         }
@@ -98,18 +106,14 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
     let arrived = Instant::now();
     let d = p.spec.dialect;
     let (parts, body) = req.into_parts();
-    let test_id = parts
-        .headers
-        .get(TEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let test_id = parts.headers.get(TEST_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let key = dialect::api_key(d, &parts.headers);
     let body = axum::body::to_bytes(body, BODY_LIMIT).await;
 
     let mut rec = AttemptRecord::new(&p.spec.name);
-    rec.path = Some(parts.uri.path().to_string());
+    rec.path = Some(route_path(parts.uri.path()));
     rec.test_id = test_id;
-    rec.key_fingerprint = key.as_ref().ok().map(|k| journal::key_fingerprint(k));
+    rec.key_fingerprint = key.as_ref().ok().map(|k| p.fingerprint(k));
     let parsed = match &body {
         Ok(b) => {
             rec.body_hash = Some(journal::body_hash(b));
@@ -121,56 +125,37 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
         rec.model = Some(r.model.clone());
         rec.stream = r.stream;
     }
-    let input = MatchInput {
-        model: rec.model.as_deref(),
-        stream: rec.stream,
-        path: rec.path.as_deref(),
-        test_id: rec.test_id.as_deref(),
-        at_accept: false,
-    };
-    let decision = p.rules.decide(
-        &input,
-        p.journal.next_seq(),
-        arrived.saturating_duration_since(p.fleet_start),
-    );
+    // Begin first: the journal's sequence number is the request index the draws are keyed on.
+    let model = rec.model.clone();
+    let path = parts.uri.path();
+    let stream = rec.stream;
+    let test_id = rec.test_id.clone();
     let attempt = Attempt::begin(&p, rec, arrived);
+    let input =
+        MatchInput { model: model.as_deref(), stream, path: Some(path), test_id: test_id.as_deref(), at_accept: false };
+    let decision = p.rules.decide(&input, attempt.seq, arrived.saturating_duration_since(p.fleet_start));
     let applied: Vec<AppliedFault> = [&decision.latency, &decision.outcome]
         .into_iter()
         .flatten()
-        .map(|c| AppliedFault {
-            rule: c.rule_id.clone(),
-            kind: c.fault.kind(),
-        })
+        .map(|c| AppliedFault { rule: c.rule_id.clone(), kind: c.fault.kind() })
         .collect();
     if !applied.is_empty() {
         attempt.update(|r| r.faults = applied);
     }
-    let draw = DrawKey::new(p.seed)
-        .with_str(&p.spec.name)
-        .with(attempt.seq);
+    let draw = DrawKey::new(p.seed).with_str(&p.spec.name).with(attempt.seq);
     let (_, request_id) = dialect::ids(d, draw.with_str("ids").bits());
     let mut first_token_wait = Duration::ZERO;
     let mut pre_wait = Duration::ZERO;
     match decision.latency.as_ref().map(|c| &c.fault) {
         Some(Fault::Delay(spec)) => {
-            pre_wait = spec.sample(
-                draw.with_str("delay").unit(),
-                draw.with_str("delay").normal(),
-            )
+            pre_wait = spec.sample(draw.with_str("delay").unit(), draw.with_str("delay").normal())
         }
         Some(Fault::SlowFirstToken { delay }) => first_token_wait = delay.0,
         _ => {}
     }
     let should_retry = decision.outcome.as_ref().and_then(|c| c.should_retry);
-    let conn = parts.extensions.get::<ConnControl>().cloned();
-    let ctx = Ctx {
-        p: p.clone(),
-        attempt,
-        request_id,
-        should_retry,
-        pre_wait,
-        conn,
-    };
+    let conn = ConnControl::of(&parts);
+    let mut ctx = Ctx { p: p.clone(), attempt, request_id, should_retry, pre_wait, conn };
     let outcome_fault = decision.outcome.map(|c: Chosen| c.fault);
 
     if let Some(fault) = &outcome_fault
@@ -193,15 +178,7 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
         Err(e) => return error(ctx, &e, None, None).await,
     };
     let Some(model) = p.spec.model(&req.model) else {
-        return error(
-            ctx,
-            &ApiError::ModelNotFound {
-                model: req.model.clone(),
-            },
-            None,
-            None,
-        )
-        .await;
+        return error(ctx, &ApiError::ModelNotFound { model: req.model.clone() }, None, None).await;
     };
     if let Some(n) = req.max_tokens
         && n > model.max_output
@@ -210,36 +187,20 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
     }
     let body_len = body.as_ref().map_or(0, Bytes::len);
     let (prompt, req) = count_prompt(model, req, body_len).await;
-    ctx.attempt.update(|r| r.prompt_tokens = Some(prompt));
+    ctx.attempt.prompt_tokens = Some(prompt);
     let max_tokens = req.max_tokens.unwrap_or(0);
     if prompt + max_tokens > model.context_window {
-        let e = ApiError::ContextOverflow {
-            window: model.context_window,
-            prompt,
-            max_tokens,
-        };
+        let e = ApiError::ContextOverflow { window: model.context_window, prompt, max_tokens };
         return error(ctx, &e, None, None).await;
     }
     let quota = match p.quotas.admit(&key, prompt + max_tokens, Instant::now()) {
         Admission::Admitted(q) => q,
-        Admission::Refused {
-            which,
-            retry_after,
-            used,
-            state,
-        } => {
+        Admission::Refused { which, retry_after, used, state } => {
             let (limit, requested) = match which {
                 Exceeded::Requests => (state.requests.limit, 1),
                 Exceeded::Tokens => (state.tokens.limit, prompt + max_tokens),
             };
-            let e = ApiError::RateLimited {
-                model: req.model.clone(),
-                which,
-                limit,
-                used,
-                requested,
-                retry_after,
-            };
+            let e = ApiError::RateLimited { model: req.model.clone(), which, limit, used, requested, retry_after };
             let retry = retry_after.map(|r| (r, RetryAfterStyle::SecondsAndMs));
             return error(ctx, &e, retry, Some(&state)).await;
         }
@@ -247,52 +208,36 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
 
     // The reply depends on the seed and the request body only, so a retry gets the same answer.
     let body_key = DrawKey::new(p.seed).with(body.as_ref().map_or(0, |b| crate::rng::fnv1a(b)));
-    let completion = build_completion(
-        d,
-        &req,
-        model,
-        prompt,
-        body_key,
-        draw,
-        outcome_fault.as_ref(),
-    );
+    let completion = build_completion(d, &req, model, prompt, body_key, draw, outcome_fault.as_ref());
     let latency = &model.latency;
     let jitter = latency.jitter.0.mul_f64(draw.with_str("jitter").unit());
     let keeps_alive = d == Dialect::Deepseek;
     let spec = StreamSpec {
         dialect: d,
-        before_headers: if keeps_alive {
-            Duration::ZERO
-        } else {
-            ctx.pre_wait
-        },
+        before_headers: if keeps_alive { Duration::ZERO } else { ctx.pre_wait },
         before_first_token: latency.ttft.0
             + jitter
             + first_token_wait
-            + if keeps_alive {
-                ctx.pre_wait
-            } else {
-                Duration::ZERO
-            },
+            + if keeps_alive { ctx.pre_wait } else { Duration::ZERO },
         per_token: Duration::from_secs_f64(1.0 / latency.tokens_per_second),
         keepalive: keeps_alive.then_some(p.spec.keepalive_interval.0),
         fault: outcome_fault,
     };
     let headers = dialect::standard_headers(d, &ctx.request_id, Some(&quota), SystemTime::now());
-    ctx.attempt
-        .update(|r| r.completion_tokens = Some(completion.completion_tokens()));
+    ctx.attempt.completion_tokens = Some(completion.completion_tokens());
     if req.stream {
-        stream::respond_stream(
-            p.clone(),
-            ctx.attempt,
-            headers,
-            completion,
-            req.include_usage,
-            spec,
-        )
-        .await
+        stream::respond_stream(p.clone(), ctx.attempt, headers, completion, req.include_usage, spec).await
     } else {
         stream::respond_plain(p.clone(), ctx.attempt, headers, completion, spec).await
+    }
+}
+
+/// The request path for the journal; the API's own routes without an allocation.
+fn route_path(path: &str) -> Cow<'static, str> {
+    const ROUTES: [&str; 3] = ["/v1/chat/completions", "/v1/messages", "/chat/completions"];
+    match ROUTES.iter().find(|r| **r == path) {
+        Some(r) => Cow::Borrowed(r),
+        None => Cow::Owned(path.to_string()),
     }
 }
 
@@ -306,17 +251,7 @@ async fn sleep_unless_shutdown(p: &Provider, d: Duration) {
 }
 
 fn check_key(p: &Provider, key: &str) -> Result<(), ApiError> {
-    if p.spec
-        .api_keys
-        .iter()
-        .any(|k| crate::secret::ct_eq(k.as_bytes(), key.as_bytes()))
-    {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidKey {
-            masked: dialect::mask_key(key),
-        })
-    }
+    if p.key_index(key).is_some() { Ok(()) } else { Err(ApiError::InvalidKey { masked: dialect::mask_key(key) }) }
 }
 
 fn max_tokens_too_large(d: Dialect, n: u64, m: &ModelSpec) -> ApiError {
@@ -331,15 +266,11 @@ fn max_tokens_too_large(d: Dialect, n: u64, m: &ModelSpec) -> ApiError {
                 m.max_output, m.id
             )
         }
-        Dialect::Deepseek => format!(
-            "Invalid max_tokens value, the valid range of max_tokens is [1, {}]",
-            m.max_output
-        ),
+        Dialect::Deepseek => {
+            format!("Invalid max_tokens value, the valid range of max_tokens is [1, {}]", m.max_output)
+        }
     };
-    ApiError::BadRequest {
-        message,
-        param: Some("max_tokens"),
-    }
+    ApiError::BadRequest { message, param: Some("max_tokens") }
 }
 
 /// Counts the prompt; large prompts (context-overflow drills) are counted on the blocking
@@ -350,11 +281,7 @@ async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (
         let msgs: Vec<CountedMessage<'_>> = req
             .messages
             .iter()
-            .map(|m| CountedMessage {
-                role: &m.role,
-                text: &m.text,
-                name: m.name.as_deref(),
-            })
+            .map(|m| CountedMessage { role: &m.role, text: &m.text, name: m.name.as_deref() })
             .collect();
         let n = tokens::count_chat(t, req.system.as_deref(), &msgs);
         drop(msgs);
@@ -363,11 +290,8 @@ async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (
     if body_len < BLOCKING_COUNT_BYTES {
         return count(req);
     }
-    match tokio::task::spawn_blocking(move || count(req)).await {
-        Ok(done) => done,
-        // Only a panic inside the tokenizer gets here; count nothing rather than fail the answer.
-        Err(_) => (0, ChatRequest::default()),
-    }
+    // Only a panic inside the tokenizer fails the join; count nothing rather than fail the answer.
+    tokio::task::spawn_blocking(move || count(req)).await.unwrap_or_default()
 }
 
 fn build_completion(
@@ -389,9 +313,7 @@ fn build_completion(
     let (id, _) = dialect::ids(d, draw.with_str("ids").bits());
     Completion {
         id,
-        created: SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        created: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         model: req.model.clone(),
         pieces: tokens::reply_pieces(body_key, n, natural),
         prompt_tokens: prompt,
@@ -409,10 +331,7 @@ fn answer_fault(ctx: &Ctx, fault: &Fault, req: Option<&ChatRequest>) -> Option<F
     let model = req.and_then(|r| ctx.p.spec.model(&r.model));
     Some(match fault {
         Fault::HttpError { status } => FaultAnswer::Error(ApiError::Status(*status), None),
-        Fault::RateLimit {
-            retry_after,
-            retry_after_style,
-        } => {
+        Fault::RateLimit { retry_after, retry_after_style } => {
             let quota = ctx.p.quotas.untouched();
             let e = ApiError::RateLimited {
                 model: req.map(|r| r.model.clone()).unwrap_or_default(),
@@ -424,27 +343,15 @@ fn answer_fault(ctx: &Ctx, fault: &Fault, req: Option<&ChatRequest>) -> Option<F
             };
             FaultAnswer::Error(e, retry_after.map(|r| (r.0, *retry_after_style)))
         }
-        Fault::QuotaExhausted { variant } => {
-            FaultAnswer::Error(ApiError::QuotaExhausted(*variant), None)
+        Fault::QuotaExhausted { variant } => FaultAnswer::Error(ApiError::QuotaExhausted(*variant), None),
+        Fault::AuthInvalid => {
+            FaultAnswer::Error(ApiError::InvalidKey { masked: dialect::mask_key("sk-rotated") }, None)
         }
-        Fault::AuthInvalid => FaultAnswer::Error(
-            ApiError::InvalidKey {
-                masked: dialect::mask_key("sk-rotated"),
-            },
-            None,
-        ),
         Fault::Overloaded => FaultAnswer::Error(ApiError::Overloaded, None),
         Fault::ContextOverflow => {
             let window = model.map_or(0, |m| m.context_window);
             let max_tokens = req.and_then(|r| r.max_tokens).unwrap_or(0);
-            FaultAnswer::Error(
-                ApiError::ContextOverflow {
-                    window,
-                    prompt: window + 1,
-                    max_tokens,
-                },
-                None,
-            )
+            FaultAnswer::Error(ApiError::ContextOverflow { window, prompt: window + 1, max_tokens }, None)
         }
         Fault::Outage { mode } => match mode {
             OutageMode::Http503 => FaultAnswer::Error(ApiError::Unavailable, None),
@@ -461,14 +368,7 @@ fn answer_fault(ctx: &Ctx, fault: &Fault, req: Option<&ChatRequest>) -> Option<F
 /// Hands the connection to the listener for a connection-level fault, and never answers.
 async fn take_over(ctx: Ctx, fault: ConnFault) -> Response {
     sleep_unless_shutdown(&ctx.p, ctx.pre_wait).await;
-    let Ctx {
-        p,
-        attempt,
-        request_id,
-        should_retry,
-        pre_wait: _,
-        conn,
-    } = ctx;
+    let Ctx { p, attempt, request_id, should_retry, pre_wait: _, conn } = ctx;
     let attempt = match conn {
         Some(control) => match control.take_over(ConnAction { fault, attempt }) {
             // Stay pending: returning would let hyper write headers before the connection task
@@ -480,18 +380,9 @@ async fn take_over(ctx: Ctx, fault: ConnFault) -> Response {
     };
     // Served without the raw listener (`Router::oneshot` in a test): a connection-level fault
     // cannot happen, and the answer says so rather than pretending.
-    let ctx = Ctx {
-        p,
-        attempt,
-        request_id,
-        should_retry,
-        pre_wait: Duration::ZERO,
-        conn: None,
-    };
+    let ctx = Ctx { p, attempt, request_id, should_retry, pre_wait: Duration::ZERO, conn: None };
     let e = ApiError::BadRequest {
-        message: format!(
-            "gatedrill: {fault:?} needs the provider's raw listener (serve it with mock::serve)"
-        ),
+        message: format!("gatedrill: {fault:?} needs the provider's raw listener (serve it with mock::serve)"),
         param: None,
     };
     error(ctx, &e, None, None).await
@@ -512,13 +403,8 @@ async fn error(
     let mut resp = Response::new(Body::from(reply.body.clone()));
     *resp.status_mut() = reply.status;
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    for (k, v) in
-        dialect::standard_headers(d, &ctx.request_id, Some(quota.unwrap_or(&untouched)), now)
-    {
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (k, v) in dialect::standard_headers(d, &ctx.request_id, Some(quota.unwrap_or(&untouched)), now) {
         h.insert(k, v);
     }
     let mut retry_after_ms = None;
@@ -548,10 +434,7 @@ async fn error(
         }
     }
     if let Some(s) = ctx.should_retry {
-        h.insert(
-            "x-should-retry",
-            HeaderValue::from_static(if s { "true" } else { "false" }),
-        );
+        h.insert("x-should-retry", HeaderValue::from_static(if s { "true" } else { "false" }));
     }
     let bytes = reply.body.len() as u64;
     ctx.attempt.finish(|r| {
@@ -568,12 +451,9 @@ async fn error(
 pub async fn no_route(State(p): State<Arc<Provider>>, req: Request) -> Response {
     let arrived = Instant::now();
     let mut rec = AttemptRecord::new(&p.spec.name);
-    rec.path = Some(req.uri().path().to_string());
+    rec.path = Some(route_path(req.uri().path()));
     let attempt = Attempt::begin(&p, rec, arrived);
-    let e = ApiError::NoRoute {
-        method: req.method().to_string(),
-        path: req.uri().path().to_string(),
-    };
+    let e = ApiError::NoRoute { method: req.method().to_string(), path: req.uri().path().to_string() };
     let ctx = Ctx {
         p: p.clone(),
         attempt,
@@ -587,9 +467,5 @@ pub async fn no_route(State(p): State<Arc<Provider>>, req: Request) -> Response 
 
 /// `GET /v1/models` (and DeepSeek's `/models`).
 pub async fn models(State(p): State<Arc<Provider>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        dialect::models_list(&p.spec),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], dialect::models_list(&p.spec)).into_response()
 }

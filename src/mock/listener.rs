@@ -37,9 +37,16 @@ pub struct ConnAction {
     pub attempt: Attempt,
 }
 
-/// Handed to the handler (as a request extension) so it can take over the connection.
+/// Lets the handler take over the connection; handed to it as a request extension.
 #[derive(Clone)]
 pub struct ConnControl(Arc<Mutex<Option<oneshot::Sender<ConnAction>>>>);
+
+impl ConnControl {
+    /// The control of the connection a request arrived on, if it was served by [`serve`].
+    pub fn of(req: &axum::http::request::Parts) -> Option<ConnControl> {
+        req.extensions.get::<ConnControl>().cloned()
+    }
+}
 
 impl ConnControl {
     /// Passes the action to the connection task; gives it back if there is none listening.
@@ -57,12 +64,7 @@ pub const HANG_CAP: Duration = Duration::from_secs(600);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `router` on `listener` until `shutdown` fires, then drains connections (bounded).
-pub async fn serve(
-    listener: TcpListener,
-    provider: Arc<Provider>,
-    router: Router,
-    shutdown: CancellationToken,
-) {
+pub async fn serve(listener: TcpListener, provider: Arc<Provider>, router: Router, shutdown: CancellationToken) {
     let tracker = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -79,10 +81,7 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        if provider.has_accept_faults()
-            && !is_control_request(&stream).await
-            && refuse_at_accept(&provider)
-        {
+        if provider.has_accept_faults() && !is_control_request(&stream).await && refuse_at_accept(&provider) {
             let _ = stream.set_zero_linger();
             drop(stream);
             continue;
@@ -101,30 +100,22 @@ async fn is_control_request(stream: &TcpStream) -> bool {
     let peek = tokio::time::timeout(Duration::from_millis(250), stream.peek(&mut buf)).await;
     let Ok(Ok(n)) = peek else { return false };
     let line = &buf[..n];
-    line.windows(b" /_gatedrill/".len())
-        .any(|w| w == b" /_gatedrill/")
+    line.windows(b" /_gatedrill/".len()).any(|w| w == b" /_gatedrill/")
 }
 
 /// Consults `outage{mode: refuse}` rules for a new connection; journals a refusal.
 fn refuse_at_accept(p: &Arc<Provider>) -> bool {
     let now = tokio::time::Instant::now();
+    // Peeked, not taken: a connection that is not refused is not an attempt.
     let index = p.journal.next_seq();
-    let input = MatchInput {
-        at_accept: true,
-        ..Default::default()
-    };
-    let decision = p
-        .rules
-        .decide(&input, index, now.saturating_duration_since(p.fleet_start));
+    let input = MatchInput { at_accept: true, ..Default::default() };
+    let decision = p.rules.decide(&input, index, now.saturating_duration_since(p.fleet_start));
     let Some(chosen) = decision.outcome else {
         return false;
     };
     let attempt = Attempt::begin(p, super::journal::AttemptRecord::new(&p.spec.name), now);
     attempt.finish(|r| {
-        r.faults.push(super::journal::AppliedFault {
-            rule: chosen.rule_id,
-            kind: chosen.fault.kind(),
-        });
+        r.faults.push(super::journal::AppliedFault { rule: chosen.rule_id, kind: chosen.fault.kind() });
         r.outcome = Outcome::Refused;
     });
     true
@@ -133,13 +124,12 @@ fn refuse_at_accept(p: &Arc<Provider>) -> bool {
 async fn serve_connection(stream: TcpStream, router: Router, shutdown: CancellationToken) {
     let (tx, mut rx) = oneshot::channel();
     let control = ConnControl(Arc::new(Mutex::new(Some(tx))));
+    let per_request = control.clone();
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(control.clone());
+        req.extensions_mut().insert(per_request.clone());
         router.clone().oneshot(req.map(Body::new))
     });
-    let mut conn = http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), svc);
+    let mut conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc);
     let mut draining = false;
     let action = loop {
         tokio::select! {
@@ -169,9 +159,7 @@ async fn serve_connection(stream: TcpStream, router: Router, shutdown: Cancellat
             Outcome::ConnectionClosed
         }
         ConnFault::Garbage => {
-            let _ = stream
-                .write_all(b"GARBAGE/0.0 ??? \xff\xfenot an http status line\r\n\r\n")
-                .await;
+            let _ = stream.write_all(b"GARBAGE/0.0 ??? \xff\xfenot an http status line\r\n\r\n").await;
             let _ = stream.shutdown().await;
             Outcome::GarbageResponse
         }

@@ -39,12 +39,12 @@ pub use state::Provider;
 /// The HTTP routes of one provider: its dialect's API, the models list, the control API.
 pub fn router(p: Arc<Provider>) -> Router {
     let api = match p.spec.dialect {
-        Dialect::Openai => Router::new()
-            .route("/v1/chat/completions", post(handler::chat))
-            .route("/v1/models", get(handler::models)),
-        Dialect::Anthropic => Router::new()
-            .route("/v1/messages", post(handler::chat))
-            .route("/v1/models", get(handler::models)),
+        Dialect::Openai => {
+            Router::new().route("/v1/chat/completions", post(handler::chat)).route("/v1/models", get(handler::models))
+        }
+        Dialect::Anthropic => {
+            Router::new().route("/v1/messages", post(handler::chat)).route("/v1/models", get(handler::models))
+        }
         Dialect::Deepseek => Router::new()
             .route("/chat/completions", post(handler::chat))
             .route("/v1/chat/completions", post(handler::chat))
@@ -52,12 +52,7 @@ pub fn router(p: Arc<Provider>) -> Router {
             .route("/v1/models", get(handler::models)),
     };
     api.route("/_gatedrill/health", get(control::health))
-        .route(
-            "/_gatedrill/faults",
-            get(control::list_faults)
-                .post(control::add_faults)
-                .delete(control::clear_faults),
-        )
+        .route("/_gatedrill/faults", get(control::list_faults).post(control::add_faults).delete(control::clear_faults))
         .route("/_gatedrill/reset", post(control::reset))
         .route("/_gatedrill/journal", get(control::journal))
         .fallback(handler::no_route)
@@ -73,11 +68,7 @@ pub async fn serve(listener: TcpListener, p: Arc<Provider>, shutdown: Cancellati
 #[derive(Debug, thiserror::Error)]
 pub enum FleetError {
     #[error("provider {provider}: cannot bind {addr}: {source}")]
-    Bind {
-        provider: String,
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { provider: String, addr: SocketAddr, source: std::io::Error },
     #[error("{0}")]
     Rules(String),
 }
@@ -112,6 +103,37 @@ pub struct ProviderEndpoint {
 }
 
 /// A running fleet. Dropping it without [`ProviderFleet::shutdown`] still stops the listeners.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use gatedrill::mock::config::FleetConfig;
+/// use gatedrill::mock::faults::FaultSet;
+/// use gatedrill::mock::{FleetOptions, ProviderFleet};
+///
+/// // Arrange: the embedded fleet, with OpenAI answering its first request with 429.
+/// let fleet = ProviderFleet::start(FleetOptions::new(FleetConfig::embedded())).await.unwrap();
+/// let rules: FaultSet = serde_json::from_str(
+///     r#"{"rules": [{"id": "once", "fault": {"kind": "rate_limit", "retry_after": "1s"},
+///                    "match": {"provider": "openai"}, "times": 1}]}"#,
+/// ).unwrap();
+/// fleet.add_rules(rules.rules).unwrap();
+///
+/// // Act: two identical requests.
+/// let url = format!("{}/v1/chat/completions", fleet.url("openai").unwrap());
+/// let body = serde_json::json!({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]});
+/// let client = reqwest::Client::new();
+/// for _ in 0..2 {
+///     client.post(&url).bearer_auth("sk-gatedrill-openai-0001").json(&body).send().await.unwrap();
+/// }
+///
+/// // Assert: the journal saw the fault, then a success with a measured retry gap.
+/// let journal = fleet.journal();
+/// assert_eq!((journal[0].status, journal[1].status), (Some(429), Some(200)));
+/// assert_eq!(journal[0].faults[0].rule, "once");
+/// assert!(journal[1].gap_since_same_body_ms.is_some());
+/// fleet.shutdown().await;
+/// # }
+/// ```
 pub struct ProviderFleet {
     providers: Vec<(ProviderEndpoint, Arc<Provider>)>,
     shutdown: CancellationToken,
@@ -123,50 +145,36 @@ impl ProviderFleet {
     pub async fn start(opts: FleetOptions) -> Result<Self, FleetError> {
         // Loading the BPE tables takes a moment; do it now, not inside a drill's first request
         // (whose timeout may be milliseconds).
-        let _ = tokio::task::spawn_blocking(tokens::warm_up).await;
+        let used: Vec<config::Tokenizer> =
+            opts.config.providers.iter().flat_map(|p| p.models.iter().map(|m| m.tokenizer)).collect();
+        let _ = tokio::task::spawn_blocking(move || tokens::warm_up(used)).await;
         let shutdown = CancellationToken::new();
         let start = Instant::now();
         let mut providers = Vec::new();
         let mut listeners = Vec::new();
         for spec in &opts.config.providers {
             let addr = SocketAddr::new(opts.bind_host, spec.port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|source| FleetError::Bind {
-                    provider: spec.name.clone(),
-                    addr,
-                    source,
-                })?;
+            let listener = TcpListener::bind(addr).await.map_err(|source| FleetError::Bind {
+                provider: spec.name.clone(),
+                addr,
+                source,
+            })?;
             let local = listener.local_addr().map_err(|source| FleetError::Bind {
                 provider: spec.name.clone(),
                 addr,
                 source,
             })?;
-            let p = Arc::new(Provider::new(
-                spec.clone(),
-                opts.seed,
-                start,
-                opts.journal_capacity,
-                shutdown.child_token(),
-            ));
-            let endpoint = ProviderEndpoint {
-                provider: spec.name.clone(),
-                dialect: spec.dialect,
-                url: format!("http://{local}"),
-            };
+            let p =
+                Arc::new(Provider::new(spec.clone(), opts.seed, start, opts.journal_capacity, shutdown.child_token()));
+            let endpoint =
+                ProviderEndpoint { provider: spec.name.clone(), dialect: spec.dialect, url: format!("http://{local}") };
             providers.push((endpoint, p));
             listeners.push(listener);
         }
         let fleet_rules = opts.rules;
         let mut tasks = JoinSet::new();
-        let mut fleet = ProviderFleet {
-            providers,
-            shutdown,
-            tasks: JoinSet::new(),
-        };
-        fleet
-            .add_rules(fleet_rules)
-            .map_err(|e| FleetError::Rules(e.to_string()))?;
+        let mut fleet = ProviderFleet { providers, shutdown, tasks: JoinSet::new() };
+        fleet.add_rules(fleet_rules).map_err(|e| FleetError::Rules(e.to_string()))?;
         for ((_, p), listener) in fleet.providers.iter().zip(listeners) {
             tasks.spawn(serve(listener, p.clone(), fleet.shutdown.clone()));
         }
@@ -180,17 +188,11 @@ impl ProviderFleet {
 
     /// Base URL of a provider by name.
     pub fn url(&self, name: &str) -> Option<&str> {
-        self.providers
-            .iter()
-            .find(|(e, _)| e.provider == name)
-            .map(|(e, _)| e.url.as_str())
+        self.providers.iter().find(|(e, _)| e.provider == name).map(|(e, _)| e.url.as_str())
     }
 
     pub fn provider(&self, name: &str) -> Option<&Arc<Provider>> {
-        self.providers
-            .iter()
-            .find(|(e, _)| e.provider == name)
-            .map(|(_, p)| p)
+        self.providers.iter().find(|(e, _)| e.provider == name).map(|(_, p)| p)
     }
 
     pub fn spec(&self, name: &str) -> Option<&ProviderSpec> {
@@ -199,12 +201,9 @@ impl ProviderFleet {
 
     /// Adds rules: a rule naming a provider goes to it, a rule naming none goes to every one.
     pub fn add_rules(&self, rules: Vec<FaultRule>) -> Result<(), RuleBookError> {
-        if let Some(r) = rules.iter().find(|r| {
-            r.matcher
-                .provider
-                .as_deref()
-                .is_some_and(|n| self.provider(n).is_none())
-        }) {
+        if let Some(r) =
+            rules.iter().find(|r| r.matcher.provider.as_deref().is_some_and(|n| self.provider(n).is_none()))
+        {
             return Err(RuleBookError::WrongProvider {
                 rule: r.id.clone(),
                 named: r.matcher.provider.clone().unwrap_or_default(),
@@ -213,12 +212,7 @@ impl ProviderFleet {
         for (_, p) in &self.providers {
             let mine: Vec<FaultRule> = rules
                 .iter()
-                .filter(|r| {
-                    r.matcher
-                        .provider
-                        .as_deref()
-                        .is_none_or(|n| n == p.spec.name)
-                })
+                .filter(|r| r.matcher.provider.as_deref().is_none_or(|n| n == p.spec.name))
                 .cloned()
                 .collect();
             if !mine.is_empty() {
@@ -236,16 +230,9 @@ impl ProviderFleet {
 
     /// Every provider's journal, merged in arrival order.
     pub fn journal(&self) -> Vec<AttemptRecord> {
-        let mut all: Vec<AttemptRecord> = self
-            .providers
-            .iter()
-            .flat_map(|(_, p)| p.journal.page(0, usize::MAX).records)
-            .collect();
-        all.sort_by(|a, b| {
-            a.t_offset_ms
-                .total_cmp(&b.t_offset_ms)
-                .then_with(|| a.provider.cmp(&b.provider))
-        });
+        let mut all: Vec<AttemptRecord> =
+            self.providers.iter().flat_map(|(_, p)| p.journal.page(0, usize::MAX).records).collect();
+        all.sort_by(|a, b| a.t_offset_ms.total_cmp(&b.t_offset_ms).then_with(|| a.provider.cmp(&b.provider)));
         all
     }
 
@@ -253,12 +240,7 @@ impl ProviderFleet {
     pub fn receipts(&self) -> Vec<(String, RuleReceipt)> {
         self.providers
             .iter()
-            .flat_map(|(e, p)| {
-                p.rules
-                    .receipts()
-                    .into_iter()
-                    .map(|r| (e.provider.clone(), r))
-            })
+            .flat_map(|(e, p)| p.rules.receipts().into_iter().map(|r| (e.provider.clone(), r)))
             .collect()
     }
 

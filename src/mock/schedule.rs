@@ -8,6 +8,7 @@
 //! not spend its `times`).
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -62,10 +63,7 @@ impl std::fmt::Display for RuleBookError {
                 write!(f, "rules: a rule with id {id:?} is already loaded")
             }
             RuleBookError::WrongProvider { rule, named } => {
-                write!(
-                    f,
-                    "rules: rule {rule:?} matches provider {named:?}, not this one"
-                )
+                write!(f, "rules: rule {rule:?} matches provider {named:?}, not this one")
             }
         }
     }
@@ -75,15 +73,13 @@ pub struct RuleBook {
     provider: String,
     seed: u64,
     rules: Mutex<Vec<RuleReceipt>>,
+    /// Rules loaded, readable without the lock: most requests meet an empty book.
+    len: AtomicUsize,
 }
 
 impl RuleBook {
     pub fn new(provider: &str, seed: u64) -> Self {
-        RuleBook {
-            provider: provider.to_string(),
-            seed,
-            rules: Mutex::new(Vec::new()),
-        }
+        RuleBook { provider: provider.to_string(), seed, rules: Mutex::new(Vec::new()), len: AtomicUsize::new(0) }
     }
 
     /// Adds rules atomically: all or none.
@@ -93,26 +89,22 @@ impl RuleBook {
             if let Some(p) = &r.matcher.provider
                 && *p != self.provider
             {
-                return Err(RuleBookError::WrongProvider {
-                    rule: r.id.clone(),
-                    named: p.clone(),
-                });
+                return Err(RuleBookError::WrongProvider { rule: r.id.clone(), named: p.clone() });
             }
             if book.iter().any(|b| b.rule.id == r.id) || rules[..i].iter().any(|o| o.id == r.id) {
                 return Err(RuleBookError::DuplicateId(r.id.clone()));
             }
         }
         let n = rules.len();
-        book.extend(rules.into_iter().map(|rule| RuleReceipt {
-            rule,
-            matched: 0,
-            fired: 0,
-        }));
+        book.extend(rules.into_iter().map(|rule| RuleReceipt { rule, matched: 0, fired: 0 }));
+        self.len.store(book.len(), Ordering::Release);
         Ok(n)
     }
 
     pub fn clear(&self) {
-        self.rules.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut book = self.rules.lock().unwrap_or_else(|p| p.into_inner());
+        book.clear();
+        self.len.store(0, Ordering::Release);
     }
 
     pub fn receipts(&self) -> Vec<RuleReceipt> {
@@ -120,19 +112,16 @@ impl RuleBook {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rules
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty()
+        self.len.load(Ordering::Acquire) == 0
     }
 
     /// Decides the faults for request number `index`, `elapsed` after the fleet started.
     pub fn decide(&self, input: &MatchInput<'_>, index: u64, elapsed: Duration) -> Decision {
         let mut decision = Decision::default();
-        let mut book = self.rules.lock().unwrap_or_else(|p| p.into_inner());
-        if book.is_empty() {
+        if self.is_empty() {
             return decision;
         }
+        let mut book = self.rules.lock().unwrap_or_else(|p| p.into_inner());
         let key = DrawKey::new(self.seed).with_str(&self.provider).with(index);
         for entry in book.iter_mut() {
             let rule = &entry.rule;
@@ -141,20 +130,13 @@ impl RuleBook {
             }
             let nth = entry.matched;
             entry.matched += 1;
-            let slot = if rule.fault.is_latency() {
-                &mut decision.latency
-            } else {
-                &mut decision.outcome
-            };
+            let slot = if rule.fault.is_latency() { &mut decision.latency } else { &mut decision.outcome };
             if slot.is_some() || !fires(rule, nth, entry.fired, elapsed, key) {
                 continue;
             }
             entry.fired += 1;
-            *slot = Some(Chosen {
-                rule_id: rule.id.clone(),
-                fault: rule.fault.clone(),
-                should_retry: rule.should_retry,
-            });
+            *slot =
+                Some(Chosen { rule_id: rule.id.clone(), fault: rule.fault.clone(), should_retry: rule.should_retry });
         }
         decision
     }
@@ -166,8 +148,7 @@ fn matches(rule: &FaultRule, input: &MatchInput<'_>) -> bool {
         return false;
     }
     let m = &rule.matcher;
-    let eq =
-        |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == got);
+    let eq = |want: &Option<String>, got: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == got);
     eq(&m.model, input.model)
         && eq(&m.path, input.path)
         && eq(&m.test_id, input.test_id)
@@ -181,7 +162,7 @@ fn fires(rule: &FaultRule, nth: u64, fired: u64, elapsed: Duration, key: DrawKey
         return false;
     }
     if let Some(n) = rule.every_nth
-        && (nth - after + 1) % n != 0
+        && !(nth - after + 1).is_multiple_of(n)
     {
         return false;
     }
@@ -210,29 +191,15 @@ mod tests {
     }
 
     fn run(b: &RuleBook, n: u64) -> Vec<Option<String>> {
-        let input = MatchInput {
-            model: Some("gpt-5"),
-            ..Default::default()
-        };
-        (0..n)
-            .map(|i| {
-                b.decide(&input, i, Duration::ZERO)
-                    .outcome
-                    .map(|c| c.rule_id)
-            })
-            .collect()
+        let input = MatchInput { model: Some("gpt-5"), ..Default::default() };
+        (0..n).map(|i| b.decide(&input, i, Duration::ZERO).outcome.map(|c| c.rule_id)).collect()
     }
 
     #[test]
     fn times_after_and_every_nth() {
-        let b = book(
-            r#"{"rules":[{"id":"a","fault":{"kind":"overloaded"},"after":1,"every_nth":2,"times":2}]}"#,
-        );
+        let b = book(r#"{"rules":[{"id":"a","fault":{"kind":"overloaded"},"after":1,"every_nth":2,"times":2}]}"#);
         let fired: Vec<bool> = run(&b, 8).iter().map(Option::is_some).collect();
-        assert_eq!(
-            fired,
-            [false, false, true, false, true, false, false, false]
-        );
+        assert_eq!(fired, [false, false, true, false, true, false, false, false]);
         assert_eq!(b.receipts()[0].fired, 2);
         assert_eq!(b.receipts()[0].matched, 8);
     }
@@ -255,34 +222,12 @@ mod tests {
         let b = book(
             r#"{"rules":[{"id":"w","fault":{"kind":"overloaded"},"from":"1s","until":"2s","match":{"model":"gpt-5"}}]}"#,
         );
-        let input = MatchInput {
-            model: Some("gpt-5"),
-            ..Default::default()
-        };
-        assert!(
-            b.decide(&input, 0, Duration::from_millis(500))
-                .outcome
-                .is_none()
-        );
-        assert!(
-            b.decide(&input, 1, Duration::from_millis(1500))
-                .outcome
-                .is_some()
-        );
-        assert!(
-            b.decide(&input, 2, Duration::from_millis(2000))
-                .outcome
-                .is_none()
-        );
-        let other = MatchInput {
-            model: Some("gpt-4"),
-            ..Default::default()
-        };
-        assert!(
-            b.decide(&other, 3, Duration::from_millis(1500))
-                .outcome
-                .is_none()
-        );
+        let input = MatchInput { model: Some("gpt-5"), ..Default::default() };
+        assert!(b.decide(&input, 0, Duration::from_millis(500)).outcome.is_none());
+        assert!(b.decide(&input, 1, Duration::from_millis(1500)).outcome.is_some());
+        assert!(b.decide(&input, 2, Duration::from_millis(2000)).outcome.is_none());
+        let other = MatchInput { model: Some("gpt-4"), ..Default::default() };
+        assert!(b.decide(&other, 3, Duration::from_millis(1500)).outcome.is_none());
     }
 
     #[test]
@@ -302,22 +247,11 @@ mod tests {
     #[test]
     fn stream_faults_skip_plain_requests_and_duplicates_are_refused() {
         let b = book(r#"{"rules":[{"id":"cut","fault":{"kind":"stream_cut","after_events":2}}]}"#);
-        assert!(
-            b.decide(&MatchInput::default(), 0, Duration::ZERO)
-                .outcome
-                .is_none()
-        );
-        let s = MatchInput {
-            stream: true,
-            ..Default::default()
-        };
+        assert!(b.decide(&MatchInput::default(), 0, Duration::ZERO).outcome.is_none());
+        let s = MatchInput { stream: true, ..Default::default() };
         assert!(b.decide(&s, 1, Duration::ZERO).outcome.is_some());
         let dup: FaultSet =
-            serde_json::from_str(r#"{"rules":[{"id":"cut","fault":{"kind":"auth_invalid"}}]}"#)
-                .unwrap();
-        assert!(matches!(
-            b.add(dup.rules),
-            Err(RuleBookError::DuplicateId(_))
-        ));
+            serde_json::from_str(r#"{"rules":[{"id":"cut","fault":{"kind":"auth_invalid"}}]}"#).unwrap();
+        assert!(matches!(b.add(dup.rules), Err(RuleBookError::DuplicateId(_))));
     }
 }

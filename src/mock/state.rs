@@ -22,6 +22,8 @@ pub struct Provider {
     pub shutdown: CancellationToken,
     /// Whether any loaded rule acts at accept time (checked on every connection, so cached).
     accept_faults: AtomicBool,
+    /// Journal fingerprints of the configured keys, computed once.
+    key_fingerprints: Vec<String>,
 }
 
 impl Provider {
@@ -33,6 +35,7 @@ impl Provider {
         shutdown: CancellationToken,
     ) -> Self {
         Provider {
+            key_fingerprints: spec.api_keys.iter().map(|k| super::journal::key_fingerprint(k)).collect(),
             rules: RuleBook::new(&spec.name, seed),
             journal: Journal::new(&spec.name, journal_capacity),
             quotas: Quotas::new(spec.quota),
@@ -65,6 +68,19 @@ impl Provider {
         self.clear_rules();
         self.journal.clear();
         self.quotas.clear();
+    }
+
+    /// The index of a configured key equal to `key` (compared in constant time).
+    pub fn key_index(&self, key: &str) -> Option<usize> {
+        self.spec.api_keys.iter().position(|k| crate::secret::ct_eq(k.as_bytes(), key.as_bytes()))
+    }
+
+    /// The journal fingerprint of a presented key.
+    pub fn fingerprint(&self, key: &str) -> String {
+        match self.key_index(key) {
+            Some(i) => self.key_fingerprints[i].clone(),
+            None => super::journal::key_fingerprint(key),
+        }
     }
 
     pub fn has_accept_faults(&self) -> bool {

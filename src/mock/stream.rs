@@ -39,6 +39,7 @@ type Headers = Vec<(HeaderName, HeaderValue)>;
 fn response(headers: Headers, content_type: &'static str, body: Body) -> Response {
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
+    h.reserve(headers.len() + 1);
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     for (k, v) in headers {
         h.insert(k, v);
@@ -46,8 +47,10 @@ fn response(headers: Headers, content_type: &'static str, body: Body) -> Respons
     resp
 }
 
+/// Waits `d` unless the fleet shuts down. Waits under a millisecond are skipped: tokio's timer
+/// would round them up to a whole millisecond, overstating a fast model's latency.
 async fn pause(p: &Provider, d: Duration) {
-    if !d.is_zero() {
+    if d >= Duration::from_millis(1) {
         tokio::select! {
             _ = tokio::time::sleep(d) => {}
             _ = p.shutdown.cancelled() => {}
@@ -69,16 +72,7 @@ pub async fn respond_plain(
     match spec.keepalive {
         Some(every) if !generation.is_zero() => {
             // DeepSeek answers at once and sends empty lines until the JSON is ready.
-            let mut run = Run::new(
-                p,
-                attempt,
-                vec![body],
-                0,
-                1,
-                generation,
-                Duration::ZERO,
-                None,
-            );
+            let mut run = Run::new(p, attempt, vec![body], 0, 1, generation, Duration::ZERO, None);
             run.keepalive = Some((every, Bytes::from_static(b"\n")));
             run.count_events = false;
             response(headers, "application/json", run.into_body())
@@ -124,9 +118,7 @@ pub async fn respond_stream(
         spec.per_token,
         spec.fault,
     );
-    run.keepalive = spec
-        .keepalive
-        .map(|every| (every, sse::comment("keep-alive")));
+    run.keepalive = spec.keepalive.map(|every| (every, sse::comment("keep-alive")));
     run.malformed = malformed;
     run.error = error;
     attempt_status(&run);
@@ -186,9 +178,7 @@ impl Run {
         per_token: Duration,
         fault: Option<Fault>,
     ) -> Self {
-        let cut_at = cut_at
-            .min(frames.len())
-            .max(if fault.is_some() { 0 } else { frames.len() });
+        let cut_at = cut_at.min(frames.len()).max(if fault.is_some() { 0 } else { frames.len() });
         Run {
             p,
             attempt: Some(attempt),
@@ -283,7 +273,7 @@ impl Run {
                 self.finish(Outcome::Completed);
                 None
             }
-            Some(Fault::StreamCut { .. }) => self.cut(Outcome::StreamCut),
+            Some(Fault::StreamCut { .. }) => self.cut(Outcome::StreamCut).await,
             Some(Fault::StreamTruncate { .. }) => {
                 self.finish(Outcome::StreamTruncated);
                 None
@@ -309,8 +299,7 @@ impl Run {
                 } else if self.keepalive.is_none() {
                     self.keepalive = Some((Duration::from_millis(100), sse::comment("keep-alive")));
                 }
-                self.stall_until =
-                    Some(Instant::now() + max.map_or(HANG_CAP, |m| m.0.min(HANG_CAP)));
+                self.stall_until = Some(Instant::now() + max.map_or(HANG_CAP, |m| m.0.min(HANG_CAP)));
                 self.stall().await
             }
             Some(_) => {
@@ -326,16 +315,16 @@ impl Run {
         if let Some(k) = self.wait(end).await {
             return self.sent(k, false);
         }
-        self.cut(Outcome::StreamStalled)
+        self.cut(Outcome::StreamStalled).await
     }
 
     /// Ends the body with an error: hyper drops the connection without the closing chunk.
-    fn cut(&mut self, outcome: Outcome) -> Option<Item> {
+    /// Hyper aborts without flushing what it has buffered, so first yield once: a pending body
+    /// makes it flush, and the client really receives every frame the journal counts.
+    async fn cut(&mut self, outcome: Outcome) -> Option<Item> {
+        tokio::task::yield_now().await;
         self.finish(outcome);
-        Some(Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            "gatedrill: stream cut",
-        )))
+        Some(Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "gatedrill: stream cut")))
     }
 }
 

@@ -21,10 +21,22 @@ fn bpe(t: Tokenizer) -> &'static CoreBPE {
     }
 }
 
-/// Loads every encoding's tables.
-pub fn warm_up() {
-    bpe(Tokenizer::O200kBase);
-    bpe(Tokenizer::Cl100kBase);
+/// Loads the tables of the given encodings (each is tens of MiB; unused ones stay unloaded).
+pub fn warm_up(used: impl IntoIterator<Item = Tokenizer>) {
+    for t in used {
+        bpe(t);
+    }
+}
+
+/// Texts up to this size are memoized: drills and load tests send the same prompts again and
+/// again, and BPE encoding is the costliest step of a plain answer.
+const MEMO_MAX_TEXT: usize = 16 * 1024;
+const MEMO_ENTRIES: usize = 4096;
+
+thread_local! {
+    /// Per worker thread, so no lock is shared; cleared when full, so memory stays bounded.
+    static MEMO: std::cell::RefCell<std::collections::HashMap<(u64, usize, u8), u64>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
 /// Tokens in one piece of text.
@@ -32,7 +44,22 @@ pub fn count(t: Tokenizer, text: &str) -> u64 {
     if text.is_empty() {
         return 0;
     }
-    bpe(t).encode_ordinary(text).len() as u64
+    if text.len() > MEMO_MAX_TEXT {
+        return bpe(t).encode_ordinary(text).len() as u64;
+    }
+    let key = (crate::rng::fnv1a(text.as_bytes()), text.len(), t as u8);
+    if let Some(n) = MEMO.with(|m| m.borrow().get(&key).copied()) {
+        return n;
+    }
+    let n = bpe(t).encode_ordinary(text).len() as u64;
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMO_ENTRIES {
+            m.clear();
+        }
+        m.insert(key, n);
+    });
+    n
 }
 
 /// A chat message reduced to what counting needs.
@@ -174,11 +201,7 @@ mod tests {
     #[test]
     fn chat_count_follows_cookbook() {
         // "hello world" is 2 tokens, "user" 1: 3 + 1 + 2 + 3 priming = 9.
-        let m = [CountedMessage {
-            role: "user",
-            text: "hello world",
-            name: None,
-        }];
+        let m = [CountedMessage { role: "user", text: "hello world", name: None }];
         assert_eq!(count_chat(Tokenizer::O200kBase, None, &m), 9);
     }
 }

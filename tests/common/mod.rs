@@ -14,17 +14,11 @@ pub async fn fleet() -> ProviderFleet {
 }
 
 pub async fn fleet_with(opts: FleetOptions) -> ProviderFleet {
-    ProviderFleet::start(opts)
-        .await
-        .expect("fleet starts on loopback")
+    ProviderFleet::start(opts).await.expect("fleet starts on loopback")
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap()
+    reqwest::Client::builder().timeout(Duration::from_secs(10)).pool_max_idle_per_host(0).build().unwrap()
 }
 
 pub const DIALECTS: [(Dialect, &str, &str); 3] = [
@@ -67,50 +61,22 @@ pub fn body(d: Dialect, model: &str, stream: bool, max_tokens: Option<u64>, prom
 }
 
 /// A request with the dialect's auth headers.
-pub fn request(
-    c: &reqwest::Client,
-    base: &str,
-    d: Dialect,
-    key: &str,
-    body: &Value,
-) -> reqwest::RequestBuilder {
+pub fn request(c: &reqwest::Client, base: &str, d: Dialect, key: &str, body: &Value) -> reqwest::RequestBuilder {
     let rb = c.post(format!("{base}{}", path(d))).json(body);
     match d {
-        Dialect::Anthropic => rb
-            .header("x-api-key", key)
-            .header("anthropic-version", "2023-06-01"),
+        Dialect::Anthropic => rb.header("x-api-key", key).header("anthropic-version", "2023-06-01"),
         _ => rb.bearer_auth(key),
     }
 }
 
-pub async fn chat(
-    fleet: &ProviderFleet,
-    d: Dialect,
-    name: &str,
-    model: &str,
-    stream: bool,
-) -> reqwest::Response {
+pub async fn chat(fleet: &ProviderFleet, d: Dialect, name: &str, model: &str, stream: bool) -> reqwest::Response {
     let base = fleet.url(name).unwrap();
-    request(
-        &client(),
-        base,
-        d,
-        key(d),
-        &body(d, model, stream, None, "hello there"),
-    )
-    .send()
-    .await
-    .unwrap()
+    request(&client(), base, d, key(d), &body(d, model, stream, None, "hello there")).send().await.unwrap()
 }
 
 pub async fn add_rules(fleet: &ProviderFleet, provider: &str, rules: Value) -> reqwest::Response {
     let url = format!("{}/_gatedrill/faults", fleet.url(provider).unwrap());
-    client()
-        .post(url)
-        .json(&json!({ "rules": rules }))
-        .send()
-        .await
-        .unwrap()
+    client().post(url).json(&json!({ "rules": rules })).send().await.unwrap()
 }
 
 pub fn load_rules(fleet: &ProviderFleet, rules: Value) {
@@ -118,17 +84,15 @@ pub fn load_rules(fleet: &ProviderFleet, rules: Value) {
     fleet.add_rules(set.rules).unwrap();
 }
 
+/// GET a path on a provider and parse the JSON answer.
+pub async fn get_json(fleet: &ProviderFleet, provider: &str, path: &str) -> Value {
+    let url = format!("{}{path}", fleet.url(provider).unwrap());
+    client().get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// The journal of one provider.
 pub async fn journal(fleet: &ProviderFleet, provider: &str) -> Value {
-    let url = format!("{}/_gatedrill/journal", fleet.url(provider).unwrap());
-    client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(fleet, provider, "/_gatedrill/journal").await
 }
 
 /// The journal record of the last attempt on a provider, once it has left `in_flight`.

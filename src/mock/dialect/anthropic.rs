@@ -6,9 +6,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes,
-};
+use super::{ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes};
 use crate::mock::config::ProviderSpec;
 use crate::mock::faults::QuotaVariant;
 use crate::mock::quota::Exceeded;
@@ -45,20 +43,13 @@ impl Content {
     fn into_text(self) -> String {
         match self {
             Content::Text(t) => t,
-            Content::Blocks(b) => b
-                .into_iter()
-                .filter_map(|b| b.text)
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Content::Blocks(b) => b.into_iter().filter_map(|b| b.text).collect::<Vec<_>>().join("\n"),
         }
     }
 }
 
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
-    let bad = |message: String| ApiError::BadRequest {
-        message,
-        param: None,
-    };
+    let bad = |message: String| ApiError::BadRequest { message, param: None };
     let r: Req = serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             bad("There was an error parsing the body of your request. Please ensure it is valid JSON.".into())
@@ -66,41 +57,23 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
             bad(format!("Invalid request body: {e}"))
         }
     })?;
-    let model = r
-        .model
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| bad("model: Field required".into()))?;
-    let max_tokens = r
-        .max_tokens
-        .ok_or_else(|| bad("max_tokens: Field required".into()))?;
+    let model = r.model.filter(|m| !m.is_empty()).ok_or_else(|| bad("model: Field required".into()))?;
+    let max_tokens = r.max_tokens.ok_or_else(|| bad("max_tokens: Field required".into()))?;
     if max_tokens == 0 {
-        return Err(bad(
-            "max_tokens: Input should be greater than or equal to 1".into(),
-        ));
+        return Err(bad("max_tokens: Input should be greater than or equal to 1".into()));
     }
-    let msgs = r
-        .messages
-        .ok_or_else(|| bad("messages: Field required".into()))?;
+    let msgs = r.messages.ok_or_else(|| bad("messages: Field required".into()))?;
     if msgs.is_empty() {
         return Err(bad("messages: at least one message is required".into()));
     }
-    if let Some(m) = msgs
-        .iter()
-        .find(|m| m.role != "user" && m.role != "assistant")
-    {
+    if let Some(m) = msgs.iter().find(|m| m.role != "user" && m.role != "assistant") {
         return Err(bad(format!(
             "messages: Unexpected role \"{}\". Allowed roles are \"user\" or \"assistant\".",
             m.role
         )));
     }
-    let messages = msgs
-        .into_iter()
-        .map(|m| Message {
-            role: m.role,
-            text: m.content.into_text(),
-            name: None,
-        })
-        .collect();
+    let messages =
+        msgs.into_iter().map(|m| Message { role: m.role, text: m.content.into_text(), name: None }).collect();
     Ok(ChatRequest {
         model,
         stream: r.stream.unwrap_or(false),
@@ -127,30 +100,14 @@ pub fn render_error(e: &ApiError) -> ErrorReply {
     };
     match e {
         ApiError::BadRequest { message, .. } => reply(400, "invalid_request_error", message, None),
-        ApiError::MissingAuth => reply(
-            401,
-            "authentication_error",
-            "x-api-key header is required",
-            None,
-        ),
-        ApiError::InvalidKey { .. } => {
-            reply(401, "authentication_error", "invalid x-api-key", None)
-        }
-        ApiError::ModelNotFound { model } => {
-            reply(404, "not_found_error", &format!("model: {model}"), None)
-        }
+        ApiError::MissingAuth => reply(401, "authentication_error", "x-api-key header is required", None),
+        ApiError::InvalidKey { .. } => reply(401, "authentication_error", "invalid x-api-key", None),
+        ApiError::ModelNotFound { model } => reply(404, "not_found_error", &format!("model: {model}"), None),
         ApiError::NoRoute { .. } => reply(404, "not_found_error", "Not Found", None),
-        ApiError::TooLarge { .. } => reply(
-            413,
-            "request_too_large",
-            "Request exceeds the maximum allowed number of bytes.",
-            None,
-        ),
-        ApiError::ContextOverflow {
-            window,
-            prompt,
-            max_tokens,
-        } => {
+        ApiError::TooLarge { .. } => {
+            reply(413, "request_too_large", "Request exceeds the maximum allowed number of bytes.", None)
+        }
+        ApiError::ContextOverflow { window, prompt, max_tokens } => {
             let message = if prompt > window {
                 format!("prompt is too long: {prompt} tokens > {window} maximum")
             } else {
@@ -255,10 +212,7 @@ pub fn stream_plan(c: &Completion) -> StreamPlan {
             json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}),
         ));
     }
-    frames.push(event(
-        "content_block_stop",
-        json!({"type": "content_block_stop", "index": 0}),
-    ));
+    frames.push(event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
     let terminal = frames.len();
     frames.push(event(
         "message_delta",
@@ -266,11 +220,7 @@ pub fn stream_plan(c: &Completion) -> StreamPlan {
                "usage": {"output_tokens": c.completion_tokens()}}),
     ));
     frames.push(event("message_stop", json!({"type": "message_stop"})));
-    StreamPlan {
-        frames,
-        first_content: 3,
-        terminal,
-    }
+    StreamPlan { frames, first_content: 3, terminal }
 }
 
 pub fn error_frame() -> Bytes {

@@ -127,18 +127,13 @@ pub fn parse_request(d: Dialect, body: &[u8]) -> Result<ChatRequest, ApiError> {
 
 /// The API key the request presents, or the dialect's refusal.
 pub fn api_key(d: Dialect, headers: &HeaderMap) -> Result<String, ApiError> {
-    let get = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let bearer = || get("authorization").and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
     let key = match d {
-        Dialect::Openai | Dialect::Deepseek => get("authorization").and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        }),
-        Dialect::Anthropic => get("x-api-key"),
+        Dialect::Openai | Dialect::Deepseek => bearer(),
+        // `x-api-key` is the documented header; current official SDKs (anthropic-python 2.x)
+        // send the key as a bearer token instead, and the API takes both.
+        Dialect::Anthropic => get("x-api-key").or_else(bearer),
     };
     match key {
         Some(k) if !k.is_empty() => Ok(k.to_string()),
@@ -149,10 +144,7 @@ pub fn api_key(d: Dialect, headers: &HeaderMap) -> Result<String, ApiError> {
 /// A key as an error message may show it: a well-known vendor prefix at most, never a
 /// character of the secret itself.
 pub fn mask_key(key: &str) -> String {
-    let prefix = ["sk-ant-", "sk-proj-", "sk-"]
-        .into_iter()
-        .find(|p| key.starts_with(p))
-        .unwrap_or("");
+    let prefix = ["sk-ant-", "sk-proj-", "sk-"].into_iter().find(|p| key.starts_with(p)).unwrap_or("");
     format!("{prefix}***")
 }
 
@@ -208,26 +200,30 @@ pub fn ids(d: Dialect, bits: u64) -> (String, String) {
     let a = crate::rng::mix(bits);
     let b = crate::rng::mix(a);
     match d {
-        Dialect::Openai => (
-            format!("chatcmpl-{a:016x}{b:08x}"),
-            format!("req_{b:016x}{a:016x}"),
-        ),
+        Dialect::Openai => (hex_id("chatcmpl-", &[a, b >> 32], 24), hex_id("req_", &[b, a], 32)),
         Dialect::Deepseek => {
-            let uuid = format!(
-                "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
-                a >> 32,
-                a & 0xffff,
-                b >> 52,
-                (b >> 40) & 0xfff,
-                b & 0xffff_ffff_ffff
-            );
-            (uuid, format!("{a:016x}{b:016x}"))
+            let h = hex_id("", &[a, b], 32);
+            let uuid = format!("{}-{}-4{}-a{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32]);
+            (uuid, h)
         }
-        Dialect::Anthropic => (
-            format!("msg_01{}", base62(a, b)),
-            format!("req_011C{}", base62(b, a)),
-        ),
+        Dialect::Anthropic => (format!("msg_01{}", base62(a, b)), format!("req_011C{}", base62(b, a))),
     }
+}
+
+/// `prefix` followed by the first `digits` hex digits of `words`, without going through `fmt`.
+fn hex_id(prefix: &str, words: &[u64], digits: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(prefix.len() + digits);
+    out.push_str(prefix);
+    for w in words {
+        for shift in (0..16).rev() {
+            if out.len() - prefix.len() == digits {
+                return out;
+            }
+            out.push(HEX[((w >> (shift * 4)) & 0xf) as usize] as char);
+        }
+    }
+    out
 }
 
 fn base62(a: u64, b: u64) -> String {
@@ -241,6 +237,29 @@ fn base62(a: u64, b: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+const OPENAI_RATE_HEADERS: [[&str; 3]; 2] = [
+    ["x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"],
+    ["x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"],
+];
+const ANTHROPIC_RATE_HEADERS: [[&str; 3]; 4] = [
+    [
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset",
+    ],
+    ["anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset"],
+    [
+        "anthropic-ratelimit-input-tokens-limit",
+        "anthropic-ratelimit-input-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-reset",
+    ],
+    [
+        "anthropic-ratelimit-output-tokens-limit",
+        "anthropic-ratelimit-output-tokens-remaining",
+        "anthropic-ratelimit-output-tokens-reset",
+    ],
+];
+
 /// Request-id and rate-limit headers every answer carries.
 pub fn standard_headers(
     d: Dialect,
@@ -248,52 +267,36 @@ pub fn standard_headers(
     quota: Option<&QuotaState>,
     now: SystemTime,
 ) -> Vec<(HeaderName, HeaderValue)> {
-    let mut h = Vec::with_capacity(12);
-    let mut push = |name: &str, value: String| {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
-            h.push((n, v));
-        }
+    let mut h = Vec::with_capacity(13);
+    let text = |v: String| HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""));
+    let id_header = match d {
+        Dialect::Openai => "x-request-id",
+        Dialect::Anthropic => "request-id",
+        Dialect::Deepseek => "x-ds-trace-id",
     };
+    h.push((HeaderName::from_static(id_header), text(request_id.to_string())));
+    let Some(q) = quota else { return h };
     match d {
         Dialect::Openai => {
-            push("x-request-id", request_id.to_string());
-            if let Some(q) = quota {
-                use crate::duration::go_duration;
-                for (kind, l) in [("requests", q.requests), ("tokens", q.tokens)] {
-                    push(&format!("x-ratelimit-limit-{kind}"), l.limit.to_string());
-                    push(
-                        &format!("x-ratelimit-remaining-{kind}"),
-                        l.remaining.to_string(),
-                    );
-                    push(&format!("x-ratelimit-reset-{kind}"), go_duration(l.reset));
-                }
+            for ([limit, remaining, reset], l) in OPENAI_RATE_HEADERS.into_iter().zip([q.requests, q.tokens]) {
+                h.push((HeaderName::from_static(limit), HeaderValue::from(l.limit)));
+                h.push((HeaderName::from_static(remaining), HeaderValue::from(l.remaining)));
+                h.push((HeaderName::from_static(reset), text(crate::duration::go_duration(l.reset))));
             }
         }
         Dialect::Anthropic => {
-            push("request-id", request_id.to_string());
-            if let Some(q) = quota {
-                let at = |d: Duration| humantime::format_rfc3339_seconds(now + d).to_string();
-                // One token bucket backs all three token families.
-                let families = [
-                    ("requests", q.requests),
-                    ("tokens", q.tokens),
-                    ("input-tokens", q.tokens),
-                    ("output-tokens", q.tokens),
-                ];
-                for (fam, l) in families {
-                    push(
-                        &format!("anthropic-ratelimit-{fam}-limit"),
-                        l.limit.to_string(),
-                    );
-                    push(
-                        &format!("anthropic-ratelimit-{fam}-remaining"),
-                        l.remaining.to_string(),
-                    );
-                    push(&format!("anthropic-ratelimit-{fam}-reset"), at(l.reset));
-                }
+            // One token bucket backs all three token families.
+            let levels = [q.requests, q.tokens, q.tokens, q.tokens];
+            for ([limit, remaining, reset], l) in ANTHROPIC_RATE_HEADERS.into_iter().zip(levels) {
+                h.push((HeaderName::from_static(limit), HeaderValue::from(l.limit)));
+                h.push((HeaderName::from_static(remaining), HeaderValue::from(l.remaining)));
+                h.push((
+                    HeaderName::from_static(reset),
+                    text(humantime::format_rfc3339_seconds(now + l.reset).to_string()),
+                ));
             }
         }
-        Dialect::Deepseek => push("x-ds-trace-id", request_id.to_string()),
+        Dialect::Deepseek => {}
     }
     h
 }

@@ -7,9 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{
-    ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes,
-};
+use super::{ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes};
 use crate::mock::config::ProviderSpec;
 use crate::mock::faults::QuotaVariant;
 use crate::mock::quota::Exceeded;
@@ -62,10 +60,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
     let model = r
         .model
         .filter(|m| !m.is_empty())
-        .ok_or(ApiError::BadRequest {
-            message: "you must provide a model parameter".into(),
-            param: None,
-        })?;
+        .ok_or(ApiError::BadRequest { message: "you must provide a model parameter".into(), param: None })?;
     let msgs = r.messages.ok_or(ApiError::BadRequest {
         message: "Missing required parameter: 'messages'.".into(),
         param: Some("messages"),
@@ -82,11 +77,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
             role: m.role,
             text: match m.content {
                 Some(Content::Text(t)) => t,
-                Some(Content::Parts(p)) => p
-                    .into_iter()
-                    .filter_map(|p| p.text)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                Some(Content::Parts(p)) => p.into_iter().filter_map(|p| p.text).collect::<Vec<_>>().join("\n"),
                 None => String::new(),
             },
             name: m.name,
@@ -95,10 +86,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
     Ok(ChatRequest {
         model,
         stream: r.stream.unwrap_or(false),
-        include_usage: r
-            .stream_options
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false),
+        include_usage: r.stream_options.and_then(|o| o.include_usage).unwrap_or(false),
         max_tokens: r.max_completion_tokens.or(r.max_tokens),
         system: None,
         messages,
@@ -110,21 +98,16 @@ fn error_body(message: &str, kind: &str, param: Option<&str>, code: Option<&str>
 }
 
 pub fn render_error(e: &ApiError, deepseek: bool) -> ErrorReply {
-    let reply =
-        |status: u16, message: &str, kind: &str, param: Option<&str>, code: Option<&str>| {
-            ErrorReply {
-                status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                body: error_body(message, kind, param, code),
-                code: code.unwrap_or(kind).to_string(),
-            }
-        };
+    let reply = |status: u16, message: &str, kind: &str, param: Option<&str>, code: Option<&str>| ErrorReply {
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body: error_body(message, kind, param, code),
+        code: code.unwrap_or(kind).to_string(),
+    };
     if deepseek {
         return render_deepseek_error(e, reply);
     }
     match e {
-        ApiError::BadRequest { message, param } => {
-            reply(400, message, "invalid_request_error", *param, None)
-        }
+        ApiError::BadRequest { message, param } => reply(400, message, "invalid_request_error", *param, None),
         ApiError::MissingAuth => reply(
             401,
             "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
@@ -148,13 +131,9 @@ pub fn render_error(e: &ApiError, deepseek: bool) -> ErrorReply {
             None,
             Some("model_not_found"),
         ),
-        ApiError::NoRoute { method, path } => reply(
-            404,
-            &format!("Invalid URL ({method} {path})"),
-            "invalid_request_error",
-            None,
-            None,
-        ),
+        ApiError::NoRoute { method, path } => {
+            reply(404, &format!("Invalid URL ({method} {path})"), "invalid_request_error", None, None)
+        }
         ApiError::TooLarge { limit } => reply(
             413,
             &format!("Request body too large: the limit is {limit} bytes."),
@@ -162,11 +141,7 @@ pub fn render_error(e: &ApiError, deepseek: bool) -> ErrorReply {
             None,
             None,
         ),
-        ApiError::ContextOverflow {
-            window,
-            prompt,
-            max_tokens,
-        } => reply(
+        ApiError::ContextOverflow { window, prompt, max_tokens } => reply(
             400,
             &format!(
                 "This model's maximum context length is {window} tokens. However, your messages resulted in {} tokens. Please reduce the length of the messages.",
@@ -176,14 +151,7 @@ pub fn render_error(e: &ApiError, deepseek: bool) -> ErrorReply {
             Some("messages"),
             Some("context_length_exceeded"),
         ),
-        ApiError::RateLimited {
-            model,
-            which,
-            limit,
-            used,
-            requested,
-            retry_after,
-        } => {
+        ApiError::RateLimited { model, which, limit, used, requested, retry_after } => {
             let (kind, unit) = match which {
                 Exceeded::Requests => ("requests", "requests per min (RPM)"),
                 Exceeded::Tokens => ("tokens", "tokens per min (TPM)"),
@@ -209,20 +177,10 @@ pub fn render_error(e: &ApiError, deepseek: bool) -> ErrorReply {
             None,
             Some("insufficient_quota"),
         ),
-        ApiError::Overloaded => reply(
-            503,
-            "The engine is currently overloaded, please try again later",
-            "server_error",
-            None,
-            None,
-        ),
-        ApiError::Unavailable => reply(
-            503,
-            "The server is overloaded or not ready yet.",
-            "server_error",
-            None,
-            None,
-        ),
+        ApiError::Overloaded => {
+            reply(503, "The engine is currently overloaded, please try again later", "server_error", None, None)
+        }
+        ApiError::Unavailable => reply(503, "The server is overloaded or not ready yet.", "server_error", None, None),
         ApiError::Status(s) => {
             let (kind, message) = status_words(*s);
             reply(*s, message, kind, None, None)
@@ -241,19 +199,13 @@ fn status_words(s: u16) -> (&'static str, &'static str) {
     match s {
         400 => ("invalid_request_error", "Bad request."),
         401 => ("invalid_request_error", "Unauthorized."),
-        403 => (
-            "invalid_request_error",
-            "You are not allowed to access this resource.",
-        ),
+        403 => ("invalid_request_error", "You are not allowed to access this resource."),
         404 => ("invalid_request_error", "Not found."),
         408 => ("invalid_request_error", "Request timed out."),
         409 => ("invalid_request_error", "Conflict."),
         422 => ("invalid_request_error", "Unprocessable entity."),
         429 => ("requests", "Too many requests."),
-        500 => (
-            "server_error",
-            "The server had an error while processing your request. Sorry about that!",
-        ),
+        500 => ("server_error", "The server had an error while processing your request. Sorry about that!"),
         502 => ("server_error", "Bad gateway."),
         503 => ("server_error", "The server is overloaded or not ready yet."),
         504 => ("server_error", "Gateway timeout."),
@@ -268,9 +220,7 @@ fn render_deepseek_error(
 ) -> ErrorReply {
     let irq = Some("invalid_request_error");
     match e {
-        ApiError::BadRequest { message, .. } => {
-            reply(400, message, "invalid_request_error", None, irq)
-        }
+        ApiError::BadRequest { message, .. } => reply(400, message, "invalid_request_error", None, irq),
         ApiError::MissingAuth | ApiError::InvalidKey { .. } => {
             let masked = match e {
                 ApiError::InvalidKey { masked } => masked.as_str(),
@@ -284,22 +234,10 @@ fn render_deepseek_error(
                 irq,
             )
         }
-        ApiError::ModelNotFound { .. } => {
-            reply(400, "Model Not Exist", "invalid_request_error", None, irq)
-        }
+        ApiError::ModelNotFound { .. } => reply(400, "Model Not Exist", "invalid_request_error", None, irq),
         ApiError::NoRoute { .. } => reply(404, "Not Found", "invalid_request_error", None, irq),
-        ApiError::TooLarge { .. } => reply(
-            413,
-            "Request Entity Too Large",
-            "invalid_request_error",
-            None,
-            irq,
-        ),
-        ApiError::ContextOverflow {
-            window,
-            prompt,
-            max_tokens,
-        } => reply(
+        ApiError::TooLarge { .. } => reply(413, "Request Entity Too Large", "invalid_request_error", None, irq),
+        ApiError::ContextOverflow { window, prompt, max_tokens } => reply(
             400,
             &format!(
                 "This model's maximum context length is {window} tokens. However, you requested {} tokens ({prompt} in the messages, {max_tokens} in the completion). Please reduce the length of the messages or completion.",
@@ -309,15 +247,11 @@ fn render_deepseek_error(
             None,
             irq,
         ),
-        ApiError::RateLimited { .. } => {
-            reply(429, "Rate Limit Reached", "rate_limit_error", None, irq)
-        }
+        ApiError::RateLimited { .. } => reply(429, "Rate Limit Reached", "rate_limit_error", None, irq),
         ApiError::QuotaExhausted(QuotaVariant::Billing | QuotaVariant::SpendLimit) => {
             reply(402, "Insufficient Balance", "unknown_error", None, irq)
         }
-        ApiError::Overloaded | ApiError::Unavailable => {
-            reply(503, "Server Overloaded", "server_error", None, None)
-        }
+        ApiError::Overloaded | ApiError::Unavailable => reply(503, "Server Overloaded", "server_error", None, None),
         ApiError::Status(s) => {
             let message = match s {
                 400 => "Invalid Format",
@@ -329,11 +263,7 @@ fn render_deepseek_error(
                 s if *s >= 500 => "Server Error",
                 _ => "Request Error",
             };
-            let kind = if *s >= 500 {
-                "server_error"
-            } else {
-                "invalid_request_error"
-            };
+            let kind = if *s >= 500 { "server_error" } else { "invalid_request_error" };
             reply(*s, message, kind, None, irq)
         }
         ApiError::StreamServerError => reply(500, "Server Error", "server_error", None, None),
@@ -345,13 +275,28 @@ struct Usage {
     prompt_tokens: u64,
     completion_tokens: u64,
     total_tokens: u64,
-    prompt_tokens_details: Value,
+    prompt_tokens_details: PromptDetails,
     #[serde(skip_serializing_if = "Option::is_none")]
-    completion_tokens_details: Option<Value>,
+    completion_tokens_details: Option<CompletionDetails>,
     #[serde(skip_serializing_if = "Option::is_none")]
     prompt_cache_hit_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     prompt_cache_miss_tokens: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct PromptDetails {
+    cached_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audio_tokens: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct CompletionDetails {
+    reasoning_tokens: u64,
+    audio_tokens: u64,
+    accepted_prediction_tokens: u64,
+    rejected_prediction_tokens: u64,
 }
 
 fn usage(c: &Completion, deepseek: bool) -> Usage {
@@ -360,13 +305,12 @@ fn usage(c: &Completion, deepseek: bool) -> Usage {
         prompt_tokens: c.prompt_tokens,
         completion_tokens,
         total_tokens: c.prompt_tokens + completion_tokens,
-        prompt_tokens_details: if deepseek {
-            json!({"cached_tokens": 0})
-        } else {
-            json!({"cached_tokens": 0, "audio_tokens": 0})
-        },
-        completion_tokens_details: (!deepseek).then(|| {
-            json!({"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0})
+        prompt_tokens_details: PromptDetails { cached_tokens: 0, audio_tokens: (!deepseek).then_some(0) },
+        completion_tokens_details: (!deepseek).then_some(CompletionDetails {
+            reasoning_tokens: 0,
+            audio_tokens: 0,
+            accepted_prediction_tokens: 0,
+            rejected_prediction_tokens: 0,
         }),
         prompt_cache_hit_tokens: deepseek.then_some(0),
         prompt_cache_miss_tokens: deepseek.then_some(c.prompt_tokens),
@@ -381,32 +325,64 @@ fn finish_reason(f: Finish) -> &'static str {
 }
 
 fn fingerprint(deepseek: bool) -> &'static str {
-    if deepseek {
-        "fp_gatedrill_prod0820_fp8_kvcache"
-    } else {
-        "fp_44709d6fcb"
-    }
+    if deepseek { "fp_gatedrill_prod0820_fp8_kvcache" } else { "fp_44709d6fcb" }
 }
 
+#[derive(Serialize)]
+struct Answer<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: [Choice<'a>; 1],
+    usage: Usage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_tier: Option<&'static str>,
+    system_fingerprint: &'static str,
+}
+
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: AnswerMessage<'a>,
+    logprobs: Option<()>,
+    finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct AnswerMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refusal: Option<Option<()>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<[(); 0]>,
+}
+
+/// Typed rather than built as a `Value`: this is the hot path of every plain answer.
 pub fn render_completion(c: &Completion, deepseek: bool) -> Bytes {
-    let mut message = json!({"role": "assistant", "content": c.text()});
-    if !deepseek {
-        message["refusal"] = Value::Null;
-        message["annotations"] = json!([]);
-    }
-    let mut body = json!({
-        "id": c.id,
-        "object": "chat.completion",
-        "created": c.created,
-        "model": c.model,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason(c.finish)}],
-        "usage": usage(c, deepseek),
-        "system_fingerprint": fingerprint(deepseek),
-    });
-    if !deepseek {
-        body["service_tier"] = json!("default");
-    }
-    json_bytes(&body)
+    let text = c.text();
+    let answer = Answer {
+        id: &c.id,
+        object: "chat.completion",
+        created: c.created,
+        model: &c.model,
+        choices: [Choice {
+            index: 0,
+            message: AnswerMessage {
+                role: "assistant",
+                content: &text,
+                refusal: (!deepseek).then_some(None),
+                annotations: (!deepseek).then_some([]),
+            },
+            logprobs: None,
+            finish_reason: finish_reason(c.finish),
+        }],
+        usage: usage(c, deepseek),
+        service_tier: (!deepseek).then_some("default"),
+        system_fingerprint: fingerprint(deepseek),
+    };
+    Bytes::from(serde_json::to_vec(&answer).unwrap_or_default())
 }
 
 pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> StreamPlan {
@@ -420,13 +396,9 @@ pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> Strea
         }
         sse::encode(None, &v.to_string())
     };
-    let delta =
-        |d: Value| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": null}]);
+    let delta = |d: Value| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": null}]);
     let mut frames = Vec::with_capacity(c.pieces.len() + 4);
-    frames.push(chunk(
-        delta(json!({"role": "assistant", "content": "", "refusal": null})),
-        None,
-    ));
+    frames.push(chunk(delta(json!({"role": "assistant", "content": "", "refusal": null})), None));
     for p in &c.pieces {
         frames.push(chunk(delta(json!({"content": p})), None));
     }
@@ -434,17 +406,10 @@ pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> Strea
     let fin = json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": finish_reason(c.finish)}]);
     frames.push(chunk(fin, None));
     if include_usage {
-        frames.push(chunk(
-            json!([]),
-            Some(serde_json::to_value(usage(c, deepseek)).unwrap_or_default()),
-        ));
+        frames.push(chunk(json!([]), Some(serde_json::to_value(usage(c, deepseek)).unwrap_or_default())));
     }
     frames.push(sse::encode(None, "[DONE]"));
-    StreamPlan {
-        frames,
-        first_content: 1,
-        terminal,
-    }
+    StreamPlan { frames, first_content: 1, terminal }
 }
 
 pub fn error_frame() -> Bytes {

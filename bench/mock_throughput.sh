@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Mock provider throughput and memory (issue: mock provider fleet).
+#
+# Measures, on this machine with wrk sharing the cores:
+#   1. non-streaming chat completions/s and p50/p99 at 32 connections, against a bare axum
+#      handler returning the same bytes (examples/bare_axum.rs), in the same run;
+#   2. resident memory of the mock before and after one million requests;
+#   3. streaming time to first byte and events/s (examples/stream_probe.rs).
+# Every load is bounded in time and count and targets 127.0.0.1 only.
+#
+# Usage: bench/mock_throughput.sh [SECONDS_PER_RUN]   (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+out=bench/results
+mkdir -p "$out"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "installing wrk (Debian package)" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
+fi
+cargo build --release --quiet --bin gatedrill --example bare_axum --example stream_probe
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+./target/release/gatedrill mock serve --config bench/providers.bench.toml > "$out/mock.url" &
+pids+=($!); mock_pid=$!
+for _ in $(seq 50); do [ -s "$out/mock.url" ] && break; sleep 0.1; done
+mock=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["url"])' "$out/mock.url")
+
+curl -s "$mock/v1/chat/completions" -H 'Authorization: Bearer sk-bench-0001' -H 'content-type: application/json' \
+  -d '{"model":"gpt-5","messages":[{"role":"user","content":"hello there"}]}' > "$out/answer.json"
+./target/release/examples/bare_axum "$out/answer.json" > "$out/bare.url" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$out/bare.url" ] && break; sleep 0.1; done
+bare=$(head -1 "$out/bare.url")
+
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+run_wrk() { wrk -t2 -c32 -d"${secs}s" --latency -s bench/chat.lua "$1/v1/chat/completions"; }
+field() { awk -v k="$2" '$1 == k {print $2}' <<<"$1"; }
+
+wrk -t2 -c32 -d2s -s bench/chat.lua "$mock/v1/chat/completions" >/dev/null   # warm-up
+wrk -t2 -c32 -d2s -s bench/chat.lua "$bare/v1/chat/completions" >/dev/null
+bare_out=$(run_wrk "$bare")
+mock_out=$(run_wrk "$mock")
+bare_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$bare_out")
+mock_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$mock_out")
+
+# Memory over one million requests (bounded: at most 40 runs of 5s).
+rss_before=$(rss "$mock_pid")
+served() { curl -s "$mock/_gatedrill/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["journal"]["next_seq"])'; }
+start_seq=$(served)
+for _ in $(seq 40); do
+  [ $(( $(served) - start_seq )) -ge 1000000 ] && break
+  wrk -t2 -c32 -d5s -s bench/chat.lua "$mock/v1/chat/completions" >/dev/null
+done
+million=$(( $(served) - start_seq ))
+rss_after=$(rss "$mock_pid")
+
+stream=$(./target/release/examples/stream_probe "$mock" 2000 16)
+
+{
+  echo "mock non-streaming: ${mock_rps} req/s, p50 $(field "$mock_out" 50%), p99 $(field "$mock_out" 99%)"
+  echo "bare axum baseline: ${bare_rps} req/s, p50 $(field "$bare_out" 50%), p99 $(field "$bare_out" 99%)"
+  python3 -c "print('mock / bare: %.1f%% (target >= 70%%)' % (100*$mock_rps/$bare_rps))"
+  echo "memory: RSS ${rss_before} KiB before, ${rss_after} KiB after ${million} requests;" \
+       "growth $(( (rss_after - rss_before) / 1024 )) MiB (target < 20 MiB)"
+  echo "streaming: $stream"
+} | tee "$out/summary.txt"
