@@ -27,6 +27,27 @@ pub enum Command {
         #[command(subcommand)]
         command: MockCommand,
     },
+    /// The reference agent gateway, configured from the runbook's environment variables.
+    Gateway {
+        #[command(subcommand)]
+        command: GatewayCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Serve the gateway until Ctrl-C or SIGTERM; prints one JSON line with its URL.
+    Serve(GatewayServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GatewayServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Session store: `memory` or `sqlite:PATH`.
+    #[arg(long, default_value = "memory")]
+    pub store: crate::gateway::StoreSpec,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +119,18 @@ impl MockServeArgs {
 pub async fn run(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
         Command::Mock { command: MockCommand::Serve(args) } => mock_serve(args.validate()?).await,
+        Command::Gateway { command: GatewayCommand::Serve(args) } => gateway_serve(args).await,
     }
+}
+
+async fn gateway_serve(args: GatewayServeArgs) -> Result<Exit, Failure> {
+    // Invalid configuration fails fast, naming the variable (runbook: "fails fast on API startup").
+    let config = crate::gateway::config::GatewayConfig::from_env().map_err(Failure::usage)?;
+    let handle = crate::gateway::start(config, &args.store, args.bind).await.map_err(Failure::usage)?;
+    println!("{}", serde_json::json!({"gateway": handle.url}));
+    let interrupted = shutdown_signal().await;
+    handle.shutdown().await;
+    Ok(if interrupted { Exit::Interrupted } else { Exit::Pass })
 }
 
 async fn mock_serve(cmd: MockServe) -> Result<Exit, Failure> {

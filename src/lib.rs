@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod duration;
 pub mod exit;
+pub mod gateway;
 pub mod input;
 pub mod mock;
 pub mod rng;

@@ -2,6 +2,8 @@
 //! dialect's own shape.
 #![allow(dead_code)]
 
+pub mod stack;
+
 use std::time::Duration;
 
 use gatedrill::mock::config::{Dialect, FleetConfig};
