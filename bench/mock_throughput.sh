@@ -9,38 +9,23 @@
 # Every load is bounded in time and count and targets 127.0.0.1 only.
 #
 # Usage: bench/mock_throughput.sh [SECONDS_PER_RUN]   (default 10)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-secs=${1:-10}
-out=bench/results
-mkdir -p "$out"
-
-if ! command -v wrk >/dev/null 2>&1; then
-  echo "installing wrk (Debian package)" >&2
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-  else sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null; fi
-fi
+source "$(dirname "$0")/lib.sh"
 cargo build --release --quiet --bin gatedrill --example bare_axum --example stream_probe
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
 
 ./target/release/gatedrill mock serve --config bench/providers.bench.toml > "$out/mock.url" &
 pids+=($!); mock_pid=$!
-for _ in $(seq 50); do [ -s "$out/mock.url" ] && break; sleep 0.1; done
-mock=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["url"])' "$out/mock.url")
+wait_line "$out/mock.url"
+mock=$(json_field "$out/mock.url" url)
 
 curl -s "$mock/v1/chat/completions" -H 'Authorization: Bearer sk-bench-0001' -H 'content-type: application/json' \
   -d '{"model":"gpt-5","messages":[{"role":"user","content":"hello there"}]}' > "$out/answer.json"
 ./target/release/examples/bare_axum "$out/answer.json" > "$out/bare.url" &
 pids+=($!)
-for _ in $(seq 50); do [ -s "$out/bare.url" ] && break; sleep 0.1; done
+wait_line "$out/bare.url"
 bare=$(head -1 "$out/bare.url")
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 run_wrk() { wrk -t2 -c32 -d"${secs}s" --latency -s bench/chat.lua "$1/v1/chat/completions"; }
-field() { awk -v k="$2" '$1 == k {print $2}' <<<"$1"; }
 
 wrk -t2 -c32 -d2s -s bench/chat.lua "$mock/v1/chat/completions" >/dev/null   # warm-up
 wrk -t2 -c32 -d2s -s bench/chat.lua "$bare/v1/chat/completions" >/dev/null

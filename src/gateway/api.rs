@@ -105,6 +105,9 @@ pub async fn runtime_health(State(gw): State<Arc<Gateway>>) -> Response {
                 "name": p.name, "dialect": p.dialect.id(), "model": p.model,
                 "coolingDown": v.remaining.is_some(),
                 "cooldownRemainingMs": v.remaining.map(|d| d.as_millis() as u64),
+                "cooldownUntil": v.remaining.map(|d| {
+                    humantime::format_rfc3339_millis(std::time::SystemTime::now() + d).to_string()
+                }),
                 "lastErrorCode": v.last_error,
             })
         })
