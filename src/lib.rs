@@ -3,7 +3,9 @@
 //! The library holds everything; the `gatedrill` binary only parses arguments and maps the
 //! outcome to an exit code. See ../shared/DESIGN.md for the architecture.
 
+pub mod classify;
 pub mod cli;
+pub mod drill;
 pub mod duration;
 pub mod exit;
 pub mod gateway;

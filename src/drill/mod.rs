@@ -1,0 +1,4 @@
+//! The drill runner's parts. So far: the external-channel check, the launch gate's core.
+//! The scenario runner that sequences steps around it is the rest of issue "Scenario runner".
+
+pub mod external;
