@@ -22,6 +22,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scenarios (files or folders) against a gateway and judge it.
+    Run(RunArgs),
+    /// Parse and check scenario files; every problem with file, line and column.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Name, tags, playbook and description of each scenario.
+    List {
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format.
+    Schema,
     /// Mock LLM providers (OpenAI, Anthropic, DeepSeek) with scheduled faults.
     Mock {
         #[command(subcommand)]
@@ -32,6 +46,28 @@ pub enum Command {
         #[command(subcommand)]
         command: GatewayCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario files or folders.
+    #[arg(default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+    /// `embedded` (the reference gateway), a URL, or cmd:"COMMAND" (your gateway, spawned).
+    #[arg(long, default_value = "embedded")]
+    pub target: crate::drill::target::TargetSpec,
+    /// Seed for the mocks' draws (overrides each scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where run outputs go.
+    #[arg(long, default_value = "artifacts")]
+    pub out: PathBuf,
+    /// Only scenarios with this tag (repeatable: any of them).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Allow load and fault steps against a non-loopback URL.
+    #[arg(long)]
+    pub allow_load: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,9 +154,78 @@ impl MockServeArgs {
 /// Runs a parsed command line to completion.
 pub async fn run(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
+        Command::Run(args) => run_scenarios(args).await,
+        Command::Validate { paths } => {
+            let loaded = load_all(&paths)?;
+            println!("{} scenario(s) valid", loaded.len());
+            Ok(Exit::Pass)
+        }
+        Command::List { paths } => {
+            for l in load_all(&paths)? {
+                let s = &l.scenario;
+                let playbook = crate::drill::runner::id(&s.playbook);
+                println!("{:<38} {:<22} [{}] {}", s.name, playbook, s.tags.join(","), s.description);
+            }
+            Ok(Exit::Pass)
+        }
+        Command::Schema => {
+            print!("{}", crate::scenario::schema_json());
+            Ok(Exit::Pass)
+        }
         Command::Mock { command: MockCommand::Serve(args) } => mock_serve(args.validate()?).await,
         Command::Gateway { command: GatewayCommand::Serve(args) } => gateway_serve(args).await,
     }
+}
+
+/// Loads every scenario under `paths`, reporting every problem (not only the first).
+fn load_all(paths: &[PathBuf]) -> Result<Vec<crate::scenario::Loaded>, Failure> {
+    let files = crate::scenario::discover(paths).map_err(Failure::usage)?;
+    if files.is_empty() {
+        return Err(Failure::usage(format!("no scenario files under {paths:?}")));
+    }
+    let mut loaded = Vec::new();
+    let mut problems = Vec::new();
+    for f in files {
+        match crate::scenario::load(&f) {
+            Ok(l) => loaded.push(l),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for l in &loaded {
+        if !names.insert(l.scenario.name.clone()) {
+            problems.push(format!("{}: name {:?} is used by another scenario", l.path.display(), l.scenario.name));
+        }
+    }
+    if problems.is_empty() { Ok(loaded) } else { Err(Failure::usage(problems.join("\n"))) }
+}
+
+async fn run_scenarios(args: RunArgs) -> Result<Exit, Failure> {
+    let mut loaded = load_all(&args.paths)?;
+    if !args.tags.is_empty() {
+        loaded.retain(|l| l.scenario.tags.iter().any(|t| args.tags.contains(t)));
+    }
+    let opts = crate::drill::runner::RunOptions {
+        target: args.target.clone(),
+        seed: args.seed,
+        out: args.out.clone(),
+        allow_load: args.allow_load,
+    };
+    let mut reports = Vec::new();
+    let interrupted = tokio::select! {
+        _ = async {
+            for l in &loaded {
+                reports.push(crate::drill::runner::run_scenario(l, &opts).await);
+            }
+        } => false,
+        _ = shutdown_signal() => true,
+    };
+    print!("{}", crate::drill::summary::render(&reports, &opts.target.describe()));
+    if interrupted {
+        eprintln!("gatedrill: interrupted; {} of {} scenario(s) finished", reports.len(), loaded.len());
+        return Ok(Exit::Interrupted);
+    }
+    Ok(if reports.iter().all(|r| r.passed) { Exit::Pass } else { Exit::GateFailed })
 }
 
 async fn gateway_serve(args: GatewayServeArgs) -> Result<Exit, Failure> {

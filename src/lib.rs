@@ -12,5 +12,6 @@ pub mod gateway;
 pub mod input;
 pub mod mock;
 pub mod rng;
+pub mod scenario;
 pub mod secret;
 pub mod sse;

@@ -3,11 +3,13 @@
 //! in its order. The decision is made from typed observations (statuses, parsed bodies, counts),
 //! never from error text.
 
+pub mod conduct;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The runbook's failure modes, with their stable ids.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FailureMode {

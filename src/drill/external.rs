@@ -25,6 +25,7 @@ pub struct ChannelProbe {
 }
 
 /// Where to probe, with the credentials (which never reach the trace).
+#[derive(Clone)]
 pub struct ProbeTarget {
     pub base_url: String,
     pub admin_token: Redacted,

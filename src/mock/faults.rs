@@ -6,12 +6,13 @@
 //! deserialization so a bad rule in a file is reported at its line and column, and a bad rule
 //! posted to the control API is answered with the field that is wrong.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Dur;
 
 /// What a rule injects. Ids are stable snake_case (`kind` in files and JSON).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Fault {
@@ -115,7 +116,7 @@ impl Fault {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RetryAfterStyle {
     /// `retry-after: <whole seconds, rounded up>` and `retry-after-ms: <ms>`.
@@ -131,7 +132,7 @@ pub enum RetryAfterStyle {
     None,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuotaVariant {
     /// OpenAI `insufficient_quota`, DeepSeek 402, Anthropic 402 `billing_error`.
@@ -142,7 +143,7 @@ pub enum QuotaVariant {
     SpendLimit,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutageMode {
     /// Reset every connection as it is accepted (zero linger), before reading a byte; a pooled
@@ -160,7 +161,7 @@ pub enum OutageMode {
 }
 
 /// How long a `delay` waits: exactly one of `fixed`, `uniform`, `lognormal`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, try_from = "RawDelay")]
 pub struct DelaySpec {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,21 +172,21 @@ pub struct DelaySpec {
     pub lognormal: Option<LognormalDelay>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UniformDelay {
     pub min: Dur,
     pub max: Dur,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LognormalDelay {
     pub median: Dur,
     pub sigma: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawDelay {
     fixed: Option<Dur>,
@@ -234,7 +235,7 @@ impl DelaySpec {
 }
 
 /// Which requests a rule concerns. Absent fields match anything.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Match {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,7 +258,7 @@ impl Match {
 }
 
 /// One fault rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, try_from = "RawRule")]
 pub struct FaultRule {
     pub id: String,
@@ -286,7 +287,7 @@ pub struct FaultRule {
     pub should_retry: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
     id: String,
@@ -354,7 +355,7 @@ impl TryFrom<RawRule> for FaultRule {
 }
 
 /// The document shape of fault files and of `POST /_gatedrill/faults`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSet {
     #[serde(default)]

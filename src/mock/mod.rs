@@ -135,6 +135,7 @@ pub struct ProviderEndpoint {
 /// # }
 /// ```
 pub struct ProviderFleet {
+    started: Instant,
     providers: Vec<(ProviderEndpoint, Arc<Provider>)>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -173,13 +174,18 @@ impl ProviderFleet {
         }
         let fleet_rules = opts.rules;
         let mut tasks = JoinSet::new();
-        let mut fleet = ProviderFleet { providers, shutdown, tasks: JoinSet::new() };
+        let mut fleet = ProviderFleet { started: start, providers, shutdown, tasks: JoinSet::new() };
         fleet.add_rules(fleet_rules).map_err(|e| FleetError::Rules(e.to_string()))?;
         for ((_, p), listener) in fleet.providers.iter().zip(listeners) {
             tasks.spawn(serve(listener, p.clone(), fleet.shutdown.clone()));
         }
         fleet.tasks = tasks;
         Ok(fleet)
+    }
+
+    /// Milliseconds since the fleet started: the clock of journal offsets and fault windows.
+    pub fn elapsed_ms(&self) -> f64 {
+        journal::ms(self.started.elapsed())
     }
 
     pub fn endpoints(&self) -> Vec<ProviderEndpoint> {

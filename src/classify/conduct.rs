@@ -1,0 +1,297 @@
+//! The gateway's conduct, judged from the providers' side: the mocks' attempt journal and
+//! injection receipts show what the gateway actually did to each provider, whatever it reported.
+//! Each finding is a stable snake_case id with the evidence that decided it.
+
+use std::collections::HashMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::mock::journal::{AttemptRecord, Outcome};
+use crate::mock::schedule::RuleReceipt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Finding {
+    /// A provider was called again before the wait its Retry-After asked for.
+    RetryAfterIgnored,
+    /// The same request was sent again to a provider that refused it for a reason retrying
+    /// cannot fix (401, 402, exhausted quota).
+    RetriedNonRetryable,
+    /// The same request hit one provider more than three times.
+    RetryStorm,
+    /// A provider was called again inside the cooldown that followed its failure.
+    CooldownViolated,
+    /// The gateway reported success from a provider whose stream broke.
+    TruncatedSuccessAccepted,
+    /// The gateway gave up while a provider in the chain was never tried.
+    FailoverSkipped,
+    /// After a context overflow, a model with no larger window was tried.
+    ContextOverflowMisrouted,
+    /// A planned fault never fired: the drill did not happen.
+    PlannedFaultNeverFired,
+}
+
+/// A finding with its evidence.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    pub finding: Finding,
+    pub provider: String,
+    pub detail: String,
+}
+
+/// What the judge needs besides the journal.
+pub struct Context<'a> {
+    /// The gateway's provider cooldown, when known (embedded or spawned targets).
+    pub cooldown_ms: Option<f64>,
+    /// Context window by model id.
+    pub window: &'a dyn Fn(&str) -> Option<u64>,
+}
+
+fn end_ms(r: &AttemptRecord) -> f64 {
+    r.t_offset_ms + r.duration_ms.unwrap_or(0.0)
+}
+
+fn non_retryable(r: &AttemptRecord) -> bool {
+    matches!(r.status, Some(401 | 402))
+        || matches!(
+            r.error.as_deref(),
+            Some("insufficient_quota" | "billing_error" | "invalid_api_key" | "authentication_error")
+        )
+}
+
+fn failed(r: &AttemptRecord) -> bool {
+    !matches!(r.outcome, Outcome::Completed | Outcome::InFlight)
+}
+
+/// Findings from a merged journal (arrival order) and the receipts of every planned rule.
+pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx: &Context<'_>) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    let mut push = |finding, provider: &str, detail: String| {
+        out.push(Evidence { finding, provider: provider.to_string(), detail })
+    };
+    // A rule naming no provider is loaded on every provider; it happened if it fired anywhere.
+    let mut per_rule: std::collections::BTreeMap<(&str, Option<&str>), (u64, u64)> = std::collections::BTreeMap::new();
+    for (provider, r) in receipts {
+        let scope = r.rule.matcher.provider.as_ref().map(|_| provider.as_str());
+        let e = per_rule.entry((r.rule.id.as_str(), scope)).or_default();
+        e.0 += r.matched;
+        e.1 += r.fired;
+    }
+    for ((rule, scope), (matched, fired)) in per_rule {
+        if fired == 0 {
+            push(
+                Finding::PlannedFaultNeverFired,
+                scope.unwrap_or("*"),
+                format!("rule {rule:?} matched {matched} requests and never fired"),
+            );
+        }
+    }
+    let mut by_provider: HashMap<&str, Vec<&AttemptRecord>> = HashMap::new();
+    for r in journal {
+        by_provider.entry(r.provider.as_str()).or_default().push(r);
+    }
+    for (provider, recs) in &by_provider {
+        let mut per_body: HashMap<_, u32> = HashMap::new();
+        for (i, r) in recs.iter().enumerate() {
+            let later = &recs[i + 1..];
+            if let Some(wait) = r.retry_after_ms {
+                let until = end_ms(r) + wait as f64;
+                if let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < until) {
+                    push(
+                        Finding::RetryAfterIgnored,
+                        provider,
+                        format!(
+                            "attempt {} came {:.0}ms after a Retry-After of {wait}ms (attempt {})",
+                            n.seq,
+                            n.t_offset_ms - end_ms(r),
+                            r.seq
+                        ),
+                    );
+                }
+            }
+            if non_retryable(r)
+                && let Some(n) = later.iter().find(|n| n.body_hash.is_some() && n.body_hash == r.body_hash)
+            {
+                push(
+                    Finding::RetriedNonRetryable,
+                    provider,
+                    format!("attempt {} resent the request refused with {:?} (attempt {})", n.seq, r.error, r.seq),
+                );
+            }
+            if let (Some(cool), true) = (ctx.cooldown_ms, failed(r))
+                && r.retry_after_ms.is_none()
+                && let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < end_ms(r) + cool)
+            {
+                push(
+                    Finding::CooldownViolated,
+                    provider,
+                    format!(
+                        "attempt {} came {:.0}ms after a failure, inside a {cool:.0}ms cooldown",
+                        n.seq,
+                        n.t_offset_ms - end_ms(r)
+                    ),
+                );
+            }
+            if let Some(h) = r.body_hash {
+                let n = per_body.entry(h).or_default();
+                *n += 1;
+                if *n == 4 {
+                    push(
+                        Finding::RetryStorm,
+                        provider,
+                        format!("the same request reached this provider 4 times (latest attempt {})", r.seq),
+                    );
+                }
+            }
+        }
+    }
+    // Context overflow routing: after an overflow on a model, a later attempt of the same
+    // request on a model whose window is no larger.
+    for (i, r) in journal.iter().enumerate() {
+        let Some(model) = r.model.as_deref() else { continue };
+        let Some(w) = (ctx.window)(model) else { continue };
+        let overflowed = r.status == Some(400) && r.prompt_tokens.is_some_and(|p| p > w)
+            || r.faults.iter().any(|f| f.kind == "context_overflow");
+        if !overflowed {
+            continue;
+        }
+        let next = journal[i + 1..].iter().find(|n| {
+            n.t_offset_ms >= r.t_offset_ms
+                && n.prompt_tokens.zip(r.prompt_tokens).is_none_or(|(a, b)| a.abs_diff(b) * 10 <= b.max(1))
+        });
+        if let Some(n) = next
+            && n.model.as_deref().and_then(|m| (ctx.window)(m)).is_some_and(|nw| nw <= w)
+        {
+            push(
+                Finding::ContextOverflowMisrouted,
+                &n.provider,
+                format!("after an overflow on {model} ({w} tokens), {:?} was tried", n.model),
+            );
+        }
+    }
+    out.sort_by(|a, b| a.finding.cmp(&b.finding).then_with(|| a.provider.cmp(&b.provider)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mock::journal::{AppliedFault, BodyHash};
+
+    fn rec(seq: u64, provider: &str, t: f64, dur: f64, body: u64) -> AttemptRecord {
+        let mut r = AttemptRecord::new(provider);
+        r.seq = seq;
+        r.t_offset_ms = t;
+        r.duration_ms = Some(dur);
+        r.body_hash = Some(BodyHash(body));
+        r.status = Some(200);
+        r.outcome = Outcome::Completed;
+        r.model = Some("gpt-5".into());
+        r
+    }
+
+    fn judge_with(journal: &[AttemptRecord], cooldown: Option<f64>) -> Vec<Finding> {
+        let window = |m: &str| match m {
+            "small" => Some(8_000),
+            "gpt-5" => Some(128_000),
+            "big" => Some(200_000),
+            _ => None,
+        };
+        judge(journal, &[], &Context { cooldown_ms: cooldown, window: &window })
+            .into_iter()
+            .map(|e| e.finding)
+            .collect()
+    }
+
+    #[test]
+    fn retry_after_ignored_and_honoured() {
+        let mut limited = rec(0, "openai", 0.0, 5.0, 1);
+        limited.status = Some(429);
+        limited.outcome = Outcome::HttpError;
+        limited.retry_after_ms = Some(500);
+        let early = rec(1, "openai", 200.0, 5.0, 2);
+        assert_eq!(judge_with(&[limited.clone(), early], None), [Finding::RetryAfterIgnored]);
+        let late = rec(1, "openai", 600.0, 5.0, 2);
+        assert!(judge_with(&[limited.clone(), late], None).is_empty());
+        let other_provider = rec(1, "anthropic", 10.0, 5.0, 1);
+        assert!(judge_with(&[limited, other_provider], None).is_empty());
+    }
+
+    #[test]
+    fn retried_non_retryable_only_for_the_same_request() {
+        let mut refused = rec(0, "openai", 0.0, 5.0, 7);
+        refused.status = Some(401);
+        refused.error = Some("invalid_api_key".into());
+        refused.outcome = Outcome::HttpError;
+        assert_eq!(
+            judge_with(&[refused.clone(), rec(1, "openai", 900.0, 5.0, 7)], None),
+            [Finding::RetriedNonRetryable]
+        );
+        assert!(judge_with(&[refused, rec(1, "openai", 900.0, 5.0, 8)], None).is_empty());
+    }
+
+    #[test]
+    fn cooldown_violated_inside_and_not_after() {
+        let mut failed = rec(0, "openai", 0.0, 10.0, 1);
+        failed.status = Some(500);
+        failed.outcome = Outcome::HttpError;
+        assert_eq!(
+            judge_with(&[failed.clone(), rec(1, "openai", 100.0, 5.0, 2)], Some(200.0)),
+            [Finding::CooldownViolated]
+        );
+        assert!(judge_with(&[failed.clone(), rec(1, "openai", 215.0, 5.0, 2)], Some(200.0)).is_empty());
+        assert!(
+            judge_with(&[failed, rec(1, "openai", 100.0, 5.0, 2)], None).is_empty(),
+            "unknown cooldown: not judged"
+        );
+    }
+
+    #[test]
+    fn retry_storm_at_four_attempts() {
+        let three: Vec<_> = (0..3).map(|i| rec(i, "openai", i as f64 * 10.0, 1.0, 9)).collect();
+        assert!(judge_with(&three, None).is_empty());
+        let four: Vec<_> = (0..4).map(|i| rec(i, "openai", i as f64 * 10.0, 1.0, 9)).collect();
+        assert_eq!(judge_with(&four, None), [Finding::RetryStorm]);
+    }
+
+    #[test]
+    fn context_overflow_routing() {
+        let mut overflow = rec(0, "deepseek", 0.0, 5.0, 1);
+        overflow.model = Some("gpt-5".into());
+        overflow.status = Some(400);
+        overflow.outcome = Outcome::HttpError;
+        overflow.prompt_tokens = Some(150_000);
+        let mut smaller = rec(1, "openai", 10.0, 5.0, 2);
+        smaller.model = Some("small".into());
+        smaller.prompt_tokens = Some(150_000);
+        assert_eq!(judge_with(&[overflow.clone(), smaller], None), [Finding::ContextOverflowMisrouted]);
+        let mut bigger = rec(1, "anthropic", 10.0, 5.0, 2);
+        bigger.model = Some("big".into());
+        bigger.prompt_tokens = Some(150_000);
+        assert!(judge_with(&[overflow.clone(), bigger], None).is_empty());
+        let mut forced = overflow;
+        forced.prompt_tokens = Some(10);
+        forced.faults = vec![AppliedFault { rule: "o".into(), kind: "context_overflow" }];
+        let mut same = rec(1, "openai", 10.0, 5.0, 2);
+        same.prompt_tokens = Some(10);
+        assert_eq!(judge_with(&[forced, same], None), [Finding::ContextOverflowMisrouted]);
+    }
+
+    #[test]
+    fn planned_fault_never_fired_counts_fleet_wide_rules_once() {
+        let rule: crate::mock::faults::FaultSet =
+            serde_json::from_str(r#"{"rules":[{"id":"all","fault":{"kind":"overloaded"}},{"id":"one","fault":{"kind":"overloaded"},"match":{"provider":"deepseek"}}]}"#).unwrap();
+        let receipt = |r: &crate::mock::faults::FaultRule, fired| RuleReceipt { rule: r.clone(), matched: 3, fired };
+        let receipts = vec![
+            ("openai".to_string(), receipt(&rule.rules[0], 1)),
+            ("anthropic".to_string(), receipt(&rule.rules[0], 0)),
+            ("deepseek".to_string(), receipt(&rule.rules[1], 0)),
+        ];
+        let window = |_: &str| None;
+        let found = judge(&[], &receipts, &Context { cooldown_ms: None, window: &window });
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].finding, found[0].provider.as_str()), (Finding::PlannedFaultNeverFired, "deepseek"));
+    }
+}

@@ -1,0 +1,468 @@
+//! Executing one scenario step against the target. A step produces checks, each with what was
+//! expected and what was seen; any HTTP exchange without an answer is a failed check, never a
+//! panic. The findings only visible by comparing the gateway's report with the providers'
+//! journal (a broken stream reported as success, a failover not taken) are judged here.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::external::{ChannelProbe, ChannelTrace, ProbeTarget, check_channel};
+use super::target::Running;
+use crate::classify::Exchange;
+use crate::classify::conduct::{Evidence, Finding};
+use crate::mock::ProviderFleet;
+use crate::mock::journal::Outcome;
+use crate::scenario::steps::{Condition, Step, fixture_path};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub expected: String,
+    pub actual: String,
+}
+
+fn check(name: &str, passed: bool, expected: impl ToString, actual: impl ToString) -> Check {
+    Check { name: name.into(), passed, expected: expected.to_string(), actual: actual.to_string() }
+}
+
+fn expect_eq<T: PartialEq + std::fmt::Debug>(out: &mut Vec<Check>, name: &str, want: Option<T>, got: T) {
+    if let Some(w) = want {
+        let passed = w == got;
+        out.push(check(name, passed, format!("{w:?}"), format!("{got:?}")));
+    }
+}
+
+/// What steps share during one scenario.
+pub struct StepCtx<'a> {
+    pub target: &'a Running,
+    pub fleet: Option<&'a ProviderFleet>,
+    pub client: reqwest::Client,
+    pub scenario_path: &'a Path,
+    pub deadline: Duration,
+    pub channels: Vec<ChannelTrace>,
+    pub findings: Vec<Evidence>,
+    pub load: Vec<super::load::LoadReport>,
+    pub probes: u64,
+}
+
+impl StepCtx<'_> {
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>, admin: bool) -> Exchange {
+        let mut req = self.client.request(method, format!("{}{path}", self.target.base_url)).timeout(self.deadline);
+        if admin {
+            req = req.header("x-admin-token", &self.target.admin_token.0);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        match req.send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body = r.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+                Exchange { status: Some(status), body }
+            }
+            Err(_) => Exchange::default(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Exchange {
+        self.call(reqwest::Method::GET, path, None, true).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Exchange {
+        self.call(reqwest::Method::POST, path, Some(body), true).await
+    }
+
+    fn next_probe(&mut self) -> u64 {
+        self.probes += 1;
+        self.probes
+    }
+
+    fn fixture(&self, name: &str) -> Result<Value, String> {
+        let p = fixture_path(self.scenario_path, name);
+        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    }
+}
+
+fn status_check(out: &mut Vec<Check>, want: u16, ex: &Exchange) -> bool {
+    let ok = ex.status == Some(want);
+    out.push(check("status", ok, want, ex.status.map_or("no answer".into(), |s| s.to_string())));
+    ok
+}
+
+/// Runs one step; returns its checks.
+pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
+    let mut out = Vec::new();
+    match step {
+        Step::Health {} => {
+            let ex = ctx.call(reqwest::Method::GET, "/health", None, false).await;
+            status_check(&mut out, 200, &ex);
+        }
+        Step::Ready {} => {
+            let ex = ctx.call(reqwest::Method::GET, "/ready", None, false).await;
+            status_check(&mut out, 200, &ex);
+        }
+        Step::RuntimeHealth { expect } => {
+            let ex = ctx.get("/api/admin/ai-runtime/health").await;
+            if status_check(&mut out, 200, &ex) {
+                let s = &ex.body["summary"];
+                expect_eq(
+                    &mut out,
+                    "summary.health",
+                    expect.health.clone(),
+                    s["health"].as_str().unwrap_or_default().to_string(),
+                );
+                expect_eq(
+                    &mut out,
+                    "summary.rolesBlocked",
+                    expect.roles_blocked,
+                    s["rolesBlocked"].as_u64().unwrap_or(u64::MAX),
+                );
+                expect_eq(
+                    &mut out,
+                    "summary.providersCoolingDown",
+                    expect.providers_cooling_down,
+                    s["providersCoolingDown"].as_u64().unwrap_or(u64::MAX),
+                );
+            }
+        }
+        Step::Profiles {} => {
+            let ex = ctx.get("/api/admin/ai-runtime/profiles").await;
+            if status_check(&mut out, 200, &ex) {
+                let text = ex.body.to_string();
+                let leaked = [&ctx.target.admin_token.0]
+                    .into_iter()
+                    .chain(ctx.target.webhook_secret.as_ref().map(|s| &s.0))
+                    .any(|s| text.contains(s.as_str()))
+                    || ctx.fleet.is_some_and(|f| {
+                        f.endpoints()
+                            .iter()
+                            .filter_map(|e| f.spec(&e.provider))
+                            .flat_map(|s| &s.api_keys)
+                            .any(|k| text.contains(k.as_str()))
+                    });
+                out.push(check("no secret in profiles", !leaked, "none", if leaked { "a secret" } else { "none" }));
+            }
+        }
+        Step::DryRun { role, prompt, prompt_repeat, timeout, expect } => {
+            let base = prompt.clone().unwrap_or_else(|| "health probe: summarize fallback readiness".into());
+            // A marker per step: separate probes are separate requests, never mistaken for
+            // retries of one another in the providers' journal.
+            let text = format!(
+                "{} [gatedrill probe {}]",
+                base.repeat(prompt_repeat.unwrap_or(1).max(1) as usize),
+                ctx.next_probe()
+            );
+            let timeout_ms = timeout.map_or(12_000, |t| t.0.as_millis() as u64);
+            let since = ctx.fleet.map(|f| f.elapsed_ms());
+            let ex = ctx
+                .post("/api/admin/ai-runtime/dry-run", &json!({"role": role, "prompt": text, "timeoutMs": timeout_ms}))
+                .await;
+            if status_check(&mut out, 200, &ex) {
+                let b = &ex.body;
+                expect_eq(&mut out, "failed", expect.failed, b["failed"].as_bool().unwrap_or(true));
+                expect_eq(&mut out, "fallbackUsed", expect.fallback_used, b["fallbackUsed"].as_bool().unwrap_or(false));
+                expect_eq(
+                    &mut out,
+                    "servedBy",
+                    expect.served_by.clone(),
+                    b["servedBy"].as_str().unwrap_or_default().to_string(),
+                );
+                let codes: Vec<String> = b["attempts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| a["outcome"] == "error")
+                    .map(|a| a["code"].as_str().unwrap_or_default().to_string())
+                    .collect();
+                expect_eq(&mut out, "attempt codes", expect.attempt_codes.clone(), codes);
+                if let Some(limit) = expect.cost_usd_above {
+                    let cost = b["costUsd"].as_f64().unwrap_or(0.0);
+                    out.push(check("costUsd above budget", cost > limit, format!("> {limit}"), format!("{cost:.6}")));
+                }
+                if let (Some(fleet), Some(since)) = (ctx.fleet, since) {
+                    judge_dry_run(ctx, fleet, since, role, b).await;
+                }
+            }
+        }
+        Step::Orchestrate { draft_id, channel, expect } => {
+            let body =
+                json!({"draftId": draft_id, "channel": channel.clone().unwrap_or_else(|| "release-check".into())});
+            let ex = ctx.post("/api/admin/agent-gateway/orchestrate", &body).await;
+            status_check(&mut out, expect.status.unwrap_or(201), &ex);
+            expect_eq(
+                &mut out,
+                "error.code",
+                expect.code.clone(),
+                ex.body["error"]["code"].as_str().unwrap_or_default().to_string(),
+            );
+        }
+        Step::Ingest { connector, channel, fixture, wrong_secret, expect } => match ctx.fixture(fixture) {
+            Err(e) => out.push(check("fixture", false, fixture, e)),
+            Ok(payload) => {
+                let mut req = ctx
+                    .client
+                    .post(format!("{}/api/agent-gateway/adapters/ingest", ctx.target.base_url))
+                    .timeout(ctx.deadline);
+                let secret = if *wrong_secret {
+                    Some("gatedrill-wrong-secret".to_string())
+                } else {
+                    ctx.target.webhook_secret.as_ref().map(|s| s.0.clone())
+                };
+                if let Some(s) = secret {
+                    req = req.header("x-agent-gateway-webhook-secret", s);
+                }
+                let r =
+                    req.json(&json!({"connectorId": connector, "channel": channel, "payload": payload})).send().await;
+                let ex = match r {
+                    Ok(r) => {
+                        Exchange { status: Some(r.status().as_u16()), body: r.json().await.unwrap_or(Value::Null) }
+                    }
+                    Err(_) => Exchange::default(),
+                };
+                status_check(&mut out, expect.status.unwrap_or(201), &ex);
+                expect_eq(
+                    &mut out,
+                    "ingestApplied",
+                    expect.applied,
+                    ex.body["ingestApplied"].as_bool().unwrap_or(false),
+                );
+                expect_eq(
+                    &mut out,
+                    "rejectReason",
+                    expect.reject_reason.clone(),
+                    ex.body["rejectReason"].as_str().unwrap_or_default().to_string(),
+                );
+            }
+        },
+        Step::SessionsLookup { expect } => {
+            let ex = ctx.get("/api/admin/agent-gateway/sessions?source=db&status=active&limit=1000").await;
+            if status_check(&mut out, 200, &ex) {
+                let active = ex.body["activeCount"]
+                    .as_u64()
+                    .unwrap_or_else(|| ex.body["sessions"].as_array().map_or(0, |s| s.len() as u64));
+                if let Some(min) = expect.active_min {
+                    out.push(check("active sessions at least", active >= min, min, active));
+                }
+                if let Some(max) = expect.active_max {
+                    out.push(check("active sessions at most", active <= max, max, active));
+                }
+            }
+        }
+        Step::SessionCompact { keep_recent } => {
+            for id in active_sessions(ctx).await {
+                let ex = ctx
+                    .post(
+                        &format!("/api/admin/agent-gateway/sessions/{id}/compact"),
+                        &json!({"keepRecent": keep_recent}),
+                    )
+                    .await;
+                out.push(check(&format!("compact {id}"), ex.status == Some(200), 200, format!("{:?}", ex.status)));
+            }
+        }
+        Step::SessionClose {} => {
+            for id in active_sessions(ctx).await {
+                let ex = ctx.post(&format!("/api/admin/agent-gateway/sessions/{id}/close"), &Value::Null).await;
+                out.push(check(&format!("close {id}"), ex.status == Some(200), 200, format!("{:?}", ex.status)));
+            }
+        }
+        Step::Telemetry { expect } => {
+            let ex = ctx.get("/api/admin/agent-gateway/telemetry?hours=24&limit=200").await;
+            if status_check(&mut out, 200, &ex) {
+                let t = &ex.body["totals"];
+                if let Some(min) = expect.accepted_min {
+                    out.push(check(
+                        "accepted at least",
+                        t["accepted"].as_u64().unwrap_or(0) >= min,
+                        min,
+                        &t["accepted"],
+                    ));
+                }
+                if let Some(min) = expect.rejected_min {
+                    out.push(check(
+                        "rejected at least",
+                        t["rejected"].as_u64().unwrap_or(0) >= min,
+                        min,
+                        &t["rejected"],
+                    ));
+                }
+            }
+        }
+        Step::ExternalChannelCheck { channels } => {
+            let target = ProbeTarget {
+                base_url: ctx.target.base_url.clone(),
+                admin_token: ctx.target.admin_token.clone(),
+                webhook_secret: ctx.target.webhook_secret.clone(),
+                client: ctx.client.clone(),
+                deadline: ctx.deadline,
+            };
+            for c in channels {
+                let payload = match ctx.fixture(&c.fixture) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        out.push(check(&format!("{} fixture", c.channel), false, &c.fixture, e));
+                        continue;
+                    }
+                };
+                let expected = expected_id(ctx.scenario_path, &c.fixture).unwrap_or_default();
+                let probe = ChannelProbe {
+                    connector_id: c.connector.clone(),
+                    channel: c.channel.clone(),
+                    payload,
+                    expected_external_session_id: expected,
+                    required: c.required,
+                };
+                let stale = ProbeTarget {
+                    webhook_secret: Some(crate::secret::Redacted("gatedrill-stale-secret".into())),
+                    ..target.clone()
+                };
+                let trace = check_channel(if c.wrong_secret { &stale } else { &target }, &probe).await;
+                let mode = trace.failure_mode.map_or("none".to_string(), |m| m.id().to_string());
+                out.push(check(&format!("{} ({})", c.channel, c.connector), true, "classified", mode));
+                ctx.channels.push(trace);
+            }
+        }
+        Step::Load { against, role, concurrency, count, rate, duration, expect } => {
+            if !ctx.target.load_allowed {
+                out.push(check("load allowed", false, "loopback target or --allow-load", "non-loopback target"));
+                return out;
+            }
+            let shape = super::load::Shape::from_step(*concurrency, *count, *rate, duration.map(|d| d.0));
+            let report = super::load::run(ctx, *against, role.as_deref().unwrap_or("author"), shape).await;
+            if let Some(max) = expect.max_error_rate {
+                let rate = report.error_rate();
+                out.push(check(
+                    "error rate",
+                    rate <= max,
+                    format!("<= {max}"),
+                    format!("{rate:.4} ({} of {})", report.errors, report.sent),
+                ));
+            }
+            out.push(check("requests sent", report.sent > 0, "> 0", report.sent));
+            ctx.load.push(report);
+        }
+        Step::Faults { clear, add } => match ctx.fleet {
+            None => out.push(check("mocks", false, "a target wired to this run's mocks", "a URL target")),
+            Some(fleet) => {
+                if *clear {
+                    fleet.clear_rules();
+                }
+                if !add.is_empty() {
+                    let r = fleet.add_rules(add.clone());
+                    out.push(check(
+                        "fault rules loaded",
+                        r.is_ok(),
+                        add.len(),
+                        r.map_or_else(|e| e.to_string(), |_| add.len().to_string()),
+                    ));
+                }
+            }
+        },
+        Step::WaitUntil { condition, deadline } => {
+            let until = tokio::time::Instant::now() + deadline.0;
+            let (held, last) = loop {
+                let (ok, seen) = condition_holds(ctx, condition).await;
+                if ok || tokio::time::Instant::now() >= until {
+                    break (ok, seen);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            out.push(check(
+                "condition held before the deadline",
+                held,
+                format!("{condition:?} within {}", crate::duration::Dur(deadline.0)),
+                last,
+            ));
+        }
+        Step::Sleep { duration } => tokio::time::sleep(duration.0).await,
+    }
+    out
+}
+
+async fn active_sessions(ctx: &StepCtx<'_>) -> Vec<String> {
+    let ex = ctx.get("/api/admin/agent-gateway/sessions?source=db&status=active&limit=1000").await;
+    ex.body["sessions"].as_array().into_iter().flatten().filter_map(|s| s["id"].as_str().map(str::to_string)).collect()
+}
+
+async fn condition_holds(ctx: &StepCtx<'_>, c: &Condition) -> (bool, String) {
+    match c {
+        Condition::RuntimeHealth { health } => {
+            let ex = ctx.get("/api/admin/ai-runtime/health").await;
+            let seen = ex.body["summary"]["health"].as_str().unwrap_or("no answer").to_string();
+            (seen == *health, seen)
+        }
+        Condition::ActiveSessionsAtMost { count } => {
+            let ex = ctx.get("/api/admin/agent-gateway/sessions?source=db&status=active&limit=1000").await;
+            let n = ex.body["activeCount"].as_u64();
+            (n.is_some_and(|n| n <= *count), n.map_or("no answer".into(), |n| format!("{n} active")))
+        }
+    }
+}
+
+/// The expected external session id of a fixture, from `fixtures.toml` beside it.
+pub fn expected_id(scenario_path: &Path, fixture: &str) -> Option<String> {
+    let file = fixture_path(scenario_path, fixture);
+    let index = file.parent()?.join("fixtures.toml");
+    let v: toml::Value = toml::from_str(&std::fs::read_to_string(index).ok()?).ok()?;
+    let name = file.file_name()?.to_str()?;
+    v.get("fixture")?
+        .as_array()?
+        .iter()
+        .find(|f| f.get("file").and_then(|x| x.as_str()) == Some(name))?
+        .get("expected_external_session_id")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Compares a dry-run's report with what the providers saw during it.
+async fn judge_dry_run(ctx: &mut StepCtx<'_>, fleet: &ProviderFleet, since: f64, role: &str, report: &Value) {
+    let window: Vec<_> = fleet.journal().into_iter().filter(|r| r.t_offset_ms >= since).collect();
+    if let Some(p) = report["servedBy"].as_str() {
+        let last = window.iter().rev().find(|r| r.provider == p);
+        if let Some(r) = last
+            && matches!(
+                r.outcome,
+                Outcome::StreamCut
+                    | Outcome::StreamTruncated
+                    | Outcome::StreamMalformed
+                    | Outcome::StreamErrorEvent
+                    | Outcome::StreamStalled
+            )
+        {
+            ctx.findings.push(Evidence {
+                finding: Finding::TruncatedSuccessAccepted,
+                provider: p.into(),
+                detail: format!("reported as served while attempt {} ended {:?}", r.seq, r.outcome),
+            });
+        }
+    }
+    if report["failed"] == true {
+        let profiles = ctx.get("/api/admin/ai-runtime/profiles").await;
+        let chain: Vec<String> = profiles.body["roles"][role]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["provider"].as_str().map(str::to_string))
+            .collect();
+        let excused = |p: &str| {
+            report["attempts"].as_array().into_iter().flatten().any(|a| {
+                a["provider"] == p
+                    && matches!(
+                        a["detail"].as_str(),
+                        Some("cooling_down" | "context_window_too_small" | "failover_budget_spent")
+                    )
+            })
+        };
+        for p in chain.iter().filter(|p| !window.iter().any(|r| &r.provider == *p) && !excused(p)) {
+            ctx.findings.push(Evidence {
+                finding: Finding::FailoverSkipped,
+                provider: p.clone(),
+                detail: format!("the {role} request failed without trying {p}"),
+            });
+        }
+    }
+}

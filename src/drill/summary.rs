@@ -1,0 +1,64 @@
+//! The console summary: one line per scenario, and what failed beneath a failing one.
+
+use std::fmt::Write;
+
+use super::runner::{ScenarioReport, id};
+
+pub fn render(reports: &[ScenarioReport], target: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "gatedrill run: {} scenario(s) against {target}", reports.len());
+    for r in reports {
+        let verdict = if r.skipped.is_some() {
+            "SKIP"
+        } else if r.passed {
+            "PASS"
+        } else {
+            "FAIL"
+        };
+        let steps_ok = r.steps.iter().filter(|s| s.passed).count();
+        let checks: usize = r.steps.iter().map(|s| s.checks.len()).sum();
+        let modes = if r.failure_modes.is_empty() {
+            "-".into()
+        } else {
+            r.failure_modes.iter().map(|m| m.id()).collect::<Vec<_>>().join(",")
+        };
+        let mut findings: Vec<String> = r.findings.iter().map(|f| id(&f.finding)).collect();
+        findings.dedup();
+        let findings = if findings.is_empty() { "-".into() } else { findings.join(",") };
+        let _ = writeln!(
+            out,
+            "{verdict}  {:<38} {:<22} steps {steps_ok}/{:<3} checks {checks:<4} modes {modes:<28} findings {findings:<24} {:>7.2}s",
+            r.name,
+            id(&r.playbook),
+            r.steps.len(),
+            r.duration_ms / 1000.0
+        );
+        if let Some(s) = &r.skipped {
+            let _ = writeln!(out, "      skipped: {s}");
+        }
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "      error: {e}");
+        }
+        for s in r.steps.iter().filter(|s| !s.passed) {
+            for c in s.checks.iter().filter(|c| !c.passed) {
+                let _ = writeln!(
+                    out,
+                    "      step {} {}: {} expected {}, got {}",
+                    s.index + 1,
+                    s.kind,
+                    c.name,
+                    c.expected,
+                    c.actual
+                );
+            }
+        }
+        for p in &r.problems {
+            let _ = writeln!(out, "      {p}");
+        }
+    }
+    let passed = reports.iter().filter(|r| r.passed && r.skipped.is_none()).count();
+    let skipped = reports.iter().filter(|r| r.skipped.is_some()).count();
+    let failed = reports.len() - passed - skipped;
+    let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
+    out
+}

@@ -1,0 +1,263 @@
+//! The gateway under test: the embedded reference gateway (default), a running gateway at a URL,
+//! or the user's own process (`cmd:"..."`) spawned with the mocks' endpoints in its environment.
+//! Secrets for the embedded and spawned gateways are generated per run; for a URL they come from
+//! the environment (`ADMIN_API_TOKEN`, `AGENT_GATEWAY_WEBHOOK_SECRET`), never from files or
+//! arguments.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::gateway::config::GatewayConfig;
+use crate::gateway::{GatewayHandle, StoreSpec};
+use crate::mock::ProviderFleet;
+use crate::secret::Redacted;
+
+/// How the user named the target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetSpec {
+    Embedded,
+    Url(String),
+    Command(String),
+}
+
+impl std::str::FromStr for TargetSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "embedded" {
+            Ok(TargetSpec::Embedded)
+        } else if let Some(cmd) = s.strip_prefix("cmd:") {
+            let cmd = cmd.trim().trim_matches('"');
+            if cmd.is_empty() { Err("cmd: needs a command".into()) } else { Ok(TargetSpec::Command(cmd.to_string())) }
+        } else if s.starts_with("http://") || s.starts_with("https://") {
+            reqwest::Url::parse(s).map_err(|e| format!("{s:?}: {e}"))?;
+            Ok(TargetSpec::Url(s.trim_end_matches('/').to_string()))
+        } else {
+            Err(format!("{s:?}: expected `embedded`, a http(s) URL, or cmd:\"COMMAND\""))
+        }
+    }
+}
+
+impl TargetSpec {
+    /// Whether a target runs against this run's mocks (faults and journals mean something).
+    pub fn uses_mocks(&self) -> bool {
+        !matches!(self, TargetSpec::Url(_))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            TargetSpec::Embedded => "embedded".into(),
+            TargetSpec::Url(u) => u.clone(),
+            TargetSpec::Command(c) => format!("cmd:{c}"),
+        }
+    }
+}
+
+/// A target that is up.
+pub struct Running {
+    pub base_url: String,
+    pub admin_token: Redacted,
+    pub webhook_secret: Option<Redacted>,
+    /// The gateway's provider cooldown, when gatedrill configured it.
+    pub cooldown_ms: Option<f64>,
+    /// Load may run against it (loopback, or allowed explicitly).
+    pub load_allowed: bool,
+    embedded: Option<GatewayHandle>,
+    child: Option<tokio::process::Child>,
+    pub stderr_path: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("gateway configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Start(String),
+}
+
+fn random_secret(label: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let a = crate::rng::mix(nanos ^ crate::rng::fnv1a(label.as_bytes()) ^ u64::from(std::process::id()));
+    format!("gd-{label}-{a:016x}{:016x}", crate::rng::mix(a))
+}
+
+/// The environment gatedrill gives a gateway it configures: mock endpoints and keys, compressed
+/// timeouts, per-run secrets, then the scenario's own variables (with `{{mock.<p>.url}}`).
+pub fn gateway_env(fleet: &ProviderFleet, scenario_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    let mut set = |k: &str, v: String| {
+        env.insert(k.to_string(), v);
+    };
+    set("ADMIN_API_TOKEN", random_secret("admin"));
+    set("AGENT_GATEWAY_WEBHOOK_SECRET", random_secret("webhook"));
+    set("AGENT_ORCHESTRATION_ENABLED", "true".into());
+    set("AI_PROVIDER_COOLDOWN_MS", "200".into());
+    set("AI_PROVIDER_TIMEOUT_MS", "1000".into());
+    set("AI_RUNTIME_FAILOVER_BUDGET_MS", "5000".into());
+    set(
+        "AGENT_GATEWAY_INGEST_CONNECTOR_PROFILES",
+        r#"{"telegram_main":"telegram","slack_main":"slack","discord_main":"discord","gatedrill_load":"telegram"}"#
+            .into(),
+    );
+    let mut chain = Vec::new();
+    for e in fleet.endpoints() {
+        let Some(spec) = fleet.spec(&e.provider) else { continue };
+        let up = e.provider.to_ascii_uppercase().replace('-', "_");
+        let model = spec.models.first().map(|m| m.id.clone()).unwrap_or_default();
+        set(&format!("AI_RUNTIME_{up}_ENDPOINT"), e.url.clone());
+        set(&format!("AI_RUNTIME_{up}_API_KEY"), spec.api_keys.first().cloned().unwrap_or_default());
+        set(&format!("AI_RUNTIME_{up}_MODEL"), model.clone());
+        set(&format!("AI_RUNTIME_{up}_DIALECT"), spec.dialect.id().into());
+        chain.push(format!("{}:{model}", e.provider));
+    }
+    for role in ["AUTHOR", "CRITIC", "MAKER", "JUDGE"] {
+        set(&format!("AI_{role}_MODEL_CHAIN"), chain.join(","));
+    }
+    for (k, v) in scenario_env {
+        let mut value = v.clone();
+        for e in fleet.endpoints() {
+            value = value.replace(&format!("{{{{mock.{}.url}}}}", e.provider), &e.url);
+        }
+        env.insert(k.clone(), value);
+    }
+    env
+}
+
+fn is_loopback(url: &str) -> bool {
+    reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).is_some_and(|h| {
+        h == "localhost" || h.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+async fn wait_ready(url: &str, deadline: Duration) -> bool {
+    let client = reqwest::Client::new();
+    let until = tokio::time::Instant::now() + deadline;
+    while tokio::time::Instant::now() < until {
+        let ready = client.get(format!("{url}/ready")).timeout(Duration::from_millis(500)).send().await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Starts (or reaches) the target for one scenario.
+pub async fn start(
+    spec: &TargetSpec,
+    fleet: &ProviderFleet,
+    scenario_env: &BTreeMap<String, String>,
+    allow_load: bool,
+    work_dir: &std::path::Path,
+) -> Result<Running, TargetError> {
+    match spec {
+        TargetSpec::Embedded => {
+            let env = gateway_env(fleet, scenario_env);
+            let config = GatewayConfig::from_vars(&env).map_err(|e| TargetError::Config(e.to_string()))?;
+            let cooldown_ms = Some(config.cooldown.as_secs_f64() * 1000.0);
+            let (admin, secret) = (config.admin_token.clone(), config.webhook_secret.clone());
+            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            let handle = crate::gateway::start(config, &StoreSpec::Memory, addr)
+                .await
+                .map_err(|e| TargetError::Start(e.to_string()))?;
+            Ok(Running {
+                base_url: handle.url.clone(),
+                admin_token: admin,
+                webhook_secret: secret,
+                cooldown_ms,
+                load_allowed: true,
+                embedded: Some(handle),
+                child: None,
+                stderr_path: None,
+            })
+        }
+        TargetSpec::Url(url) => {
+            let admin = std::env::var("ADMIN_API_TOKEN").unwrap_or_default();
+            if admin.is_empty() {
+                return Err(TargetError::Config(
+                    "ADMIN_API_TOKEN must be set in the environment to drive a gateway at a URL".into(),
+                ));
+            }
+            let secret = std::env::var("AGENT_GATEWAY_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()).map(Redacted);
+            Ok(Running {
+                base_url: url.clone(),
+                admin_token: Redacted(admin),
+                webhook_secret: secret,
+                cooldown_ms: None,
+                load_allowed: is_loopback(url) || allow_load,
+                embedded: None,
+                child: None,
+                stderr_path: None,
+            })
+        }
+        TargetSpec::Command(cmd) => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| TargetError::Start(e.to_string()))?
+                .port();
+            let mut env = gateway_env(fleet, scenario_env);
+            env.insert("GATEDRILL_GATEWAY_PORT".into(), port.to_string());
+            let url = format!("http://127.0.0.1:{port}");
+            env.insert("GATEDRILL_GATEWAY_URL".into(), url.clone());
+            let cooldown_ms = env.get("AI_PROVIDER_COOLDOWN_MS").and_then(|v| v.parse::<f64>().ok());
+            let admin = Redacted(env["ADMIN_API_TOKEN"].clone());
+            let secret = env.get("AGENT_GATEWAY_WEBHOOK_SECRET").cloned().map(Redacted);
+            std::fs::create_dir_all(work_dir)
+                .map_err(|e| TargetError::Start(format!("{}: {e}", work_dir.display())))?;
+            let stderr_path = work_dir.join("gateway.stderr.log");
+            let stderr = std::fs::File::create(&stderr_path).map_err(|e| TargetError::Start(e.to_string()))?;
+            let child = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .envs(&env)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| TargetError::Start(format!("cannot spawn {cmd:?}: {e}")))?;
+            let mut running = Running {
+                base_url: url.clone(),
+                admin_token: admin,
+                webhook_secret: secret,
+                cooldown_ms,
+                load_allowed: true,
+                embedded: None,
+                child: Some(child),
+                stderr_path: Some(stderr_path),
+            };
+            let child = running.child.as_mut();
+            let exited = async {
+                match child {
+                    Some(c) => c.wait().await.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                    None => std::future::pending().await,
+                }
+            };
+            let outcome = tokio::select! {
+                ready = wait_ready(&url, Duration::from_secs(20)) => if ready { None } else {
+                    Some(format!("{cmd:?} did not answer GET {url}/ready within 20s (it must listen on $GATEDRILL_GATEWAY_PORT)"))
+                },
+                status = exited => Some(format!("{cmd:?} exited ({status}) before answering GET {url}/ready")),
+            };
+            if let Some(problem) = outcome {
+                running.stop().await;
+                return Err(TargetError::Start(problem));
+            }
+            Ok(running)
+        }
+    }
+}
+
+impl Running {
+    pub async fn stop(&mut self) {
+        if let Some(h) = self.embedded.take() {
+            h.shutdown().await;
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The scenario format (issue: "Scenario runner"): one TOML (or JSON) file per drill, naming the
+//! seed-000 playbook or runbook section it exercises, the gateway environment, the fault rules
+//! and their schedules, the ordered steps, and the expected outcome. Types here are the source
+//! of the committed JSON Schema (`scenarios/scenario.schema.json`); validation that the types
+//! cannot express runs at load, so every problem is reported with file, line and column.
+
+pub mod steps;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::classify::FailureMode;
+use crate::classify::conduct::Finding;
+use crate::duration::Dur;
+use crate::input::{self, InputError};
+use crate::mock::faults::FaultRule;
+pub use steps::Step;
+
+/// What a scenario drills: a seed-000 playbook or a section of the gateway runbook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Playbook {
+    /// Seed 000, playbook A: model outage and provider instability.
+    ModelOutage,
+    /// Seed 000, playbook B: tool degradation and delivery contract instability.
+    ToolDegradation,
+    /// Seed 000, playbook C: cost spikes and budget integrity.
+    CostSpike,
+    /// Runbook A: AI provider failover cascade.
+    ProviderFailover,
+    /// Runbook B: agent gateway session backlog.
+    SessionBacklog,
+    /// Runbook C: orchestration disabled or misconfigured.
+    OrchestrationDisabled,
+    /// Runbook: release window checks (mandatory).
+    ReleaseWindow,
+    /// Runbook: connector ingest profiles and external-channel fallback.
+    ConnectorIngest,
+}
+
+/// A drill.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// snake_case name, unique in a library.
+    pub name: String,
+    pub description: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub playbook: Playbook,
+    /// Seed for the mocks' draws; `--seed` overrides it.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Provider fleet configuration, relative to the scenario file (default: the embedded one).
+    #[serde(default)]
+    pub providers: Option<PathBuf>,
+    #[serde(default)]
+    pub gateway: GatewaySetup,
+    /// Fault rules loaded when the fleet starts.
+    #[serde(default)]
+    pub faults: Vec<FaultRule>,
+    /// Deadline of a step that sets none itself.
+    #[serde(default = "default_step_deadline")]
+    pub step_deadline: Dur,
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_step_deadline() -> Dur {
+    Dur::from_millis(10_000)
+}
+
+/// The gateway's environment. Values may use `{{mock.<provider>.url}}`; the admin token and
+/// webhook secret are generated per run for the embedded gateway and never written here.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySetup {
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// The outcome a scenario expects. Listed failure modes and findings must appear; any other
+/// must not.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    #[serde(default)]
+    pub failure_modes: Vec<FailureMode>,
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+/// A scenario with where it came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub scenario: Scenario,
+}
+
+/// Loads and validates one scenario file.
+pub fn load(path: &Path) -> Result<Loaded, InputError> {
+    let scenario: Scenario = input::load_file(path)?;
+    let problem = |message: String| InputError { path: path.to_path_buf(), line: None, column: None, message };
+    if scenario.name.is_empty()
+        || !scenario.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(locate(path, "name", problem(format!("name {:?} must be snake_case", scenario.name))));
+    }
+    if scenario.steps.is_empty() {
+        return Err(locate(path, "steps", problem("steps: at least one step is required".into())));
+    }
+    for (i, step) in scenario.steps.iter().enumerate() {
+        step.validate(path)
+            .map_err(|m| locate_nth(path, "[[steps]]", i, problem(format!("steps[{i}] ({}): {m}", step.kind()))))?;
+    }
+    Ok(Loaded { path: path.to_path_buf(), scenario })
+}
+
+/// Points an error found after parsing at the line where `key` is written.
+fn locate(path: &Path, key: &str, mut e: InputError) -> InputError {
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Some(off) = text
+            .lines()
+            .scan(0usize, |o, l| {
+                let start = *o;
+                *o += l.len() + 1;
+                Some((start, l))
+            })
+            .find(|(_, l)| l.trim_start().starts_with(key))
+            .map(|(o, _)| o)
+    {
+        let (l, c) = input::line_col(&text, off);
+        e.line = Some(l);
+        e.column = Some(c);
+    }
+    e
+}
+
+/// Points an error at the `n`th occurrence of `marker` (the nth step table).
+fn locate_nth(path: &Path, marker: &str, n: usize, mut e: InputError) -> InputError {
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Some((off, _)) = text.match_indices(marker).nth(n)
+    {
+        let (l, c) = input::line_col(&text, off);
+        e.line = Some(l);
+        e.column = Some(c);
+    }
+    e
+}
+
+/// Every scenario file under the given paths (a file, or a folder's `*.toml` and `*.json`,
+/// the schema excepted), sorted.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|e| InputError {
+                path: p.clone(),
+                line: None,
+                column: None,
+                message: format!("cannot read folder: {e}"),
+            })?;
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    (name.ends_with(".toml") || name.ends_with(".json")) && !name.ends_with(".schema.json")
+                })
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(InputError {
+                path: p.clone(),
+                line: None,
+                column: None,
+                message: "no such file or folder".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The JSON Schema of the scenario format, as committed in `scenarios/scenario.schema.json`.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}

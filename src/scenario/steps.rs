@@ -1,0 +1,312 @@
+//! The step kinds of a scenario. Each names what it sends and what it expects; the runner
+//! (`drill::steps`) executes them, each under a deadline.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Dur;
+use crate::mock::faults::FaultRule;
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// `GET /health` answers 200.
+    Health {},
+    /// `GET /ready` answers 200.
+    Ready {},
+    /// `GET /api/admin/ai-runtime/health`, with expectations on its summary.
+    RuntimeHealth {
+        #[serde(default)]
+        expect: HealthExpect,
+    },
+    /// `GET /api/admin/ai-runtime/profiles` answers 200 and shows no secret.
+    Profiles {},
+    /// `POST /api/admin/ai-runtime/dry-run`.
+    DryRun {
+        role: String,
+        #[serde(default)]
+        prompt: Option<String>,
+        /// Repeat the prompt this many times (context-overflow drills).
+        #[serde(default)]
+        prompt_repeat: Option<u32>,
+        #[serde(default)]
+        timeout: Option<Dur>,
+        #[serde(default)]
+        expect: DryRunExpect,
+    },
+    /// `POST /api/admin/agent-gateway/orchestrate`.
+    Orchestrate {
+        draft_id: String,
+        #[serde(default)]
+        channel: Option<String>,
+        #[serde(default)]
+        expect: StatusExpect,
+    },
+    /// `POST /api/agent-gateway/adapters/ingest` with a payload fixture from `mocks/connectors/`.
+    Ingest {
+        connector: String,
+        channel: String,
+        fixture: String,
+        /// Send a wrong webhook secret instead of the right one.
+        #[serde(default)]
+        wrong_secret: bool,
+        #[serde(default)]
+        expect: IngestExpect,
+    },
+    /// `GET /api/admin/agent-gateway/sessions?source=db`.
+    SessionsLookup {
+        #[serde(default)]
+        expect: SessionsExpect,
+    },
+    /// `POST .../sessions/{id}/compact` on every active session.
+    SessionCompact {
+        keep_recent: u64,
+    },
+    /// `POST .../sessions/{id}/close` on every active session (draining a backlog).
+    SessionClose {},
+    /// `GET /api/admin/agent-gateway/telemetry`.
+    Telemetry {
+        #[serde(default)]
+        expect: TelemetryExpect,
+    },
+    /// The launch gate's external-channel check, one probe per channel.
+    ExternalChannelCheck {
+        channels: Vec<ChannelSpec>,
+    },
+    /// Load against an endpoint: closed model (`concurrency` and `count`) or open model
+    /// (`rate` per second for `duration`). Bounded in count and time; loopback targets only.
+    /// Ingest load sends Telegram-shaped payloads for connector `gatedrill_load`, rotating
+    /// over 100 chat ids.
+    Load {
+        against: LoadAgainst,
+        #[serde(default)]
+        role: Option<String>,
+        #[serde(default)]
+        concurrency: Option<u32>,
+        #[serde(default)]
+        count: Option<u64>,
+        #[serde(default)]
+        rate: Option<f64>,
+        #[serde(default)]
+        duration: Option<Dur>,
+        #[serde(default)]
+        expect: LoadExpect,
+    },
+    /// Adds or clears fault rules mid-scenario (a phase change).
+    Faults {
+        #[serde(default)]
+        clear: bool,
+        #[serde(default)]
+        add: Vec<FaultRule>,
+    },
+    /// Polls a condition until it holds or the deadline passes.
+    WaitUntil {
+        condition: Condition,
+        deadline: Dur,
+    },
+    Sleep {
+        duration: Dur,
+    },
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthExpect {
+    #[serde(default)]
+    pub health: Option<String>,
+    #[serde(default)]
+    pub roles_blocked: Option<u64>,
+    #[serde(default)]
+    pub providers_cooling_down: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DryRunExpect {
+    #[serde(default)]
+    pub failed: Option<bool>,
+    #[serde(default)]
+    pub fallback_used: Option<bool>,
+    #[serde(default)]
+    pub served_by: Option<String>,
+    /// Codes of the failed attempts, in order.
+    #[serde(default)]
+    pub attempt_codes: Option<Vec<String>>,
+    /// Cost above which the answer breaches the drill's budget (cost-spike drills expect it).
+    #[serde(default)]
+    pub cost_usd_above: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusExpect {
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngestExpect {
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub applied: Option<bool>,
+    #[serde(default)]
+    pub reject_reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsExpect {
+    #[serde(default)]
+    pub active_min: Option<u64>,
+    #[serde(default)]
+    pub active_max: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryExpect {
+    #[serde(default)]
+    pub accepted_min: Option<u64>,
+    #[serde(default)]
+    pub rejected_min: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSpec {
+    pub channel: String,
+    pub connector: String,
+    pub fixture: String,
+    #[serde(default = "yes")]
+    pub required: bool,
+    /// Probe with a stale webhook secret (a rotation the probe did not follow).
+    #[serde(default)]
+    pub wrong_secret: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadAgainst {
+    DryRun,
+    Orchestrate,
+    Ingest,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadExpect {
+    /// Largest share of failed requests (0..=1).
+    #[serde(default)]
+    pub max_error_rate: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "check", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// Runtime health reports this value of `summary.health`.
+    RuntimeHealth { health: String },
+    /// At most this many sessions are `active`.
+    ActiveSessionsAtMost { count: u64 },
+}
+
+/// Upper bounds that keep every load loop bounded.
+pub const MAX_LOAD_COUNT: u64 = 100_000;
+pub const MAX_LOAD_DURATION_MS: u64 = 600_000;
+pub const MAX_CONCURRENCY: u32 = 512;
+
+impl Step {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Health {} => "health",
+            Step::Ready {} => "ready",
+            Step::RuntimeHealth { .. } => "runtime_health",
+            Step::Profiles {} => "profiles",
+            Step::DryRun { .. } => "dry_run",
+            Step::Orchestrate { .. } => "orchestrate",
+            Step::Ingest { .. } => "ingest",
+            Step::SessionsLookup { .. } => "sessions_lookup",
+            Step::SessionCompact { .. } => "session_compact",
+            Step::SessionClose {} => "session_close",
+            Step::Telemetry { .. } => "telemetry",
+            Step::ExternalChannelCheck { .. } => "external_channel_check",
+            Step::Load { .. } => "load",
+            Step::Faults { .. } => "faults",
+            Step::WaitUntil { .. } => "wait_until",
+            Step::Sleep { .. } => "sleep",
+        }
+    }
+
+    /// Whether the step only reads (allowed against any target) or puts load or faults on it.
+    pub fn is_probe(&self) -> bool {
+        !matches!(self, Step::Load { .. } | Step::Faults { .. })
+    }
+
+    /// Checks a step beyond what its type says (fixtures exist, roles are known, loads bounded).
+    pub fn validate(&self, scenario_path: &Path) -> Result<(), String> {
+        let role_ok = |r: &str| ["author", "critic", "maker", "judge"].contains(&r);
+        let fixture_ok = |f: &str| -> Result<(), String> {
+            let p = fixture_path(scenario_path, f);
+            if p.is_file() { Ok(()) } else { Err(format!("fixture {f:?} not found (looked for {})", p.display())) }
+        };
+        match self {
+            Step::DryRun { role, .. } if !role_ok(role) => {
+                Err(format!("role {role:?} is not one of author, critic, maker, judge"))
+            }
+            Step::Ingest { fixture, .. } => fixture_ok(fixture),
+            Step::ExternalChannelCheck { channels } => {
+                if channels.is_empty() {
+                    return Err("channels: at least one channel".into());
+                }
+                channels.iter().try_for_each(|c| fixture_ok(&c.fixture))
+            }
+            Step::Load { against: _, role, concurrency, count, rate, duration, expect } => {
+                if role.as_deref().is_some_and(|r| !role_ok(r)) {
+                    return Err("role: not one of author, critic, maker, judge".into());
+                }
+                let closed = concurrency.is_some() || count.is_some();
+                let open = rate.is_some() || duration.is_some();
+                match (closed, open) {
+                    (true, false) if concurrency.is_some() && count.is_some() => {}
+                    (false, true) if rate.is_some() && duration.is_some() => {}
+                    _ => {
+                        return Err(
+                            "give either concurrency and count (closed model) or rate and duration (open model)".into(),
+                        );
+                    }
+                }
+                if count.is_some_and(|c| c == 0 || c > MAX_LOAD_COUNT)
+                    || concurrency.is_some_and(|c| c == 0 || c > MAX_CONCURRENCY)
+                {
+                    return Err(format!("count must be 1..={MAX_LOAD_COUNT} and concurrency 1..={MAX_CONCURRENCY}"));
+                }
+                if rate.is_some_and(|r| !(r > 0.0 && r <= 100_000.0))
+                    || duration.is_some_and(|d| d.0.as_millis() as u64 > MAX_LOAD_DURATION_MS)
+                {
+                    return Err("rate must be in (0, 100000] per second and duration at most 10 minutes".into());
+                }
+                if expect.max_error_rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+                    return Err("expect.max_error_rate must be within 0..=1".into());
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A fixture named in a scenario: `mocks/connectors/<name>` (relative to the working
+/// directory), or relative to the scenario file when that exists.
+pub fn fixture_path(scenario_path: &Path, name: &str) -> std::path::PathBuf {
+    let beside = scenario_path.parent().unwrap_or(Path::new(".")).join(name);
+    if beside.is_file() { beside } else { Path::new("mocks/connectors").join(name) }
+}

@@ -1,0 +1,145 @@
+//! The scenario runner as users drive it: the whole library passes against the embedded gateway,
+//! a wrong expectation fails the run, bad files exit 2 with their location, the committed schema
+//! matches the types, and a gateway at a URL or a spawned command can be the target.
+
+mod common;
+
+use std::process::Command;
+
+use clap::Parser;
+use gatedrill::cli::{Cli, run};
+use gatedrill::exit::Exit;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+}
+
+fn temp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gatedrill-runner-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_library_passes_against_the_embedded_gateway() {
+    let exit = run(Cli::parse_from(["gatedrill", "run", "scenarios/", "--seed", "7"])).await.unwrap();
+    assert_eq!(exit, Exit::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_expectation_fails_the_run() {
+    let p = temp(
+        "wrong.toml",
+        r#"name = "wrong_expectation"
+description = "expects a fallback that does not happen"
+playbook = "provider_failover"
+[[steps]]
+kind = "dry_run"
+role = "critic"
+expect = { served_by = "deepseek", fallback_used = true }
+"#,
+    );
+    let exit = run(Cli::parse_from(["gatedrill", "run", p.to_str().unwrap()])).await.unwrap();
+    assert_eq!(exit, Exit::GateFailed);
+    // A planned fault that never fires fails the drill too: it did not happen.
+    let p = temp(
+        "never.toml",
+        r#"name = "never_fired"
+description = "plans a fault on a model nobody calls"
+playbook = "model_outage"
+[[faults]]
+id = "unused"
+fault = { kind = "overloaded" }
+match = { provider = "deepseek", model = "deepseek-reasoner" }
+[[steps]]
+kind = "health"
+"#,
+    );
+    let out = bin().args(["run", p.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("unexpected finding planned_fault_never_fired"), "{text}");
+}
+
+#[test]
+fn bad_scenarios_exit_2_with_their_location() {
+    let p = temp(
+        "bad.toml",
+        "name = \"bad_one\"\ndescription = \"x\"\nplaybook = \"model_outage\"\n[[steps]]\nkind = \"dry_run\"\nrole = \"poet\"\n",
+    );
+    let out = bin().args(["validate", p.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:4:1") && err.contains("role \"poet\""), "{err}");
+    let p = temp(
+        "typo.toml",
+        "name = \"typo\"\ndescription = \"x\"\nplaybook = \"model_outage\"\n[[steps]]\nkind = \"dry_rn\"\n",
+    );
+    let out = bin().args(["validate", p.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("typo.toml:") && err.contains("unknown variant `dry_rn`") && err.contains("expected one of"),
+        "{err}"
+    );
+    let out = bin().args(["run", "--target", "ftp://x", "scenarios/"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_committed_schema_matches_the_types() {
+    let committed = std::fs::read_to_string("scenarios/scenario.schema.json").unwrap();
+    assert_eq!(
+        committed,
+        gatedrill::scenario::schema_json(),
+        "regenerate with: gatedrill schema > scenarios/scenario.schema.json"
+    );
+    let out = bin().args(["validate", "scenarios/"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_at_a_url_runs_the_probes_and_skips_fault_drills() {
+    let s = common::stack::stack(&[]).await;
+    let out = tokio::task::spawn_blocking(move || {
+        let url = s.gw.url.clone();
+        let out = bin()
+            .args(["run", "scenarios/release_window_checks.toml", "scenarios/rotated_key_401.toml", "--target", &url])
+            .env("ADMIN_API_TOKEN", common::stack::ADMIN_TOKEN)
+            .env("AGENT_GATEWAY_WEBHOOK_SECRET", common::stack::WEBHOOK_SECRET)
+            .output()
+            .unwrap();
+        drop(s);
+        out
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("PASS  release_window_checks") && text.contains("SKIP  rotated_key_401"), "{text}");
+    let out = bin()
+        .args(["run", "scenarios/release_window_checks.toml", "--target", "http://127.0.0.1:9"])
+        .env_remove("ADMIN_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "no token: the scenario errors");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ADMIN_API_TOKEN"));
+}
+
+#[test]
+fn a_spawned_gateway_command_is_driven_through_the_mocks() {
+    let cmd = format!("cmd:{} gateway serve --bind 127.0.0.1:$GATEDRILL_GATEWAY_PORT", env!("CARGO_BIN_EXE_gatedrill"));
+    let out = bin()
+        .args(["run", "scenarios/rotated_key_401.toml", "scenarios/stream_cut_mid_response.toml", "--target", &cmd])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 passed, 0 failed"), "{text}");
+    let out = bin().args(["run", "scenarios/rotated_key_401.toml", "--target", "cmd:exit 3"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("exited (exit status: 3) before answering"), "{text}");
+}
