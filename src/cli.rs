@@ -16,8 +16,32 @@ use crate::mock::{FleetOptions, ProviderFleet};
 #[derive(Debug, Parser)]
 #[command(name = "gatedrill", version, about = "Release-gate and chaos drill harness for AI agent gateways")]
 pub struct Cli {
+    /// Print only failing scenarios and the final line (and errors).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print every check; -vv also turns on debug logs (GATEDRILL_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The console summary: a table, or the launch-gate summary as JSON.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// How much the console says.
+#[derive(Clone, Copy, Debug)]
+pub struct Console {
+    pub quiet: bool,
+    pub verbose: u8,
+    pub format: Format,
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,8 +58,27 @@ pub enum Command {
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
     },
-    /// Print the JSON Schema of the scenario format.
-    Schema,
+    /// Print the JSON Schema of the scenario format (or, with --trace, of trace.json).
+    Schema {
+        /// The schema of `<scenario>/trace.json` instead.
+        #[arg(long)]
+        trace: bool,
+    },
+    /// Re-render the summaries, JUnit and drill evidence of a finished run from its traces.
+    Report {
+        /// A run's output folder (the `--out` of `gatedrill run`).
+        dir: PathBuf,
+    },
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions { shell: clap_complete::Shell },
+    /// Merge runs sharded across machines: traces, interval logs and summaries.
+    Merge {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged run goes.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Mock LLM providers (OpenAI, Anthropic, DeepSeek) with scheduled faults.
     Mock {
         #[command(subcommand)]
@@ -68,6 +111,16 @@ pub struct RunArgs {
     /// Allow load and fault steps against a non-loopback URL.
     #[arg(long)]
     pub allow_load: bool,
+    /// Launch-gate mode: keep state between runs and apply the runbook's hard-stop rule
+    /// (required channels failing in more than one consecutive strict run: exit 3).
+    #[arg(long)]
+    pub strict: bool,
+    /// The strict runs' state file (default: <out>/release/launch-gate-state.json).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Progress bars on stderr: auto shows them when stderr is a terminal.
+    #[arg(long, value_enum, default_value_t = crate::drill::progress::ProgressMode::Auto)]
+    pub progress: crate::drill::progress::ProgressMode,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +162,18 @@ pub struct MockServeArgs {
     /// Attempts kept per provider journal (a ring; older records are counted as dropped).
     #[arg(long, default_value_t = 10_000)]
     pub journal_capacity: usize,
+}
+
+/// Writes to stdout; a closed pipe (`gatedrill list | head -1`) ends the output quietly instead
+/// of panicking.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+macro_rules! say {
+    ($($arg:tt)*) => { emit(&format!("{}\n", format_args!($($arg)*))) };
 }
 
 /// A user-facing failure with the exit code it maps to.
@@ -153,24 +218,53 @@ impl MockServeArgs {
 
 /// Runs a parsed command line to completion.
 pub async fn run(cli: Cli) -> Result<Exit, Failure> {
+    let console = Console { quiet: cli.quiet, verbose: cli.verbose, format: cli.format };
     match cli.command {
-        Command::Run(args) => run_scenarios(args).await,
+        Command::Run(args) => run_scenarios(args, console).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "gatedrill", &mut script);
+            emit(&String::from_utf8_lossy(&script));
+            Ok(Exit::Pass)
+        }
         Command::Validate { paths } => {
             let loaded = load_all(&paths)?;
-            println!("{} scenario(s) valid", loaded.len());
+            say!("{} scenario(s) valid", loaded.len());
             Ok(Exit::Pass)
         }
         Command::List { paths } => {
             for l in load_all(&paths)? {
                 let s = &l.scenario;
                 let playbook = crate::drill::runner::id(&s.playbook);
-                println!("{:<38} {:<22} [{}] {}", s.name, playbook, s.tags.join(","), s.description);
+                say!("{:<38} {:<22} [{}] {}", s.name, playbook, s.tags.join(","), s.description);
             }
             Ok(Exit::Pass)
         }
-        Command::Schema => {
-            print!("{}", crate::scenario::schema_json());
+        Command::Schema { trace } => {
+            emit(&if trace { crate::report::trace_schema_json() } else { crate::scenario::schema_json() });
             Ok(Exit::Pass)
+        }
+        Command::Report { dir } => {
+            let (meta, reports) = crate::report::load_run(&dir).map_err(Failure::usage)?;
+            let scrub = crate::report::Scrubber::default();
+            let summary = crate::report::write_derived(&dir, &meta, &reports, None, &scrub).map_err(Failure::usage)?;
+            print_console(console, &reports, &meta, &summary, &scrub);
+            if console.format == Format::Text {
+                say!("re-rendered {} scenario trace(s) in {}", reports.len(), dir.display());
+            }
+            Ok(verdict(&meta, &reports, &summary))
+        }
+        Command::Merge { dirs, out } => {
+            let (meta, reports) = crate::report::merge::merge(&dirs, &out).map_err(Failure::usage)?;
+            let scrub = crate::report::Scrubber::default();
+            crate::report::write_traces(&out, &meta, &reports, &scrub).map_err(Failure::usage)?;
+            let summary = crate::report::write_derived(&out, &meta, &reports, None, &scrub).map_err(Failure::usage)?;
+            print_console(console, &reports, &meta, &summary, &scrub);
+            if console.format == Format::Text {
+                say!("merged {} run(s), {} scenario(s) into {}", dirs.len(), reports.len(), out.display());
+            }
+            Ok(verdict(&meta, &reports, &summary))
         }
         Command::Mock { command: MockCommand::Serve(args) } => mock_serve(args.validate()?).await,
         Command::Gateway { command: GatewayCommand::Serve(args) } => gateway_serve(args).await,
@@ -200,39 +294,167 @@ fn load_all(paths: &[PathBuf]) -> Result<Vec<crate::scenario::Loaded>, Failure> 
     if problems.is_empty() { Ok(loaded) } else { Err(Failure::usage(problems.join("\n"))) }
 }
 
-async fn run_scenarios(args: RunArgs) -> Result<Exit, Failure> {
+/// The console summary of a finished run: the table (`--quiet`: failures only; `--verbose`:
+/// every check), or the launch-gate summary as JSON.
+fn print_console(
+    console: Console,
+    reports: &[crate::drill::runner::ScenarioReport],
+    meta: &crate::report::RunMeta,
+    summary: &crate::report::launch_gate::Summary,
+    scrub: &crate::report::Scrubber,
+) {
+    let text = match console.format {
+        Format::Json => serde_json::to_string_pretty(summary).unwrap_or_default() + "\n",
+        Format::Text => {
+            let detail = if console.quiet {
+                crate::drill::summary::Detail::Failures
+            } else if console.verbose > 0 {
+                crate::drill::summary::Detail::Checks
+            } else {
+                crate::drill::summary::Detail::Scenarios
+            };
+            crate::drill::summary::render(reports, &meta.target, detail)
+        }
+    };
+    emit(&scrub.scrub(&text));
+}
+
+/// The exit code a finished (or re-rendered) run maps to.
+fn verdict(
+    meta: &crate::report::RunMeta,
+    reports: &[crate::drill::runner::ScenarioReport],
+    summary: &crate::report::launch_gate::Summary,
+) -> Exit {
+    if meta.incomplete {
+        Exit::Interrupted
+    } else if summary.hard_stop.as_ref().is_some_and(|h| h.paused) {
+        Exit::HardStop
+    } else if reports.iter().all(|r| r.passed) {
+        Exit::Pass
+    } else {
+        Exit::GateFailed
+    }
+}
+
+/// Secrets the run may meet: its own, and any the environment holds under a secret-looking name.
+fn env_secrets() -> Vec<String> {
+    std::env::vars()
+        .filter(|(k, _)| {
+            k == "ADMIN_API_TOKEN"
+                || k.ends_with("_API_KEY")
+                || k.ends_with("_WEBHOOK_SECRET")
+                || k.ends_with("_ADMIN_API_TOKEN")
+                || k.ends_with("_SECRET")
+        })
+        .map(|(_, v)| v)
+        .collect()
+}
+
+fn run_id(seed: Option<u64>) -> String {
+    let now = std::time::SystemTime::now();
+    let nanos = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let stamp = humantime::format_rfc3339_seconds(now).to_string().replace([':', '-'], "");
+    format!("{}-{:06x}", stamp.trim_end_matches('Z'), crate::rng::mix(nanos ^ seed.unwrap_or(0)) & 0xff_ffff)
+}
+
+async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure> {
     let mut loaded = load_all(&args.paths)?;
     if !args.tags.is_empty() {
         loaded.retain(|l| l.scenario.tags.iter().any(|t| args.tags.contains(t)));
     }
+    let cancel = tokio_util::sync::CancellationToken::new();
     let opts = crate::drill::runner::RunOptions {
         target: args.target.clone(),
         seed: args.seed,
         out: args.out.clone(),
         allow_load: args.allow_load,
+        cancel: cancel.clone(),
+        secrets: Default::default(),
+        progress: if console.format == Format::Json || console.quiet {
+            crate::drill::progress::Progress::hidden()
+        } else {
+            crate::drill::progress::Progress::new(args.progress)
+        },
     };
+    // The first Ctrl-C or SIGTERM stops the run between steps and still writes what was
+    // gathered; a second one exits at once.
+    let watcher = tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            shutdown_signal().await;
+            eprintln!(
+                "gatedrill: interrupted; finishing the step in flight and writing what was gathered (again to quit now)"
+            );
+            cancel.cancel();
+            shutdown_signal().await;
+            std::process::exit(Exit::Interrupted as i32);
+        }
+    });
+    let meta_start = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    let id = run_id(args.seed);
     let mut reports = Vec::new();
-    let interrupted = tokio::select! {
-        _ = async {
-            for l in &loaded {
-                reports.push(crate::drill::runner::run_scenario(l, &opts).await);
-            }
-        } => false,
-        _ = shutdown_signal() => true,
-    };
-    print!("{}", crate::drill::summary::render(&reports, &opts.target.describe()));
-    if interrupted {
-        eprintln!("gatedrill: interrupted; {} of {} scenario(s) finished", reports.len(), loaded.len());
-        return Ok(Exit::Interrupted);
+    for l in &loaded {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let mut r = crate::drill::runner::run_scenario(l, &opts).await;
+        r.run_id = id.clone();
+        reports.push(r);
     }
-    Ok(if reports.iter().all(|r| r.passed) { Exit::Pass } else { Exit::GateFailed })
+    watcher.abort();
+    let interrupted = cancel.is_cancelled();
+    let meta = crate::report::RunMeta {
+        run_id: id,
+        seed: args.seed,
+        target: opts.target.describe(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        commit: tokio::task::spawn_blocking(crate::report::commit).await.ok().flatten(),
+        started_at: meta_start,
+        finished_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        incomplete: interrupted,
+        strict: args.strict,
+        merged_from: Vec::new(),
+    };
+    let scrub = crate::report::Scrubber::new(
+        opts.secrets.lock().map(|s| s.clone()).unwrap_or_default().into_iter().chain(env_secrets()),
+    );
+    crate::report::write_traces(&args.out, &meta, &reports, &scrub).map_err(Failure::usage)?;
+    let hard_stop = if args.strict && !interrupted {
+        let (failed, _) = crate::report::launch_gate::failed_channels(&reports);
+        let required: Vec<String> = failed
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| format!("{}:{}:{}", f.channel, f.connector_id, f.failure_mode.id()))
+            .collect();
+        let path = args.state.clone().unwrap_or_else(|| args.out.join("release/launch-gate-state.json"));
+        Some(crate::report::state::apply(&path, &meta.run_id, &required).map_err(Failure::usage)?)
+    } else {
+        None
+    };
+    let summary =
+        crate::report::write_derived(&args.out, &meta, &reports, hard_stop.as_ref(), &scrub).map_err(Failure::usage)?;
+    print_console(console, &reports, &meta, &summary, &scrub);
+    if console.format == Format::Text && !console.quiet {
+        say!("artifacts: {}", args.out.display());
+    }
+    if let Some(h) = hard_stop.as_ref().filter(|h| h.paused) {
+        eprintln!("gatedrill: HARD STOP: {}", h.action);
+    }
+    if interrupted {
+        eprintln!(
+            "gatedrill: interrupted; {} of {} scenario(s) ran; artifacts are marked incomplete",
+            reports.len(),
+            loaded.len()
+        );
+    }
+    Ok(verdict(&meta, &reports, &summary))
 }
 
 async fn gateway_serve(args: GatewayServeArgs) -> Result<Exit, Failure> {
     // Invalid configuration fails fast, naming the variable (runbook: "fails fast on API startup").
     let config = crate::gateway::config::GatewayConfig::from_env().map_err(Failure::usage)?;
     let handle = crate::gateway::start(config, &args.store, args.bind).await.map_err(Failure::usage)?;
-    println!("{}", serde_json::json!({"gateway": handle.url}));
+    say!("{}", serde_json::json!({"gateway": handle.url}));
     let interrupted = shutdown_signal().await;
     handle.shutdown().await;
     Ok(if interrupted { Exit::Interrupted } else { Exit::Pass })
@@ -241,7 +463,7 @@ async fn gateway_serve(args: GatewayServeArgs) -> Result<Exit, Failure> {
 async fn mock_serve(cmd: MockServe) -> Result<Exit, Failure> {
     let fleet = ProviderFleet::start(cmd.options).await.map_err(Failure::usage)?;
     for e in fleet.endpoints() {
-        println!("{}", serde_json::to_string(&e).unwrap_or_default());
+        say!("{}", serde_json::to_string(&e).unwrap_or_default());
     }
     let interrupted = shutdown_signal().await;
     fleet.shutdown().await;
@@ -277,7 +499,7 @@ pub fn main_entry() -> ExitCode {
             return if e.use_stderr() { Exit::Usage.into() } else { Exit::Pass.into() };
         }
     };
-    init_tracing();
+    init_tracing(cli.quiet, cli.verbose);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -294,8 +516,15 @@ pub fn main_entry() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(quiet: bool, verbose: u8) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEDRILL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| crate::drill::progress::LogWriter).try_init();
 }

@@ -34,7 +34,7 @@ pub enum Finding {
 }
 
 /// A finding with its evidence.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Evidence {
     pub finding: Finding,
     pub provider: String,
@@ -273,7 +273,7 @@ mod tests {
         assert!(judge_with(&[overflow.clone(), bigger], None).is_empty());
         let mut forced = overflow;
         forced.prompt_tokens = Some(10);
-        forced.faults = vec![AppliedFault { rule: "o".into(), kind: "context_overflow" }];
+        forced.faults = vec![AppliedFault { rule: "o".into(), kind: "context_overflow".into() }];
         let mut same = rec(1, "openai", 10.0, 5.0, 2);
         same.prompt_tokens = Some(10);
         assert_eq!(judge_with(&[forced, same], None), [Finding::ContextOverflowMisrouted]);

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::classify::{ChannelObservation, Exchange, FailureMode, classify};
@@ -36,11 +37,11 @@ pub struct ProbeTarget {
 }
 
 /// One exchange, as kept in the trace.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TracedRequest {
-    pub step: &'static str,
-    pub method: &'static str,
+    pub step: String,
+    pub method: String,
     pub path: String,
     pub request_body: Option<Value>,
     pub status: Option<u16>,
@@ -51,7 +52,7 @@ pub struct TracedRequest {
 }
 
 /// The result of one channel's check.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelTrace {
     pub connector_id: String,
@@ -64,6 +65,7 @@ pub struct ChannelTrace {
     pub requests: Vec<TracedRequest>,
     pub duration_ms: f64,
     #[serde(skip)]
+    #[schemars(skip)]
     pub observation: ChannelObservation,
 }
 
@@ -89,8 +91,8 @@ impl ProbeTarget {
             Err(_) => (None, Value::Null, Some("timeout".to_string())),
         };
         let traced = TracedRequest {
-            step,
-            method: if body.is_some() { "POST" } else { "GET" },
+            step: step.into(),
+            method: if body.is_some() { "POST" } else { "GET" }.into(),
             path,
             request_body: body,
             status,

@@ -1,26 +1,38 @@
 //! Load against the gateway, always bounded: a closed model (`concurrency` workers for `count`
-//! requests) or an open model (`rate` per second for `duration`, each request scheduled in
-//! advance, so a slow gateway cannot slow the schedule down). Loopback targets only, unless
-//! `--allow-load`. Latencies are kept per request here (at most 100k); HdrHistograms with
-//! coordinated-omission correction are the next issue's.
+//! requests) or an open model (`rate` per second for `duration`, at most `connections` in
+//! flight). The open model schedules every request in advance and measures it from when it was
+//! due, so a stalled gateway cannot hide behind a load generator that stopped sending
+//! (coordinated omission); the uncorrected figures, from when each request was really sent, are
+//! reported beside them. Loopback targets only, unless `--allow-load`. Latencies go into
+//! HdrHistograms: memory does not grow with the request count.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::steps::StepCtx;
+use super::steps::{StepCtx, dry_run_task};
+use crate::metrics::Summary;
+use crate::metrics::slo::TaskOutcome;
 use crate::scenario::steps::LoadAgainst;
+
+/// In-flight requests of an open model when the step names none.
+pub const DEFAULT_CONNECTIONS: u32 = 64;
+/// The progress line is updated every this many requests.
+const PROGRESS_EVERY: u64 = 250;
+/// Resident memory is sampled every this many requests.
+const RSS_EVERY: u64 = 100_000;
 
 /// How a load step sends.
 #[derive(Clone, Copy, Debug)]
 pub enum Shape {
     Closed { concurrency: u32, count: u64 },
-    Open { rate: f64, duration: Duration },
+    Open { rate: f64, duration: Duration, connections: u32 },
 }
 
 impl Shape {
@@ -30,26 +42,41 @@ impl Shape {
         count: Option<u64>,
         rate: Option<f64>,
         duration: Option<Duration>,
+        connections: Option<u32>,
     ) -> Shape {
         match (concurrency, count, rate, duration) {
             (Some(c), Some(n), _, _) => Shape::Closed { concurrency: c, count: n },
-            (_, _, Some(r), Some(d)) => Shape::Open { rate: r, duration: d },
+            (_, _, Some(r), Some(d)) => {
+                Shape::Open { rate: r, duration: d, connections: connections.unwrap_or(DEFAULT_CONNECTIONS) }
+            }
             _ => Shape::Closed { concurrency: 1, count: 1 },
         }
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+/// Resident memory after so many requests.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct RssSample {
+    pub sent: u64,
+    pub rss_mib: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LoadReport {
     pub against: String,
+    /// `closed` or `open`.
+    pub model: String,
     pub sent: u64,
     pub errors: u64,
     pub statuses: BTreeMap<String, u64>,
     pub duration_ms: f64,
+    pub requested_rate: Option<f64>,
     pub achieved_rate: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
+    /// Open model: from each request's scheduled start (corrected); closed: as measured.
+    pub latency: Summary,
+    /// Open model only: from when each request was really sent.
+    pub uncorrected: Option<Summary>,
+    pub rss: Vec<RssSample>,
 }
 
 impl LoadReport {
@@ -58,101 +85,131 @@ impl LoadReport {
     }
 }
 
-/// One request of the load; returns (success, status label, latency).
-async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> (bool, String, f64) {
-    let started = Instant::now();
-    let (ok, label) = match against {
+/// This process's resident memory, where the platform says (Linux `/proc`).
+pub fn rss_mib() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / (1024.0 * 1024.0))
+}
+
+/// One request; returns (success, status label, when it was really sent).
+async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> (bool, String, Instant, TaskOutcome) {
+    let sent = Instant::now();
+    let (ex, task) = match against {
         LoadAgainst::DryRun => {
-            let ex = ctx
-                .call(
-                    reqwest::Method::POST,
-                    "/api/admin/ai-runtime/dry-run",
-                    Some(&json!({"role": role, "prompt": format!("load probe {i}"), "timeoutMs": 5000})),
-                    true,
-                )
-                .await;
-            (
-                ex.status == Some(200) && ex.body["failed"] == false,
-                ex.status.map_or("no_answer".into(), |s| s.to_string()),
-            )
+            let body = json!({"role": role, "prompt": format!("load probe {i}"), "timeoutMs": 5000});
+            let (ex, took) =
+                ctx.call_timed(reqwest::Method::POST, "/api/admin/ai-runtime/dry-run", Some(&body), true, false).await;
+            let task = dry_run_task(role, &ex, took);
+            (ex, task)
         }
         LoadAgainst::Orchestrate => {
-            let ex = ctx
-                .call(
-                    reqwest::Method::POST,
-                    "/api/admin/agent-gateway/orchestrate",
-                    Some(&json!({"draftId": format!("load-{i}"), "channel": "load"})),
-                    true,
-                )
-                .await;
-            (ex.status == Some(201), ex.status.map_or("no_answer".into(), |s| s.to_string()))
+            let body = json!({"draftId": format!("load-{i}"), "channel": "load"});
+            let path = "/api/admin/agent-gateway/orchestrate";
+            let (ex, took) = ctx.call_timed(reqwest::Method::POST, path, Some(&body), true, false).await;
+            let task = TaskOutcome { ok: ex.status == Some(201), latency: took, ..Default::default() };
+            (ex, task)
         }
         LoadAgainst::Ingest => {
             let body = json!({"connectorId": "gatedrill_load", "channel": "telegram", "payload": {"message": {"chat": {"id": 700_000 + i % 100}, "text": "load"}}});
-            let mut req = ctx
-                .client
-                .post(format!("{}/api/agent-gateway/adapters/ingest", ctx.target.base_url))
-                .timeout(ctx.deadline)
-                .json(&body);
-            if let Some(s) = &ctx.target.webhook_secret {
-                req = req.header("x-agent-gateway-webhook-secret", &s.0);
-            }
-            match req.send().await {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let applied = r.json::<serde_json::Value>().await.ok().is_some_and(|v| v["ingestApplied"] == true);
-                    (status == 201 && applied, status.to_string())
-                }
-                Err(_) => (false, "no_answer".into()),
-            }
+            let (ex, took) = ctx.ingest(&body, None, false).await;
+            let task = TaskOutcome {
+                ok: ex.status == Some(201) && ex.body["ingestApplied"] == true,
+                latency: took,
+                ..Default::default()
+            };
+            (ex, task)
         }
     };
-    (ok, label, started.elapsed().as_secs_f64() * 1000.0)
+    (task.ok, ex.status.map_or("no_answer".into(), |s| s.to_string()), sent, task)
+}
+
+struct Tally {
+    report: LoadReport,
+    tag: String,
+}
+
+impl Tally {
+    fn add(&mut self, ctx: &StepCtx<'_>, r: (bool, String, Instant, TaskOutcome), due: Option<Instant>) {
+        let (ok, label, sent, mut task) = r;
+        let now = Instant::now();
+        self.report.sent += 1;
+        self.report.errors += u64::from(!ok);
+        *self.report.statuses.entry(label).or_default() += 1;
+        match due {
+            Some(due) => {
+                let corrected = now.saturating_duration_since(due);
+                ctx.obs.latency(&format!("{}:corrected", self.tag), corrected);
+                ctx.obs.latency(&format!("{}:uncorrected", self.tag), now.saturating_duration_since(sent));
+                task.latency = corrected;
+            }
+            None => ctx.obs.latency(&self.tag, now.saturating_duration_since(sent)),
+        }
+        ctx.obs.task(task);
+        if self.report.sent.is_multiple_of(PROGRESS_EVERY) {
+            let tag = if due.is_some() { format!("{}:corrected", self.tag) } else { self.tag.clone() };
+            ctx.progress.load(self.report.sent, self.report.errors, ctx.obs.summary(&tag).p95_ms);
+        }
+        if self.report.sent.is_multiple_of(RSS_EVERY)
+            && let Some(mib) = rss_mib()
+        {
+            self.report.rss.push(RssSample { sent: self.report.sent, rss_mib: mib });
+        }
+    }
 }
 
 pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Shape) -> LoadReport {
     let started = Instant::now();
-    let results: Vec<(bool, String, f64)> = match shape {
+    let tag = format!("load:{:02}", ctx.step.0 + 1);
+    let mut t =
+        Tally { report: LoadReport { against: format!("{against:?}"), ..Default::default() }, tag: tag.clone() };
+    match shape {
         Shape::Closed { concurrency, count } => {
-            futures::stream::iter(0..count)
+            t.report.model = "closed".into();
+            let mut results = futures::stream::iter(0..count)
                 .map(|i| one(ctx, against, role, i))
-                .buffer_unordered(concurrency as usize)
-                .collect()
-                .await
+                .buffer_unordered(concurrency as usize);
+            while let Some(r) = results.next().await {
+                t.add(ctx, r, None);
+            }
+            t.report.latency = ctx.obs.summary(&tag);
         }
-        Shape::Open { rate, duration } => {
+        Shape::Open { rate, duration, connections } => {
+            t.report.model = "open".into();
+            t.report.requested_rate = Some(rate);
             let interval = Duration::from_secs_f64(1.0 / rate);
             let total = (rate * duration.as_secs_f64()).floor() as u64;
             let mut in_flight = FuturesUnordered::new();
-            let mut out = Vec::new();
             let mut next = 0u64;
+            let mut last_sent = started;
             while next < total || !in_flight.is_empty() {
                 let due = started + interval.mul_f64(next as f64);
+                let can_send = next < total && in_flight.len() < connections as usize;
                 tokio::select! {
-                    _ = tokio::time::sleep_until(due), if next < total => {
-                        in_flight.push(one(ctx, against, role, next));
+                    biased;
+                    Some((r, due)) = in_flight.next(), if !in_flight.is_empty() => t.add(ctx, r, Some(due)),
+                    _ = tokio::time::sleep_until(due), if can_send => {
+                        let i = next;
+                        in_flight.push(async move { (one(ctx, against, role, i).await, due) });
                         next += 1;
+                        last_sent = Instant::now();
                     }
-                    Some(r) = in_flight.next(), if !in_flight.is_empty() => out.push(r),
                 }
             }
-            out
+            t.report.latency = ctx.obs.summary(&format!("{tag}:corrected"));
+            t.report.uncorrected = Some(ctx.obs.summary(&format!("{tag}:uncorrected")));
+            // The rate the requests went out at: n requests span n intervals from the start.
+            let span = last_sent.saturating_duration_since(started) + interval;
+            t.report.achieved_rate = t.report.sent as f64 / span.as_secs_f64().max(1e-9);
         }
-    };
-    let mut report = LoadReport { against: format!("{against:?}"), ..Default::default() };
-    let mut lat: Vec<f64> = Vec::with_capacity(results.len());
-    for (ok, label, ms) in results {
-        report.sent += 1;
-        report.errors += u64::from(!ok);
-        *report.statuses.entry(label).or_default() += 1;
-        lat.push(ms);
     }
-    lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| if lat.is_empty() { 0.0 } else { lat[((lat.len() as f64 - 1.0) * p).round() as usize] };
-    report.p50_ms = pct(0.5);
-    report.p95_ms = pct(0.95);
-    report.p99_ms = pct(0.99);
-    report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    report.achieved_rate = report.sent as f64 / started.elapsed().as_secs_f64().max(1e-9);
-    report
+    let elapsed = started.elapsed();
+    t.report.duration_ms = elapsed.as_secs_f64() * 1000.0;
+    if t.report.model == "closed" {
+        t.report.achieved_rate = t.report.sent as f64 / elapsed.as_secs_f64().max(1e-9);
+    }
+    if let Some(mib) = rss_mib() {
+        t.report.rss.push(RssSample { sent: t.report.sent, rss_mib: mib });
+    }
+    t.report
 }

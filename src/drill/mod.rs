@@ -1,8 +1,11 @@
-//! The drill runner's parts. So far: the external-channel check, the launch gate's core.
-//! The scenario runner that sequences steps around it is the rest of issue "Scenario runner".
+//! The drill runner's parts: targets (embedded, URL, spawned command), the step kinds, load,
+//! the external-channel check (the launch gate's core), what a scenario observed, and the
+//! runner that sequences it all into one report per scenario.
 
 pub mod external;
 pub mod load;
+pub mod observe;
+pub mod progress;
 pub mod runner;
 pub mod steps;
 pub mod summary;

@@ -4,23 +4,31 @@
 //! passes when every check passed and the failure modes and findings seen are exactly those it
 //! expects. The result is one typed report per scenario, which the evidence writers consume.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use super::external::ChannelTrace;
 use super::load::LoadReport;
+use super::observe::{Dropped, FAILURE_CAP, Observer, RequestRecord, SUCCESS_CAP};
 use super::steps::{Check, StepCtx, execute};
 use super::target::{self, TargetSpec};
 use crate::classify::FailureMode;
 use crate::classify::conduct::{self, Evidence, Finding};
+use crate::metrics::Summary;
+use crate::metrics::gate::{GateVerdict, Verdict};
+use crate::metrics::hlog::Interval;
+use crate::metrics::slo::Window;
 use crate::mock::config::FleetConfig;
-use crate::mock::journal::AttemptRecord;
+use crate::mock::journal::{AttemptRecord, Outcome};
 use crate::mock::schedule::RuleReceipt;
 use crate::mock::{FleetOptions, ProviderFleet};
-use crate::scenario::{Loaded, Playbook, Step};
+use crate::scenario::{Expect, Loaded, Playbook, Step};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -29,12 +37,17 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     pub out: PathBuf,
     pub allow_load: bool,
+    /// Fires on Ctrl-C or SIGTERM: the scenario stops between steps and reports what it has.
+    pub cancel: CancellationToken,
+    /// Every secret the run handled (tokens, keys), for the artifacts' scrubber. Never written.
+    pub secrets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub progress: super::progress::Progress,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct StepReport {
     pub index: usize,
-    pub kind: &'static str,
+    pub kind: String,
     pub passed: bool,
     pub skipped: Option<String>,
     pub checks: Vec<Check>,
@@ -42,11 +55,32 @@ pub struct StepReport {
     pub duration_ms: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+/// A fault phase change, in ms from the scenario's start.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Phase {
+    pub t_ms: f64,
+    pub change: String,
+}
+
+/// A payload kept as incident evidence (runtime health, dry-run attempts, session summary).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct EvidenceItem {
+    pub what: String,
+    pub payload: Value,
+}
+
+/// Everything one scenario observed and concluded: this is `<scenario>/trace.json`, and every
+/// other artifact is rendered from these.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ScenarioReport {
     pub name: String,
+    pub description: String,
+    pub tags: Vec<String>,
     pub file: PathBuf,
     pub playbook: Playbook,
+    pub run_id: String,
+    /// Interrupted before its steps all ran.
+    pub incomplete: bool,
     pub target: String,
     pub seed: u64,
     pub passed: bool,
@@ -58,19 +92,51 @@ pub struct ScenarioReport {
     pub findings: Vec<Evidence>,
     /// Expectations not met, in words.
     pub problems: Vec<String>,
+    pub expect: Expect,
     pub load: Vec<LoadReport>,
+    pub gates: Vec<GateVerdict>,
+    /// Latency per series (scenario, step, endpoint, provider attempt/ttft/itl, load,
+    /// failover overhead).
+    pub latency: BTreeMap<String, Summary>,
+    pub windows: Vec<Window>,
+    pub totals: Window,
+    pub phases: Vec<Phase>,
+    pub evidence: Vec<EvidenceItem>,
+    pub requests: Vec<RequestRecord>,
+    pub requests_dropped: Dropped,
+    /// The providers' journal: failures up to a cap, successes sampled.
     pub journal: Vec<AttemptRecord>,
+    pub journal_dropped: Dropped,
     pub receipts: Vec<(String, RuleReceipt)>,
     pub started_at: String,
     pub duration_ms: f64,
+    /// The interval log's lines, written beside the trace as `latency.hlog`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub intervals: Vec<Interval>,
 }
 
 impl ScenarioReport {
+    /// `SKIP`, `PASS` or `FAIL`.
+    pub fn verdict(&self) -> &'static str {
+        if self.skipped.is_some() {
+            "SKIP"
+        } else if self.passed {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    }
+
     fn new(loaded: &Loaded, opts: &RunOptions, seed: u64) -> Self {
         ScenarioReport {
             name: loaded.scenario.name.clone(),
+            description: loaded.scenario.description.clone(),
+            tags: loaded.scenario.tags.clone(),
             file: loaded.path.clone(),
             playbook: loaded.scenario.playbook,
+            run_id: String::new(),
+            incomplete: false,
             target: opts.target.describe(),
             seed,
             passed: false,
@@ -81,9 +147,20 @@ impl ScenarioReport {
             failure_modes: Vec::new(),
             findings: Vec::new(),
             problems: Vec::new(),
+            expect: loaded.scenario.expect.clone(),
             load: Vec::new(),
+            gates: Vec::new(),
+            latency: BTreeMap::new(),
+            windows: Vec::new(),
+            totals: Window::default(),
+            phases: Vec::new(),
+            evidence: Vec::new(),
+            requests: Vec::new(),
+            requests_dropped: Dropped::default(),
             journal: Vec::new(),
+            journal_dropped: Dropped::default(),
             receipts: Vec::new(),
+            intervals: Vec::new(),
             started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             duration_ms: 0.0,
         }
@@ -145,7 +222,20 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
             return fail(report, started, e.to_string());
         }
     };
+    if let Ok(mut known) = opts.secrets.lock() {
+        known.push(running.admin_token.0.clone());
+        known.extend(running.webhook_secret.as_ref().map(|w| w.0.clone()));
+        for e in fleet.endpoints() {
+            known.extend(fleet.spec(&e.provider).into_iter().flat_map(|s| s.api_keys.iter().cloned()));
+        }
+    }
     let client = reqwest::Client::builder().build().unwrap_or_default();
+    let obs = Observer::new(started, s.window.0);
+    let progress = opts.progress.scenario(&s.name, s.steps.len());
+    if !s.faults.is_empty() {
+        let ids: Vec<&str> = s.faults.iter().map(|r| r.id.as_str()).collect();
+        report.phases.push(Phase { t_ms: 0.0, change: format!("fault rules loaded at start: {}", ids.join(", ")) });
+    }
     let mut ctx = StepCtx {
         target: &running,
         fleet: opts.target.uses_mocks().then_some(&fleet),
@@ -156,13 +246,24 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         findings: Vec::new(),
         load: Vec::new(),
         probes: 0,
+        obs: &obs,
+        step: (0, "start"),
+        phases: Vec::new(),
+        evidence: Vec::new(),
+        progress: progress.clone(),
     };
     for (index, step) in s.steps.iter().enumerate() {
+        if opts.cancel.is_cancelled() {
+            report.incomplete = true;
+            break;
+        }
+        ctx.step = (index, step.kind());
+        ctx.progress.step(index, step.kind());
         let step_started = started.elapsed();
         if !step.is_probe() && !ctx.target.load_allowed {
             report.steps.push(StepReport {
                 index,
-                kind: step.kind(),
+                kind: step.kind().into(),
                 passed: true,
                 skipped: Some("load and faults need a loopback target or --allow-load".into()),
                 checks: Vec::new(),
@@ -171,33 +272,68 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
             });
             continue;
         }
-        let checks = match tokio::time::timeout(step_deadline(step, s.step_deadline.0), execute(&mut ctx, step)).await {
-            Ok(c) => c,
-            Err(_) => vec![Check {
+        let limit = step_deadline(step, s.step_deadline.0);
+        let ran = tokio::select! {
+            r = tokio::time::timeout(limit, execute(&mut ctx, step)) => Some(r),
+            _ = opts.cancel.cancelled() => None,
+        };
+        let checks = match ran {
+            None => {
+                report.incomplete = true;
+                vec![Check {
+                    name: "interrupted".into(),
+                    passed: false,
+                    expected: "the step to finish".into(),
+                    actual: "interrupted by a signal".into(),
+                }]
+            }
+            Some(Ok(c)) => c,
+            Some(Err(_)) => vec![Check {
                 name: "deadline".into(),
                 passed: false,
-                expected: format!("done within {}", crate::duration::Dur(step_deadline(step, s.step_deadline.0))),
+                expected: format!("done within {}", crate::duration::Dur(limit)),
                 actual: "still running".into(),
             }],
         };
         let passed = checks.iter().all(|c| c.passed);
         report.steps.push(StepReport {
             index,
-            kind: step.kind(),
+            kind: step.kind().into(),
             passed,
             skipped: None,
             checks,
             started_ms: ms(step_started),
             duration_ms: ms(started.elapsed() - step_started),
         });
+        if report.incomplete {
+            break;
+        }
+    }
+    // The runtime's state at the end, for the incident evidence (bounded like any step).
+    ctx.step = (s.steps.len(), "end");
+    if !report.incomplete {
+        let health = tokio::time::timeout(
+            s.step_deadline.0,
+            ctx.call(reqwest::Method::GET, "/api/admin/ai-runtime/health", None, true),
+        )
+        .await;
+        if let Ok(ex) = health
+            && ex.status == Some(200)
+        {
+            ctx.evidence.push(("runtime_health at end".into(), ex.body));
+        }
     }
     let (channels, mut findings, load) =
         (std::mem::take(&mut ctx.channels), std::mem::take(&mut ctx.findings), std::mem::take(&mut ctx.load));
+    report.phases.extend(ctx.phases.drain(..).map(|(t_ms, change)| Phase { t_ms, change }));
+    report.evidence = ctx.evidence.drain(..).map(|(what, payload)| EvidenceItem { what, payload }).collect();
     let cooldown_ms = running.cooldown_ms;
     drop(ctx);
+    let mut provider_latency = Vec::new();
     if opts.target.uses_mocks() {
         report.journal = fleet.journal();
         report.receipts = fleet.receipts();
+        provider_latency = fleet.latency();
         let window = |model: &str| {
             windows.providers.iter().flat_map(|p| &p.models).find(|m| m.id == model).map(|m| m.context_window)
         };
@@ -231,13 +367,46 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
             .unwrap_or_default();
         report.problems.push(format!("unexpected finding {}{detail}", id(f)));
     }
+    let o = obs.finish(provider_latency);
+    report.gates = s.gates.iter().map(|g| g.evaluate(&o.windows, &o.totals)).collect();
+    for g in report.gates.iter().filter(|g| g.verdict != Verdict::Pass) {
+        report.problems.push(format!("gate `{}`: {} ({})", g.gate, id(&g.verdict), g.detail));
+    }
+    if report.incomplete {
+        report.problems.push("interrupted: not every step ran".into());
+    }
+    (report.latency, report.intervals, report.windows, report.totals) = (o.latency, o.intervals, o.windows, o.totals);
+    (report.requests, report.requests_dropped) = (o.requests, o.dropped);
+    (report.journal, report.journal_dropped) = sample_journal(std::mem::take(&mut report.journal));
     report.channels = channels;
     report.failure_modes = modes.into_iter().collect();
     report.findings = findings;
     report.load = load;
     report.passed = report.steps.iter().all(|s| s.passed) && report.problems.is_empty();
     report.duration_ms = ms(started.elapsed());
+    progress.finish(report.verdict());
     report
+}
+
+/// The journal as kept in a trace: every failed attempt up to a cap, completed ones sampled.
+fn sample_journal(all: Vec<AttemptRecord>) -> (Vec<AttemptRecord>, Dropped) {
+    let mut dropped = Dropped::default();
+    let (mut ok, mut failed) = (0usize, 0usize);
+    let kept = all
+        .into_iter()
+        .filter(|r| {
+            if r.outcome == Outcome::Completed {
+                ok += 1;
+                dropped.successes += u64::from(ok > SUCCESS_CAP);
+                ok <= SUCCESS_CAP
+            } else {
+                failed += 1;
+                dropped.failures += u64::from(failed > FAILURE_CAP);
+                failed <= FAILURE_CAP
+            }
+        })
+        .collect();
+    (kept, dropped)
 }
 
 pub fn id<T: Serialize>(v: &T) -> String {

@@ -6,18 +6,22 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 use super::external::{ChannelProbe, ChannelTrace, ProbeTarget, check_channel};
+use super::observe::Observer;
 use super::target::Running;
 use crate::classify::Exchange;
 use crate::classify::conduct::{Evidence, Finding};
+use crate::metrics::slo::TaskOutcome;
 use crate::mock::ProviderFleet;
 use crate::mock::journal::Outcome;
 use crate::scenario::steps::{Condition, Step, fixture_path};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Check {
     pub name: String,
     pub passed: bool,
@@ -47,25 +51,84 @@ pub struct StepCtx<'a> {
     pub findings: Vec<Evidence>,
     pub load: Vec<super::load::LoadReport>,
     pub probes: u64,
+    pub obs: &'a Observer,
+    /// The step running: (index, kind), for latency series and the trace.
+    pub step: (usize, &'static str),
+    /// Fault phase changes: (ms from the scenario's start, what changed).
+    pub phases: Vec<(f64, String)>,
+    /// The last runtime-health and session-summary payloads seen (incident evidence).
+    pub evidence: Vec<(String, Value)>,
+    pub progress: super::progress::ScenarioProgress,
+}
+
+/// Whether an answer counts as a success, per endpoint.
+fn answered_ok(path: &str, ex: &Exchange) -> bool {
+    let Some(status) = ex.status else { return false };
+    if path.ends_with("/dry-run") {
+        status == 200 && ex.body["failed"] == false
+    } else if path.ends_with("/adapters/ingest") {
+        status == 201 && ex.body["ingestApplied"] == true
+    } else {
+        (200..300).contains(&status)
+    }
 }
 
 impl StepCtx<'_> {
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>, admin: bool) -> Exchange {
-        let mut req = self.client.request(method, format!("{}{path}", self.target.base_url)).timeout(self.deadline);
-        if admin {
-            req = req.header("x-admin-token", &self.target.admin_token.0);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        match req.send().await {
+    /// One exchange with the gateway, timed and recorded; `keep_body` keeps the answer in the
+    /// trace (step requests; loads keep only status and latency).
+    pub async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &str,
+        path: &str,
+        keep_body: bool,
+    ) -> (Exchange, Duration) {
+        let started = Instant::now();
+        let ex = match req.timeout(self.deadline).send().await {
             Ok(r) => {
                 let status = r.status().as_u16();
                 let body = r.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
                 Exchange { status: Some(status), body }
             }
             Err(_) => Exchange::default(),
+        };
+        let took = started.elapsed();
+        let ok = answered_ok(path, &ex);
+        self.obs.exchange(self.step, method, path, ex.status, ok, took, keep_body.then_some(&ex.body));
+        (ex, took)
+    }
+
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>, admin: bool) -> Exchange {
+        self.call_timed(method, path, body, admin, true).await.0
+    }
+
+    pub async fn call_timed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        admin: bool,
+        keep_body: bool,
+    ) -> (Exchange, Duration) {
+        let name = method.to_string();
+        let mut req = self.client.request(method, format!("{}{path}", self.target.base_url));
+        if admin {
+            req = req.header("x-admin-token", &self.target.admin_token.0);
         }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.send(req, &name, path, keep_body).await
+    }
+
+    /// A webhook delivery to the ingest endpoint, with the run's secret or the one given.
+    pub async fn ingest(&self, body: &Value, secret: Option<&str>, keep_body: bool) -> (Exchange, Duration) {
+        let path = "/api/agent-gateway/adapters/ingest";
+        let mut req = self.client.post(format!("{}{path}", self.target.base_url)).json(body);
+        if let Some(s) = secret.or(self.target.webhook_secret.as_ref().map(|s| s.0.as_str())) {
+            req = req.header("x-agent-gateway-webhook-secret", s);
+        }
+        self.send(req, "POST", path, keep_body).await
     }
 
     async fn get(&self, path: &str) -> Exchange {
@@ -108,6 +171,9 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
         }
         Step::RuntimeHealth { expect } => {
             let ex = ctx.get("/api/admin/ai-runtime/health").await;
+            if ex.status == Some(200) {
+                ctx.evidence.push(("runtime_health".into(), ex.body.clone()));
+            }
             if status_check(&mut out, 200, &ex) {
                 let s = &ex.body["summary"];
                 expect_eq(
@@ -159,9 +225,19 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
             );
             let timeout_ms = timeout.map_or(12_000, |t| t.0.as_millis() as u64);
             let since = ctx.fleet.map(|f| f.elapsed_ms());
-            let ex = ctx
-                .post("/api/admin/ai-runtime/dry-run", &json!({"role": role, "prompt": text, "timeoutMs": timeout_ms}))
+            let (ex, took) = ctx
+                .call_timed(
+                    reqwest::Method::POST,
+                    "/api/admin/ai-runtime/dry-run",
+                    Some(&json!({"role": role, "prompt": text, "timeoutMs": timeout_ms})),
+                    true,
+                    true,
+                )
                 .await;
+            ctx.obs.task(dry_run_task(role, &ex, took));
+            if ex.status == Some(200) {
+                ctx.evidence.push(("dry_run".into(), ex.body.clone()));
+            }
             if status_check(&mut out, 200, &ex) {
                 let b = &ex.body;
                 expect_eq(&mut out, "failed", expect.failed, b["failed"].as_bool().unwrap_or(true));
@@ -192,7 +268,10 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
         Step::Orchestrate { draft_id, channel, expect } => {
             let body =
                 json!({"draftId": draft_id, "channel": channel.clone().unwrap_or_else(|| "release-check".into())});
-            let ex = ctx.post("/api/admin/agent-gateway/orchestrate", &body).await;
+            let (ex, took) = ctx
+                .call_timed(reqwest::Method::POST, "/api/admin/agent-gateway/orchestrate", Some(&body), true, true)
+                .await;
+            ctx.obs.task(TaskOutcome { ok: ex.status == Some(201), latency: took, ..Default::default() });
             status_check(&mut out, expect.status.unwrap_or(201), &ex);
             expect_eq(
                 &mut out,
@@ -204,26 +283,13 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
         Step::Ingest { connector, channel, fixture, wrong_secret, expect } => match ctx.fixture(fixture) {
             Err(e) => out.push(check("fixture", false, fixture, e)),
             Ok(payload) => {
-                let mut req = ctx
-                    .client
-                    .post(format!("{}/api/agent-gateway/adapters/ingest", ctx.target.base_url))
-                    .timeout(ctx.deadline);
-                let secret = if *wrong_secret {
-                    Some("gatedrill-wrong-secret".to_string())
-                } else {
-                    ctx.target.webhook_secret.as_ref().map(|s| s.0.clone())
-                };
-                if let Some(s) = secret {
-                    req = req.header("x-agent-gateway-webhook-secret", s);
-                }
-                let r =
-                    req.json(&json!({"connectorId": connector, "channel": channel, "payload": payload})).send().await;
-                let ex = match r {
-                    Ok(r) => {
-                        Exchange { status: Some(r.status().as_u16()), body: r.json().await.unwrap_or(Value::Null) }
-                    }
-                    Err(_) => Exchange::default(),
-                };
+                let body = json!({"connectorId": connector, "channel": channel, "payload": payload});
+                let (ex, took) = ctx.ingest(&body, wrong_secret.then_some("gatedrill-wrong-secret"), true).await;
+                ctx.obs.task(TaskOutcome {
+                    ok: ex.status == Some(201) && ex.body["ingestApplied"] == true,
+                    latency: took,
+                    ..Default::default()
+                });
                 status_check(&mut out, expect.status.unwrap_or(201), &ex);
                 expect_eq(
                     &mut out,
@@ -262,6 +328,18 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
                     )
                     .await;
                 out.push(check(&format!("compact {id}"), ex.status == Some(200), 200, format!("{:?}", ex.status)));
+            }
+        }
+        Step::SessionStatus {} | Step::SessionSummary {} => {
+            let what = if matches!(step, Step::SessionStatus {}) { "status" } else { "summary" };
+            let ids = active_sessions(ctx).await;
+            out.push(check("active sessions to read", !ids.is_empty(), "at least one", ids.len()));
+            for id in ids.iter().take(SESSIONS_READ) {
+                let ex = ctx.get(&format!("/api/admin/agent-gateway/sessions/{id}/{what}")).await;
+                out.push(check(&format!("{what} {id}"), ex.status == Some(200), 200, format!("{:?}", ex.status)));
+                if what == "summary" && ex.status == Some(200) {
+                    ctx.evidence.push((format!("session_summary {id}"), ex.body));
+                }
             }
         }
         Step::SessionClose {} => {
@@ -321,17 +399,28 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
                     ..target.clone()
                 };
                 let trace = check_channel(if c.wrong_secret { &stale } else { &target }, &probe).await;
+                for r in &trace.requests {
+                    ctx.obs.exchange(
+                        ctx.step,
+                        &r.method,
+                        &r.path,
+                        r.status,
+                        r.status.is_some_and(|s| s < 300),
+                        Duration::from_secs_f64(r.latency_ms / 1000.0),
+                        None,
+                    );
+                }
                 let mode = trace.failure_mode.map_or("none".to_string(), |m| m.id().to_string());
                 out.push(check(&format!("{} ({})", c.channel, c.connector), true, "classified", mode));
                 ctx.channels.push(trace);
             }
         }
-        Step::Load { against, role, concurrency, count, rate, duration, expect } => {
+        Step::Load { against, role, concurrency, count, rate, duration, connections, expect } => {
             if !ctx.target.load_allowed {
                 out.push(check("load allowed", false, "loopback target or --allow-load", "non-loopback target"));
                 return out;
             }
-            let shape = super::load::Shape::from_step(*concurrency, *count, *rate, duration.map(|d| d.0));
+            let shape = super::load::Shape::from_step(*concurrency, *count, *rate, duration.map(|d| d.0), *connections);
             let report = super::load::run(ctx, *against, role.as_deref().unwrap_or("author"), shape).await;
             if let Some(max) = expect.max_error_rate {
                 let rate = report.error_rate();
@@ -350,9 +439,12 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
             Some(fleet) => {
                 if *clear {
                     fleet.clear_rules();
+                    ctx.phases.push((ctx.obs.elapsed_ms(), "every fault rule cleared".into()));
                 }
                 if !add.is_empty() {
                     let r = fleet.add_rules(add.clone());
+                    let ids: Vec<&str> = add.iter().map(|r| r.id.as_str()).collect();
+                    ctx.phases.push((ctx.obs.elapsed_ms(), format!("fault rules added: {}", ids.join(", "))));
                     out.push(check(
                         "fault rules loaded",
                         r.is_ok(),
@@ -381,6 +473,22 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
         Step::Sleep { duration } => tokio::time::sleep(duration.0).await,
     }
     out
+}
+
+/// Sessions a status or summary step reads at most (a backlog can hold thousands).
+const SESSIONS_READ: usize = 20;
+
+/// A dry-run answer as an SLO task.
+pub fn dry_run_task(role: &str, ex: &Exchange, latency: Duration) -> TaskOutcome {
+    let ok = ex.status == Some(200) && ex.body["failed"] == false;
+    TaskOutcome {
+        ok,
+        model_answered: ok && ex.body["servedBy"].is_string(),
+        fallback: ex.body["fallbackUsed"] == true,
+        cost_usd: ex.body["costUsd"].as_f64().unwrap_or(0.0),
+        judge: role == "judge",
+        latency,
+    }
 }
 
 async fn active_sessions(ctx: &StepCtx<'_>) -> Vec<String> {
@@ -423,6 +531,18 @@ async fn judge_dry_run(ctx: &mut StepCtx<'_>, fleet: &ProviderFleet, since: f64,
     let window: Vec<_> = fleet.journal().into_iter().filter(|r| r.t_offset_ms >= since).collect();
     if let Some(p) = report["servedBy"].as_str() {
         let last = window.iter().rev().find(|r| r.provider == p);
+        // Failover overhead: from the first failed attempt's end to the fallback's first token.
+        let first_failure = window.iter().find(|r| r.outcome != Outcome::Completed && r.provider != p);
+        if report["fallbackUsed"] == true
+            && let (Some(f), Some(ok)) = (first_failure, last)
+            && let Some(first_byte) = ok.first_token_ms.or(ok.duration_ms)
+        {
+            let failed_at = f.t_offset_ms + f.duration_ms.unwrap_or(0.0);
+            let overhead = ok.t_offset_ms + first_byte - failed_at;
+            if overhead >= 0.0 {
+                ctx.obs.latency("failover_overhead", Duration::from_secs_f64(overhead / 1000.0));
+            }
+        }
         if let Some(r) = last
             && matches!(
                 r.outcome,

@@ -1,20 +1,25 @@
-//! The console summary: one line per scenario, and what failed beneath a failing one.
+//! The console summary: one line per scenario, what failed beneath a failing one, and with
+//! `--verbose` every check; `--quiet` keeps only failing scenarios and the final line.
 
 use std::fmt::Write;
 
 use super::runner::{ScenarioReport, id};
 
-pub fn render(reports: &[ScenarioReport], target: &str) -> String {
+/// How much to say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    Failures,
+    Scenarios,
+    Checks,
+}
+
+pub fn render(reports: &[ScenarioReport], target: &str, detail: Detail) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "gatedrill run: {} scenario(s) against {target}", reports.len());
-    for r in reports {
-        let verdict = if r.skipped.is_some() {
-            "SKIP"
-        } else if r.passed {
-            "PASS"
-        } else {
-            "FAIL"
-        };
+    if detail != Detail::Failures {
+        let _ = writeln!(out, "gatedrill run: {} scenario(s) against {target}", reports.len());
+    }
+    for r in reports.iter().filter(|r| detail != Detail::Failures || r.verdict() == "FAIL") {
+        let verdict = r.verdict();
         let steps_ok = r.steps.iter().filter(|s| s.passed).count();
         let checks: usize = r.steps.iter().map(|s| s.checks.len()).sum();
         let modes = if r.failure_modes.is_empty() {
@@ -39,11 +44,12 @@ pub fn render(reports: &[ScenarioReport], target: &str) -> String {
         if let Some(e) = &r.error {
             let _ = writeln!(out, "      error: {e}");
         }
-        for s in r.steps.iter().filter(|s| !s.passed) {
-            for c in s.checks.iter().filter(|c| !c.passed) {
+        for s in r.steps.iter().filter(|s| !s.passed || detail == Detail::Checks) {
+            for c in s.checks.iter().filter(|c| !c.passed || detail == Detail::Checks) {
                 let _ = writeln!(
                     out,
-                    "      step {} {}: {} expected {}, got {}",
+                    "      {} step {} {}: {} expected {}, got {}",
+                    if c.passed { "ok  " } else { "FAIL" },
                     s.index + 1,
                     s.kind,
                     c.name,
@@ -54,6 +60,11 @@ pub fn render(reports: &[ScenarioReport], target: &str) -> String {
         }
         for p in &r.problems {
             let _ = writeln!(out, "      {p}");
+        }
+        if detail == Detail::Checks {
+            for g in &r.gates {
+                let _ = writeln!(out, "      gate `{}`: {} ({})", g.gate, id(&g.verdict), g.detail);
+            }
         }
     }
     let passed = reports.iter().filter(|r| r.passed && r.skipped.is_none()).count();

@@ -90,8 +90,14 @@ pub fn gateway_env(fleet: &ProviderFleet, scenario_env: &BTreeMap<String, String
     let mut set = |k: &str, v: String| {
         env.insert(k.to_string(), v);
     };
-    set("ADMIN_API_TOKEN", random_secret("admin"));
-    set("AGENT_GATEWAY_WEBHOOK_SECRET", random_secret("webhook"));
+    // Per-run secrets, unless the environment names them (so a user can check, with values they
+    // know, that no artifact carries them).
+    let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    set("ADMIN_API_TOKEN", from_env("ADMIN_API_TOKEN").unwrap_or_else(|| random_secret("admin")));
+    set(
+        "AGENT_GATEWAY_WEBHOOK_SECRET",
+        from_env("AGENT_GATEWAY_WEBHOOK_SECRET").unwrap_or_else(|| random_secret("webhook")),
+    );
     set("AGENT_ORCHESTRATION_ENABLED", "true".into());
     set("AI_PROVIDER_COOLDOWN_MS", "200".into());
     set("AI_PROVIDER_TIMEOUT_MS", "1000".into());

@@ -56,13 +56,20 @@ impl Attempt {
         Attempt { provider: p.clone(), seq, arrived, done: false, prompt_tokens: None, completion_tokens: None }
     }
 
+    /// When the request arrived (time to first token counts from here).
+    pub fn arrived(&self) -> Instant {
+        self.arrived
+    }
+
     pub fn update(&self, f: impl FnOnce(&mut AttemptRecord)) {
         self.provider.journal.update(self.seq, f);
     }
 
     pub fn finish(mut self, f: impl FnOnce(&mut AttemptRecord)) {
         self.done = true;
-        let elapsed = journal::ms(self.arrived.elapsed());
+        let took = self.arrived.elapsed();
+        self.provider.with_latency(|l| crate::metrics::record(&mut l.attempt, took));
+        let elapsed = journal::ms(took);
         let (prompt, completion) = (self.prompt_tokens, self.completion_tokens);
         self.provider.journal.update(self.seq, |r| {
             r.prompt_tokens = prompt.or(r.prompt_tokens);
@@ -76,7 +83,9 @@ impl Attempt {
 impl Drop for Attempt {
     fn drop(&mut self) {
         if !self.done {
-            let elapsed = journal::ms(self.arrived.elapsed());
+            let took = self.arrived.elapsed();
+            self.provider.with_latency(|l| crate::metrics::record(&mut l.attempt, took));
+            let elapsed = journal::ms(took);
             let (prompt, completion) = (self.prompt_tokens, self.completion_tokens);
             self.provider.journal.update(self.seq, |r| {
                 r.prompt_tokens = prompt.or(r.prompt_tokens);
@@ -137,7 +146,7 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
     let applied: Vec<AppliedFault> = [&decision.latency, &decision.outcome]
         .into_iter()
         .flatten()
-        .map(|c| AppliedFault { rule: c.rule_id.clone(), kind: c.fault.kind() })
+        .map(|c| AppliedFault { rule: c.rule_id.clone(), kind: c.fault.kind().into() })
         .collect();
     if !applied.is_empty() {
         attempt.update(|r| r.faults = applied);

@@ -11,12 +11,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
 /// How an attempt ended, as seen from the provider.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Outcome {
@@ -37,13 +38,13 @@ pub enum Outcome {
     ClientDisconnected,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct AppliedFault {
     pub rule: String,
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct AttemptRecord {
     pub seq: u64,
     /// An owned copy per record: cloning a shared `Arc` here would bounce one cache line
@@ -69,6 +70,8 @@ pub struct AttemptRecord {
     pub events_sent: u64,
     pub bytes_sent: u64,
     pub duration_ms: Option<f64>,
+    /// For streams: milliseconds from arrival to the first token event written.
+    pub first_token_ms: Option<f64>,
     /// Milliseconds since the previous attempt with the same body hash on this provider.
     pub gap_since_same_body_ms: Option<f64>,
 }
@@ -95,6 +98,7 @@ impl AttemptRecord {
             events_sent: 0,
             bytes_sent: 0,
             duration_ms: None,
+            first_token_ms: None,
             gap_since_same_body_ms: None,
         }
     }
@@ -109,6 +113,22 @@ pub fn key_fingerprint(key: &str) -> String {
 /// The first 64 bits of a request body's SHA-256; shown as 16 hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BodyHash(pub u64);
+
+impl<'de> Deserialize<'de> for BodyHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        u64::from_str_radix(&s, 16).map(BodyHash).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for BodyHash {
+    fn schema_name() -> Cow<'static, str> {
+        "BodyHash".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "pattern": "^[0-9a-f]{16}$"})
+    }
+}
 
 impl Serialize for BodyHash {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -115,7 +115,7 @@ fn refuse_at_accept(p: &Arc<Provider>) -> bool {
     };
     let attempt = Attempt::begin(p, super::journal::AttemptRecord::new(&p.spec.name), now);
     attempt.finish(|r| {
-        r.faults.push(super::journal::AppliedFault { rule: chosen.rule_id, kind: chosen.fault.kind() });
+        r.faults.push(super::journal::AppliedFault { rule: chosen.rule_id, kind: chosen.fault.kind().into() });
         r.outcome = Outcome::Refused;
     });
     true

@@ -242,6 +242,14 @@ impl ProviderFleet {
         all
     }
 
+    /// Each provider's latency histograms as it saw them: (provider, attempt, ttft, itl).
+    pub fn latency(&self) -> Vec<(String, crate::metrics::Hist, crate::metrics::Hist, crate::metrics::Hist)> {
+        self.providers
+            .iter()
+            .map(|(e, p)| p.with_latency(|l| (e.provider.clone(), l.attempt.clone(), l.ttft.clone(), l.itl.clone())))
+            .collect()
+    }
+
     /// Every provider's rules with their receipts.
     pub fn receipts(&self) -> Vec<(String, RuleReceipt)> {
         self.providers

@@ -42,7 +42,7 @@ pub struct Decision {
 }
 
 /// A rule with its receipts, as the control API shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct RuleReceipt {
     #[serde(flatten)]
     pub rule: FaultRule,

@@ -24,6 +24,16 @@ pub struct Provider {
     accept_faults: AtomicBool,
     /// Journal fingerprints of the configured keys, computed once.
     key_fingerprints: Vec<String>,
+    /// Latency as the provider saw it: whole attempts, and for streams the first token and the
+    /// gaps between tokens. Histograms, so memory stays flat however long the drill.
+    pub latency: std::sync::Mutex<ProviderLatency>,
+}
+
+/// A provider's own latency histograms (microseconds).
+pub struct ProviderLatency {
+    pub attempt: crate::metrics::Hist,
+    pub ttft: crate::metrics::Hist,
+    pub itl: crate::metrics::Hist,
 }
 
 impl Provider {
@@ -44,7 +54,17 @@ impl Provider {
             fleet_start,
             shutdown,
             accept_faults: AtomicBool::new(false),
+            latency: std::sync::Mutex::new(ProviderLatency {
+                attempt: crate::metrics::new_hist(),
+                ttft: crate::metrics::new_hist(),
+                itl: crate::metrics::new_hist(),
+            }),
         }
+    }
+
+    /// Runs `f` on the latency histograms (a poisoned lock is still usable: they are counters).
+    pub fn with_latency<T>(&self, f: impl FnOnce(&mut ProviderLatency) -> T) -> T {
+        f(&mut self.latency.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub fn add_rules(&self, rules: Vec<FaultRule>) -> Result<usize, RuleBookError> {

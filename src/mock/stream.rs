@@ -162,6 +162,12 @@ struct Run {
     events: u64,
     bytes: u64,
     done: bool,
+    /// When the first token event and the latest one were handed to the connection.
+    first_event: Option<Instant>,
+    last_event: Option<Instant>,
+    /// Gaps between token events, in microseconds, recorded into the provider's histogram
+    /// once, when the attempt ends (one lock per stream, not per event).
+    gaps: Vec<u32>,
 }
 
 type Item = Result<Bytes, std::io::Error>;
@@ -198,6 +204,9 @@ impl Run {
             events: 0,
             bytes: 0,
             done: false,
+            first_event: None,
+            last_event: None,
+            gaps: Vec::new(),
         }
     }
 
@@ -220,15 +229,42 @@ impl Run {
         self.bytes += frame.len() as u64;
         if event && self.count_events {
             self.events += 1;
+            let now = Instant::now();
+            match self.last_event {
+                None => self.first_event = Some(now),
+                Some(prev) => {
+                    self.gaps.push(now.saturating_duration_since(prev).as_micros().min(u32::MAX as u128) as u32)
+                }
+            }
+            self.last_event = Some(now);
         }
         Some(Ok(frame))
+    }
+
+    /// Time to first token, and the gaps into the provider's histograms.
+    fn record_latency(&mut self) -> Option<f64> {
+        let arrived = self.attempt.as_ref().map_or(self.started, |a| a.arrived());
+        let ttft = self.first_event.map(|f| f.saturating_duration_since(arrived));
+        let gaps = std::mem::take(&mut self.gaps);
+        self.p.with_latency(|l| {
+            if let Some(t) = ttft {
+                crate::metrics::record(&mut l.ttft, t);
+            }
+            for g in gaps {
+                l.itl.saturating_record(u64::from(g).max(1));
+            }
+        });
+        ttft.map(|t| t.as_secs_f64() * 1000.0)
     }
 
     fn finish(&mut self, outcome: Outcome) {
         self.done = true;
         let (events, bytes) = (self.events, self.bytes);
-        if let Some(a) = self.attempt.take() {
+        if self.attempt.is_some() {
+            let ttft = self.record_latency();
+            let Some(a) = self.attempt.take() else { return };
             a.finish(|r| {
+                r.first_token_ms = ttft;
                 r.status = Some(200);
                 r.outcome = outcome;
                 r.events_sent = events;
@@ -331,9 +367,12 @@ impl Run {
 impl Drop for Run {
     fn drop(&mut self) {
         // The client went away mid-answer: keep what was sent; the attempt records the rest.
-        if let Some(a) = self.attempt.take() {
+        if self.attempt.is_some() {
             let (events, bytes) = (self.events, self.bytes);
+            let ttft = self.record_latency();
+            let Some(a) = self.attempt.take() else { return };
             a.update(|r| {
+                r.first_token_ms = ttft;
                 r.events_sent = events;
                 r.bytes_sent = bytes;
             });

@@ -16,6 +16,7 @@ use crate::classify::FailureMode;
 use crate::classify::conduct::Finding;
 use crate::duration::Dur;
 use crate::input::{self, InputError};
+use crate::metrics::gate::Gate;
 use crate::mock::faults::FaultRule;
 pub use steps::Step;
 
@@ -68,6 +69,31 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub expect: Expect,
+    /// Length of an SLO window (time-compressed drills use short ones).
+    #[serde(default = "default_window")]
+    pub window: Dur,
+    /// Gate expressions, e.g. `p95_response_latency_ms < 1500`,
+    /// `model_fallback_rate <= 0.2 for 2 consecutive windows`, `error_rate < 1%`.
+    #[serde(default)]
+    #[schemars(with = "Vec<GateExpr>")]
+    pub gates: Vec<Gate>,
+}
+
+/// `<metric> <op> <number>[%] [for <N> consecutive windows]`; metrics: tool_success_rate,
+/// model_fallback_rate, p95_response_latency_ms, cost_per_successful_task_usd, escalation_rate,
+/// error_rate.
+#[derive(JsonSchema)]
+#[schemars(transparent)]
+#[allow(dead_code)]
+struct GateExpr(
+    #[schemars(regex(
+        pattern = r"^\s*(tool_success_rate|model_fallback_rate|p95_response_latency_ms|cost_per_successful_task_usd|escalation_rate|error_rate)\s+(<|<=|>|>=|==)\s+[0-9.eE+-]+%?(\s+for\s+[1-9][0-9]*\s+consecutive\s+windows?)?\s*$"
+    ))]
+    String,
+);
+
+fn default_window() -> Dur {
+    Dur::from_millis(1000)
 }
 
 fn default_step_deadline() -> Dur {
@@ -85,7 +111,7 @@ pub struct GatewaySetup {
 
 /// The outcome a scenario expects. Listed failure modes and findings must appear; any other
 /// must not.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     #[serde(default)]
@@ -109,6 +135,9 @@ pub fn load(path: &Path) -> Result<Loaded, InputError> {
         || !scenario.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
         return Err(locate(path, "name", problem(format!("name {:?} must be snake_case", scenario.name))));
+    }
+    if scenario.window.0 < std::time::Duration::from_millis(10) {
+        return Err(locate(path, "window", problem("window: at least 10ms".into())));
     }
     if scenario.steps.is_empty() {
         return Err(locate(path, "steps", problem("steps: at least one step is required".into())));

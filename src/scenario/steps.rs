@@ -60,6 +60,11 @@ pub enum Step {
         #[serde(default)]
         expect: SessionsExpect,
     },
+    /// `GET .../sessions/{id}/status` for active sessions (the first 20).
+    SessionStatus {},
+    /// `GET .../sessions/{id}/summary` for active sessions (the first 20); the payloads are
+    /// kept as incident evidence.
+    SessionSummary {},
     /// `POST .../sessions/{id}/compact` on every active session.
     SessionCompact {
         keep_recent: u64,
@@ -91,6 +96,11 @@ pub enum Step {
         rate: Option<f64>,
         #[serde(default)]
         duration: Option<Dur>,
+        /// Open model: most requests in flight at once (default 64). When all are busy, due
+        /// requests wait; their latency still counts from when they were due (corrected for
+        /// coordinated omission).
+        #[serde(default)]
+        connections: Option<u32>,
         #[serde(default)]
         expect: LoadExpect,
     },
@@ -236,6 +246,8 @@ impl Step {
             Step::Ingest { .. } => "ingest",
             Step::SessionsLookup { .. } => "sessions_lookup",
             Step::SessionCompact { .. } => "session_compact",
+            Step::SessionStatus {} => "session_status",
+            Step::SessionSummary {} => "session_summary",
             Step::SessionClose {} => "session_close",
             Step::Telemetry { .. } => "telemetry",
             Step::ExternalChannelCheck { .. } => "external_channel_check",
@@ -269,7 +281,10 @@ impl Step {
                 }
                 channels.iter().try_for_each(|c| fixture_ok(&c.fixture))
             }
-            Step::Load { against: _, role, concurrency, count, rate, duration, expect } => {
+            Step::Load { against: _, role, concurrency, count, rate, duration, connections, expect } => {
+                if connections.is_some_and(|c| c == 0 || c > MAX_CONCURRENCY) {
+                    return Err(format!("connections must be 1..={MAX_CONCURRENCY}"));
+                }
                 if role.as_deref().is_some_and(|r| !role_ok(r)) {
                     return Err("role: not one of author, critic, maker, judge".into());
                 }

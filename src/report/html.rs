@@ -1,0 +1,142 @@
+//! `report.html`: one self-contained page (inline CSS and SVG; no script, no network) with, per
+//! scenario, the verdict, failure modes and findings, the latency percentile distribution, the
+//! timeline of fault phases against success rate and p95, and the gate table with the numbers
+//! that decided each gate.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::RunMeta;
+use super::launch_gate::Summary;
+use super::svg::{self, esc};
+use crate::drill::runner::{ScenarioReport, id};
+use crate::metrics::Hist;
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
+h1{font-size:22px}h2{font-size:18px;margin-top:36px;border-top:1px solid #ddd;padding-top:16px}\
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}\
+th{background:#f4f4f4}.PASS,.pass{color:#1a7f37;font-weight:600}.FAIL,.fail,.hard_stop{color:#cf222e;font-weight:600}\
+.SKIP,.inconclusive{color:#9a6700;font-weight:600}code{background:#f4f4f4;padding:1px 4px}.muted{color:#666}\
+svg{display:block;margin:8px 0;border:1px solid #eee}";
+
+/// Which series to plot for a scenario: the loads' (corrected and not), else the whole
+/// scenario's, plus the providers' attempts.
+fn plotted(hists: &BTreeMap<String, Hist>) -> Vec<(String, &Hist)> {
+    let mut out: Vec<(String, &Hist)> =
+        hists.iter().filter(|(t, _)| t.starts_with("load:")).map(|(t, h)| (t.clone(), h)).collect();
+    if out.is_empty()
+        && let Some(h) = hists.get("scenario")
+    {
+        out.push(("all requests".into(), h));
+    }
+    out.extend(
+        hists
+            .iter()
+            .filter(|(t, _)| t.starts_with("provider:") && t.ends_with(":attempt"))
+            .map(|(t, h)| (t.clone(), h)),
+    );
+    out
+}
+
+fn scenario(out: &mut String, r: &ScenarioReport, hists: Option<&BTreeMap<String, Hist>>) {
+    let v = r.verdict();
+    let _ = write!(
+        out,
+        r#"<h2 id="{n}">{n} <span class="{v}">{v}</span>{inc}</h2><p>{d}</p><p class="muted">playbook <code>{p}</code> · {secs:.2} s · seed {seed} · {steps} steps</p>"#,
+        n = esc(&r.name),
+        inc = if r.incomplete { " <span class=\"fail\">(incomplete)</span>" } else { "" },
+        d = esc(&r.description),
+        p = id(&r.playbook),
+        secs = r.duration_ms / 1000.0,
+        seed = r.seed,
+        steps = r.steps.len(),
+    );
+    if let Some(s) = &r.skipped {
+        let _ = write!(out, "<p>Skipped: {}</p>", esc(s));
+        return;
+    }
+    let modes: Vec<String> = r.failure_modes.iter().map(|m| format!("<code>{}</code>", m.id())).collect();
+    let findings: Vec<String> = r
+        .findings
+        .iter()
+        .map(|f| format!("<code>{}</code> on {}: {}", id(&f.finding), esc(&f.provider), esc(&f.detail)))
+        .collect();
+    let _ = write!(
+        out,
+        "<p>Failure modes: {}<br>Findings: {}</p>",
+        if modes.is_empty() { "none".into() } else { modes.join(", ") },
+        if findings.is_empty() { "none".into() } else { findings.join("; ") }
+    );
+    if !r.problems.is_empty() {
+        out.push_str("<ul>");
+        for p in &r.problems {
+            let _ = write!(out, "<li class=\"fail\">{}</li>", esc(p));
+        }
+        out.push_str("</ul>");
+    }
+    match hists {
+        Some(h) => out.push_str(&svg::percentile_plot(&format!("{}: latency by percentile", r.name), &plotted(h))),
+        None => out.push_str("<p class=\"muted\">no latency.hlog for this scenario</p>"),
+    }
+    let phases: Vec<(f64, String)> = r.phases.iter().map(|p| (p.t_ms, p.change.clone())).collect();
+    out.push_str(&svg::timeline_plot(&format!("{}: timeline", r.name), &r.windows, &phases, r.duration_ms));
+    if !r.gates.is_empty() {
+        out.push_str(
+            "<table><tr><th>gate</th><th>verdict</th><th>value</th><th>threshold</th><th>decided by</th></tr>",
+        );
+        for g in &r.gates {
+            let verdict = id(&g.verdict);
+            let _ = write!(
+                out,
+                r#"<tr><td><code>{}</code></td><td class="{verdict}">{verdict}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                esc(&g.gate),
+                g.value.map_or("n/a".into(), |v| format!("{v:.4}")),
+                g.threshold,
+                esc(&g.detail)
+            );
+        }
+        out.push_str("</table>");
+    }
+}
+
+pub fn render(
+    meta: &RunMeta,
+    reports: &[ScenarioReport],
+    summary: &Summary,
+    hists: &BTreeMap<String, BTreeMap<String, Hist>>,
+) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gatedrill run {id}</title><style>{STYLE}</style></head><body><h1>gatedrill run <code>{id}</code>: <span class="{s}">{s}</span></h1><p class="muted">target {t} · gatedrill {v} · commit {c} · {start} to {end}{inc}</p>"#,
+        id = esc(&meta.run_id),
+        s = summary.status,
+        t = esc(&meta.target),
+        v = esc(&meta.version),
+        c = esc(meta.commit.as_deref().unwrap_or("unknown")),
+        start = esc(&meta.started_at),
+        end = esc(&meta.finished_at),
+        inc = if meta.incomplete { " · <span class=\"fail\">INCOMPLETE</span>" } else { "" },
+    );
+    let _ = write!(out, "<p>{}</p>", esc(&summary.channels_line()));
+    out.push_str("<table><tr><th>scenario</th><th>playbook</th><th>verdict</th><th>failure modes</th><th>gates</th><th>time</th></tr>");
+    for r in reports {
+        let passed = r.gates.iter().filter(|g| id(&g.verdict) == "pass").count();
+        let v = r.verdict();
+        let _ = write!(
+            out,
+            r##"<tr><td><a href="#{n}">{n}</a></td><td>{p}</td><td class="{v}">{v}</td><td>{m}</td><td>{passed}/{g}</td><td>{s:.2} s</td></tr>"##,
+            n = esc(&r.name),
+            p = id(&r.playbook),
+            m = r.failure_modes.iter().map(|m| m.id()).collect::<Vec<_>>().join(", "),
+            g = r.gates.len(),
+            s = r.duration_ms / 1000.0,
+        );
+    }
+    out.push_str("</table>");
+    for r in reports {
+        scenario(&mut out, r, hists.get(&r.name));
+    }
+    out.push_str("</body></html>\n");
+    out
+}
