@@ -5,6 +5,8 @@
 # process. Reports resident memory at every 100k requests (target: under 64 MiB, growth from
 # 100k to the end under 10%) and the achieved versus requested rate (target: within 1%).
 #   bench/memory_1m.sh [REQUESTS] [RATE]
+# PROVIDERS=path/to/providers.toml swaps the fleet (e.g. bench/providers.bench.toml: one provider,
+# no simulated latency, no quota in reach), to tell the harness's own memory from the fleet's.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 requests=${1:-1000000}
@@ -12,10 +14,13 @@ rate=${2:-2500}
 out=bench/results/memory
 mkdir -p "$out"
 secs=$(python3 -c "print(f'{$requests / $rate:.3f}s')")
+providers_line=""
+if [ -n "${PROVIDERS:-}" ]; then providers_line="providers = \"$(realpath "$PROVIDERS")\""; fi
 cat >"$out/long_load.toml" <<TOML
 name = "long_load"
 description = "an open-model load of $requests dry-runs at $rate per second"
 playbook = "model_outage"
+$providers_line
 window = "10s"
 step_deadline = "20s"
 gates = ["error_rate < 1%"]

@@ -105,3 +105,23 @@ impl Write for LogWriter {
         std::io::stderr().flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_hide_when_stderr_is_not_a_terminal_or_when_told() {
+        // Under the test runner stderr is a pipe, as in CI logs.
+        if !std::io::stderr().is_terminal() {
+            assert!(Progress::new(ProgressMode::Auto).multi.is_none());
+        }
+        assert!(Progress::new(ProgressMode::Never).multi.is_none());
+        // Hidden bars accept every call and draw nothing.
+        let p = Progress::hidden().scenario("s", 3);
+        p.step(0, "health");
+        p.load(10, 1, 2.5);
+        p.finish("PASS");
+        assert!(p.bar.is_hidden());
+    }
+}

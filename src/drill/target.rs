@@ -214,13 +214,12 @@ pub async fn start(
                 .map_err(|e| TargetError::Start(format!("{}: {e}", work_dir.display())))?;
             let stderr_path = work_dir.join("gateway.stderr.log");
             let stderr = std::fs::File::create(&stderr_path).map_err(|e| TargetError::Start(e.to_string()))?;
-            let child = tokio::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .envs(&env)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr)
+            let mut command = tokio::process::Command::new("sh");
+            command.arg("-c").arg(cmd).envs(&env).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+            // Its own process group, so stopping it reaches what the shell started, not only the shell.
+            #[cfg(unix)]
+            command.process_group(0);
+            let child = command
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| TargetError::Start(format!("cannot spawn {cmd:?}: {e}")))?;
@@ -262,8 +261,38 @@ impl Running {
             h.shutdown().await;
         }
         if let Some(mut c) = self.child.take() {
-            let _ = c.start_kill();
-            let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+            // SIGTERM to the whole group first (a graceful stop), SIGKILL after 5 s.
+            let group = c.id().map(|pid| pid as i32);
+            signal_group(group, Signal::Term);
+            if tokio::time::timeout(Duration::from_secs(5), c.wait()).await.is_err() {
+                signal_group(group, Signal::Kill);
+                let _ = c.start_kill();
+                let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+            }
+            // The shell may be gone while something it started lingers: end the group.
+            signal_group(group, Signal::Kill);
         }
     }
+}
+
+enum Signal {
+    Term,
+    Kill,
+}
+
+/// Signals every process in the group a spawned gateway leads.
+fn signal_group(group: Option<i32>, signal: Signal) {
+    #[cfg(unix)]
+    if let Some(pgid) = group.filter(|p| *p > 0) {
+        let sig = match signal {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        };
+        // SAFETY: kill(2) with a negative pid signals a process group; it touches no memory.
+        unsafe {
+            libc::kill(-pgid, sig);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (group, signal);
 }
