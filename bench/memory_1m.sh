@@ -32,7 +32,9 @@ duration = "$secs"
 connections = 256
 TOML
 cargo build --release -q
-/usr/bin/time -v target/release/gatedrill run "$out/long_load.toml" --out "$out/run" >"$out/console.txt" 2>"$out/time.txt" || true
+timer=()
+if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -v); fi
+"${timer[@]}" target/release/gatedrill run "$out/long_load.toml" --out "$out/run" --progress never >"$out/console.txt" 2>"$out/time.txt" || true
 cat "$out/console.txt"
 python3 - "$out/run/long_load/trace.json" "$out/time.txt" <<'PY'
 import json, re, sys

@@ -402,6 +402,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         reports.push(r);
     }
     watcher.abort();
+    opts.progress.done();
     let interrupted = cancel.is_cancelled();
     let meta = crate::report::RunMeta {
         run_id: id,

@@ -41,6 +41,13 @@ impl Progress {
         Progress { multi: None }
     }
 
+    /// Takes the bars off the screen before the summary is printed.
+    pub fn done(&self) {
+        if let Some(m) = &self.multi {
+            let _ = m.clear();
+        }
+    }
+
     /// A bar for one scenario and a spinner under it.
     pub fn scenario(&self, name: &str, steps: usize) -> ScenarioProgress {
         let Some(multi) = &self.multi else {
@@ -48,7 +55,7 @@ impl Progress {
         };
         let bar = multi.add(ProgressBar::new(steps as u64));
         bar.set_style(
-            ProgressStyle::with_template("{prefix:<36} [{bar:24}] {pos}/{len} steps {elapsed:>4}")
+            ProgressStyle::with_template("{prefix:<36} [{bar:24}] {pos}/{len} steps {elapsed:>4} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );

@@ -32,10 +32,10 @@ pub fn render(reports: &[ScenarioReport], target: &str, detail: Detail) -> Strin
         let findings = if findings.is_empty() { "-".into() } else { findings.join(",") };
         let _ = writeln!(
             out,
-            "{verdict}  {:<38} {:<22} steps {steps_ok}/{:<3} checks {checks:<4} modes {modes:<28} findings {findings:<24} {:>7.2}s",
+            "{verdict}  {:<38} {:<22} steps {:<7} checks {checks:<4} modes {modes:<28} findings {findings:<24} {:>7.2}s",
             r.name,
             id(&r.playbook),
-            r.steps.len(),
+            format!("{steps_ok}/{}", r.steps.len()),
             r.duration_ms / 1000.0
         );
         if let Some(s) = &r.skipped {
