@@ -415,6 +415,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         incomplete: interrupted,
         strict: args.strict,
         merged_from: Vec::new(),
+        scenarios: reports.iter().map(|r| r.name.clone()).collect(),
     };
     let scrub = crate::report::Scrubber::new(
         opts.secrets.lock().map(|s| s.clone()).unwrap_or_default().into_iter().chain(env_secrets()),

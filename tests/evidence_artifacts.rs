@@ -146,12 +146,16 @@ fn a_run_writes_every_artifact_valid_and_without_secrets() {
             && html.contains("<code>model_fallback_rate &lt;= 0.2 for 2 consecutive windows</code>")
     );
 
-    // `report` re-renders from the traces alone.
+    // `report` re-renders from the traces alone, and only this run's (not a stale folder's).
+    std::fs::create_dir_all(out.join("stale_scenario")).unwrap();
+    std::fs::copy(out.join("rate_limit_storm/trace.json"), out.join("stale_scenario/trace.json")).unwrap();
     std::fs::remove_file(out.join("junit.xml")).unwrap();
     std::fs::remove_file(out.join("drill-evidence.md")).unwrap();
     let r = bin().arg("report").arg(&out).output().unwrap();
     assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
-    assert!(roxmltree::Document::parse(&std::fs::read_to_string(out.join("junit.xml")).unwrap()).is_ok());
+    let rerendered = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&rerendered).unwrap();
+    assert_eq!(doc.descendants().filter(|n| n.has_tag_name("testsuite")).count(), SCENARIOS.len());
     assert!(out.join("drill-evidence.md").is_file());
 
     // `merge` of two shards adds their histograms exactly.

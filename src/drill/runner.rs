@@ -229,7 +229,9 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
             known.extend(fleet.spec(&e.provider).into_iter().flat_map(|s| s.api_keys.iter().cloned()));
         }
     }
-    let client = reqwest::Client::builder().build().unwrap_or_default();
+    // Idle connections are bounded: each keeps its buffers, and a long load would otherwise hold
+    // as many as its burstiest moment opened.
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap_or_default();
     let obs = Observer::new(started, s.window.0);
     let progress = opts.progress.scenario(&s.name, s.steps.len());
     if !s.faults.is_empty() {

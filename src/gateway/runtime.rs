@@ -79,6 +79,8 @@ impl Runtime {
     pub fn new(config: Arc<GatewayConfig>) -> Self {
         let client = reqwest::Client::builder()
             .pool_idle_timeout(Duration::from_secs(30))
+            // Idle connections per provider are bounded: each holds its buffers.
+            .pool_max_idle_per_host(32)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         Runtime { config, cooldown: CooldownTracker::default(), client }

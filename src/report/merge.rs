@@ -98,6 +98,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(RunMeta, Vec<ScenarioRepor
             .iter()
             .flat_map(|m| std::iter::once(m.run_id.clone()).chain(m.merged_from.clone()))
             .collect(),
+        scenarios: reports.iter().map(|r| r.name.clone()).collect(),
     };
     Ok((meta, reports))
 }

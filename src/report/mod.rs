@@ -42,6 +42,9 @@ pub struct RunMeta {
     /// Run ids this one was merged from (`gatedrill merge`).
     #[serde(default)]
     pub merged_from: Vec<String>,
+    /// The scenarios of this run, so traces left in the folder by an earlier run are not read.
+    #[serde(default)]
+    pub scenarios: Vec<String>,
 }
 
 /// Replaces every known secret in a text.
@@ -166,7 +169,7 @@ pub fn write_derived(
     Ok(summary)
 }
 
-/// Reads a finished run: `run.json` and every `<scenario>/trace.json`, sorted by name.
+/// Reads a finished run: `run.json` and the `<scenario>/trace.json` of each scenario it names.
 pub fn load_run(dir: &Path) -> Result<(RunMeta, Vec<ScenarioReport>), ArtifactError> {
     let err = |path: &Path, message: String| ArtifactError { path: path.to_path_buf(), message };
     let run_path = dir.join(RUN);
@@ -175,8 +178,11 @@ pub fn load_run(dir: &Path) -> Result<(RunMeta, Vec<ScenarioReport>), ArtifactEr
     let meta: RunMeta = serde_json::from_str(&text).map_err(|e| err(&run_path, e.to_string()))?;
     let mut reports = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| err(dir, e.to_string()))?;
-    let mut traces: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok().map(|e| e.path().join("trace.json"))).filter(|p| p.is_file()).collect();
+    let mut traces: Vec<PathBuf> = if meta.scenarios.is_empty() {
+        entries.filter_map(|e| e.ok().map(|e| e.path().join("trace.json"))).filter(|p| p.is_file()).collect()
+    } else {
+        meta.scenarios.iter().map(|n| dir.join(n).join("trace.json")).collect()
+    };
     traces.sort();
     for p in traces {
         let text = std::fs::read_to_string(&p).map_err(|e| err(&p, e.to_string()))?;
