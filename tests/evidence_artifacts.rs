@@ -283,7 +283,7 @@ duration = "60s"
         .spawn()
         .unwrap();
     // Wait until the first step has run (the gateway answered), then interrupt.
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(3000));
     let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(20);
