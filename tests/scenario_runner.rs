@@ -100,6 +100,33 @@ fn the_committed_schema_matches_the_types() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+#[test]
+fn every_library_scenario_validates_against_the_committed_schema() {
+    // What an editor does with the schema: check the file as JSON against it.
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("scenarios/scenario.schema.json").unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the committed schema compiles");
+    let mut checked = 0;
+    for entry in std::fs::read_dir("scenarios").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let doc: serde_json::Value = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let errors: Vec<String> =
+            validator.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 15);
+    // And the schema does reject what the loader rejects: a misspelt key, an unknown gate metric.
+    let bad: serde_json::Value = serde_json::json!({
+        "name": "x", "description": "x", "playbook": "model_outage",
+        "steps": [{"kind": "health"}], "gates": ["p95 < 10"], "stepz": []
+    });
+    assert!(validator.iter_errors(&bad).count() >= 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_at_a_url_runs_the_probes_and_skips_fault_drills() {
     let s = common::stack::stack(&[]).await;
