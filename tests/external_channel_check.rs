@@ -116,18 +116,6 @@ async fn the_probe_sends_the_secret_and_token_but_never_traces_them() {
     assert_eq!(trace.requests.len(), 3);
 }
 
-#[derive(serde::Deserialize)]
-struct Fixtures {
-    fixture: Vec<Fixture>,
-}
-
-#[derive(serde::Deserialize)]
-struct Fixture {
-    file: String,
-    channel: String,
-    expected_external_session_id: String,
-}
-
 #[tokio::test]
 async fn the_reference_gateway_passes_every_fixture_and_fails_as_predicted() {
     let profiles = r#"{"telegram_main": {"channel": "telegram"}, "slack_main": "slack", "discord_main": "discord"}"#;
@@ -136,8 +124,7 @@ async fn the_reference_gateway_passes_every_fixture_and_fails_as_predicted() {
         ("AGENT_GATEWAY_INGEST_ENFORCE_CONNECTOR_PROFILE", "true"),
     ])
     .await;
-    let index: Fixtures = toml::from_str(&std::fs::read_to_string("mocks/connectors/fixtures.toml").unwrap()).unwrap();
-    for f in index.fixture {
+    for f in gatedrill::scenario::steps::connector_fixtures(std::path::Path::new("mocks/connectors")).unwrap() {
         let payload =
             serde_json::from_str(&std::fs::read_to_string(format!("mocks/connectors/{}", f.file)).unwrap()).unwrap();
         let p = ChannelProbe {

@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use gatedrill::gateway::client::io_kind;
 use gatedrill::mock::config::Dialect;
 use serde_json::json;
 

@@ -13,22 +13,11 @@ const PROFILES: &str = r#"{
   "discord_main": {"channel": "discord", "toRole": "critic"}
 }"#;
 
-#[derive(serde::Deserialize)]
-struct Fixtures {
-    fixture: Vec<Fixture>,
-}
-
-#[derive(serde::Deserialize)]
-struct Fixture {
-    file: String,
-    channel: String,
-    expected_external_session_id: String,
-}
+use gatedrill::scenario::steps::ConnectorFixture as Fixture;
 
 fn fixtures() -> Vec<(Fixture, Value)> {
-    let index: Fixtures = toml::from_str(&std::fs::read_to_string("mocks/connectors/fixtures.toml").unwrap()).unwrap();
-    index
-        .fixture
+    gatedrill::scenario::steps::connector_fixtures(std::path::Path::new("mocks/connectors"))
+        .unwrap()
         .into_iter()
         .map(|f| {
             let payload =

@@ -124,9 +124,14 @@ async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> (bo
     (task.ok, ex.status.map_or("no_answer".into(), |s| s.to_string()), sent, task)
 }
 
+/// Counts and series names of one load step; the names are built once, not per request.
 struct Tally {
     report: LoadReport,
+    /// `load:NN`: a closed load's latency.
     tag: String,
+    /// `load:NN:corrected` / `load:NN:uncorrected`: an open load's two measures.
+    corrected: String,
+    uncorrected: String,
 }
 
 impl Tally {
@@ -139,16 +144,16 @@ impl Tally {
         match due {
             Some(due) => {
                 let corrected = now.saturating_duration_since(due);
-                ctx.obs.latency(&format!("{}:corrected", self.tag), corrected);
-                ctx.obs.latency(&format!("{}:uncorrected", self.tag), now.saturating_duration_since(sent));
+                ctx.obs.latency(&self.corrected, corrected);
+                ctx.obs.latency(&self.uncorrected, now.saturating_duration_since(sent));
                 task.latency = corrected;
             }
             None => ctx.obs.latency(&self.tag, now.saturating_duration_since(sent)),
         }
         ctx.obs.task(task);
         if self.report.sent.is_multiple_of(PROGRESS_EVERY) {
-            let tag = if due.is_some() { format!("{}:corrected", self.tag) } else { self.tag.clone() };
-            ctx.progress.load(self.report.sent, self.report.errors, ctx.obs.summary(&tag).p95_ms);
+            let tag = if due.is_some() { &self.corrected } else { &self.tag };
+            ctx.progress.load(self.report.sent, self.report.errors, ctx.obs.summary(tag).p95_ms);
         }
         if self.report.sent.is_multiple_of(RSS_EVERY)
             && let Some(mib) = rss_mib()
@@ -161,8 +166,12 @@ impl Tally {
 pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Shape) -> LoadReport {
     let started = Instant::now();
     let tag = format!("load:{:02}", ctx.step.0 + 1);
-    let mut t =
-        Tally { report: LoadReport { against: format!("{against:?}"), ..Default::default() }, tag: tag.clone() };
+    let mut t = Tally {
+        report: LoadReport { against: format!("{against:?}"), ..Default::default() },
+        corrected: format!("{tag}:corrected"),
+        uncorrected: format!("{tag}:uncorrected"),
+        tag,
+    };
     match shape {
         Shape::Closed { concurrency, count } => {
             t.report.model = "closed".into();
@@ -172,7 +181,7 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
             while let Some(r) = results.next().await {
                 t.add(ctx, r, None);
             }
-            t.report.latency = ctx.obs.summary(&tag);
+            t.report.latency = ctx.obs.summary(&t.tag);
         }
         Shape::Open { rate, duration, connections } => {
             t.report.model = "open".into();
@@ -196,8 +205,8 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
                     }
                 }
             }
-            t.report.latency = ctx.obs.summary(&format!("{tag}:corrected"));
-            t.report.uncorrected = Some(ctx.obs.summary(&format!("{tag}:uncorrected")));
+            t.report.latency = ctx.obs.summary(&t.corrected);
+            t.report.uncorrected = Some(ctx.obs.summary(&t.uncorrected));
             // The rate the requests went out at: n requests span n intervals from the start.
             let span = last_sent.saturating_duration_since(started) + interval;
             t.report.achieved_rate = t.report.sent as f64 / span.as_secs_f64().max(1e-9);

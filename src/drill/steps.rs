@@ -514,16 +514,12 @@ async fn condition_holds(ctx: &StepCtx<'_>, c: &Condition) -> (bool, String) {
 /// The expected external session id of a fixture, from `fixtures.toml` beside it.
 pub fn expected_id(scenario_path: &Path, fixture: &str) -> Option<String> {
     let file = fixture_path(scenario_path, fixture);
-    let index = file.parent()?.join("fixtures.toml");
-    let v: toml::Value = toml::from_str(&std::fs::read_to_string(index).ok()?).ok()?;
     let name = file.file_name()?.to_str()?;
-    v.get("fixture")?
-        .as_array()?
-        .iter()
-        .find(|f| f.get("file").and_then(|x| x.as_str()) == Some(name))?
-        .get("expected_external_session_id")?
-        .as_str()
-        .map(str::to_string)
+    crate::scenario::steps::connector_fixtures(file.parent()?)
+        .ok()?
+        .into_iter()
+        .find(|f| f.file == name)
+        .map(|f| f.expected_external_session_id)
 }
 
 /// Compares a dry-run's report with what the providers saw during it.

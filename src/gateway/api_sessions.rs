@@ -100,8 +100,8 @@ pub async fn ingest(State(gw): State<Arc<Gateway>>, headers: HeaderMap, body: Bo
     let base = |req: Option<&IngestRequest>| IngestEvent {
         at: now_ms(),
         connector_id: req.and_then(|r| r.connector_id.clone()),
-        channel: req.and_then(|r| r.channel.clone()),
-        adapter: req.and_then(|r| r.adapter.clone()),
+        channel: req.and_then(|r| r.fields.channel.clone()),
+        adapter: req.and_then(|r| r.fields.adapter.clone()),
         accepted: false,
         reject_reason: None,
         session_id: None,

@@ -12,8 +12,9 @@ use serde_json::Value;
 /// The profile fields, in the runbook's order.
 pub const PROFILE_FIELDS: [&str; 5] = ["adapter", "channel", "fromRole", "toRole", "type"];
 
+/// The routing fields a connector profile sets and an ingest request may carry explicitly.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ConnectorProfile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adapter: Option<String>,
@@ -28,6 +29,7 @@ pub struct ConnectorProfile {
 }
 
 impl ConnectorProfile {
+    /// A field by its wire name; empty strings count as absent.
     fn field(&self, name: &str) -> Option<&str> {
         match name {
             "adapter" => self.adapter.as_deref(),
@@ -37,6 +39,7 @@ impl ConnectorProfile {
             "type" => self.kind.as_deref(),
             _ => None,
         }
+        .filter(|v| !v.is_empty())
     }
 }
 
@@ -58,10 +61,11 @@ impl ConnectorProfiles {
         let raw: BTreeMap<String, Value> = serde_path_to_error::deserialize(de).map_err(|e| e.to_string())?;
         let mut out = BTreeMap::new();
         for (id, v) in raw {
-            let p = match serde_json::from_value::<RawProfile>(v) {
-                Ok(RawProfile::Channel(c)) => ConnectorProfile { channel: Some(c), ..Default::default() },
-                Ok(RawProfile::Full(p)) => p,
-                Err(_) => {
+            let unknown = v.as_object().is_some_and(|o| o.keys().any(|k| !PROFILE_FIELDS.contains(&k.as_str())));
+            let p = match serde_json::from_value::<RawProfile>(v).ok().filter(|_| !unknown) {
+                Some(RawProfile::Channel(c)) => ConnectorProfile { channel: Some(c), ..Default::default() },
+                Some(RawProfile::Full(p)) => p,
+                None => {
                     return Err(format!(
                         "{id}: a profile is a channel name or an object of adapter, channel, fromRole, toRole, type (strings)"
                     ));
@@ -82,29 +86,12 @@ impl ConnectorProfiles {
 #[serde(rename_all = "camelCase")]
 pub struct IngestRequest {
     pub connector_id: Option<String>,
-    pub adapter: Option<String>,
-    pub channel: Option<String>,
-    pub from_role: Option<String>,
-    pub to_role: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
+    /// `adapter`, `channel`, `fromRole`, `toRole`, `type`, as the request gives them.
+    #[serde(flatten)]
+    pub fields: ConnectorProfile,
     pub external_session_id: Option<Value>,
     #[serde(default)]
     pub payload: Value,
-}
-
-impl IngestRequest {
-    fn field(&self, name: &str) -> Option<&str> {
-        match name {
-            "adapter" => self.adapter.as_deref(),
-            "channel" => self.channel.as_deref(),
-            "fromRole" => self.from_role.as_deref(),
-            "toRole" => self.to_role.as_deref(),
-            "type" => self.kind.as_deref(),
-            _ => None,
-        }
-        .filter(|v| !v.is_empty())
-    }
 }
 
 /// Where a resolved value came from.
@@ -167,7 +154,7 @@ pub fn resolve(req: &IngestRequest, profiles: &ConnectorProfiles, strict: bool) 
     let mut sources = BTreeMap::new();
     for (field, default) in DEFAULTS {
         let from_profile = profile.and_then(|p| p.field(field));
-        let (value, source) = match (req.field(field), from_profile) {
+        let (value, source) = match (req.fields.field(field), from_profile) {
             (Some(r), Some(p)) if strict && r != p => {
                 return Err(Reject::ProfileConflict { field: field.into(), profile: p.into(), request: r.into() });
             }
@@ -258,7 +245,7 @@ mod tests {
     fn explicit_wins_and_profile_fills() {
         let req = IngestRequest {
             connector_id: Some("telegram_main".into()),
-            to_role: Some("critic".into()),
+            fields: ConnectorProfile { to_role: Some("critic".into()), ..Default::default() },
             payload: json!({"message": {"chat": {"id": -100123}}}),
             ..Default::default()
         };

@@ -325,3 +325,24 @@ pub fn fixture_path(scenario_path: &Path, name: &str) -> std::path::PathBuf {
     let beside = scenario_path.parent().unwrap_or(Path::new(".")).join(name);
     if beside.is_file() { beside } else { Path::new("mocks/connectors").join(name) }
 }
+
+/// One entry of a connector-fixture folder's `fixtures.toml`: a payload file, its channel, and the
+/// external session id its shape must resolve to (written by hand, not by the extractor).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ConnectorFixture {
+    pub file: String,
+    pub channel: String,
+    pub expected_external_session_id: String,
+}
+
+#[derive(Deserialize)]
+struct FixtureIndex {
+    fixture: Vec<ConnectorFixture>,
+}
+
+/// The `fixtures.toml` index of a connector-fixture folder.
+pub fn connector_fixtures(dir: &Path) -> Result<Vec<ConnectorFixture>, String> {
+    let index = dir.join("fixtures.toml");
+    let text = std::fs::read_to_string(&index).map_err(|e| format!("{}: {e}", index.display()))?;
+    toml::from_str::<FixtureIndex>(&text).map(|i| i.fixture).map_err(|e| format!("{}: {e}", index.display()))
+}

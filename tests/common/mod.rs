@@ -131,16 +131,3 @@ pub fn frames(bytes: &[u8]) -> (Vec<gatedrill::sse::Frame>, bytes::Bytes) {
     let f = d.feed(bytes);
     (f, d.finish())
 }
-
-/// Whether an error's source chain holds an I/O error of this kind (how the runner will
-/// classify transport failures: typed, never by message text).
-pub fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        cur = err.source();
-    }
-    None
-}
