@@ -247,9 +247,10 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Command::Report { dir } => {
             let (meta, reports) = crate::report::load_run(&dir).map_err(Failure::usage)?;
-            let scrub = crate::report::Scrubber::default();
-            let summary = crate::report::write_derived(&dir, &meta, &reports, None, &scrub).map_err(Failure::usage)?;
-            print_console(console, &reports, &meta, &summary, &scrub);
+            let secrets = crate::secret::Secrets::default();
+            let summary =
+                crate::report::write_derived(&dir, &meta, &reports, None, &secrets).map_err(Failure::usage)?;
+            print_console(console, &reports, &meta, &summary);
             if console.format == Format::Text {
                 say!("re-rendered {} scenario trace(s) in {}", reports.len(), dir.display());
             }
@@ -257,10 +258,11 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Command::Merge { dirs, out } => {
             let (meta, reports) = crate::report::merge::merge(&dirs, &out).map_err(Failure::usage)?;
-            let scrub = crate::report::Scrubber::default();
-            crate::report::write_traces(&out, &meta, &reports, &scrub).map_err(Failure::usage)?;
-            let summary = crate::report::write_derived(&out, &meta, &reports, None, &scrub).map_err(Failure::usage)?;
-            print_console(console, &reports, &meta, &summary, &scrub);
+            let secrets = crate::secret::Secrets::default();
+            crate::report::write_traces(&out, &meta, &reports, &secrets).map_err(Failure::usage)?;
+            let summary =
+                crate::report::write_derived(&out, &meta, &reports, None, &secrets).map_err(Failure::usage)?;
+            print_console(console, &reports, &meta, &summary);
             if console.format == Format::Text {
                 say!("merged {} run(s), {} scenario(s) into {}", dirs.len(), reports.len(), out.display());
             }
@@ -301,7 +303,6 @@ fn print_console(
     reports: &[crate::drill::runner::ScenarioReport],
     meta: &crate::report::RunMeta,
     summary: &crate::report::launch_gate::Summary,
-    scrub: &crate::report::Scrubber,
 ) {
     let text = match console.format {
         Format::Json => serde_json::to_string_pretty(summary).unwrap_or_default() + "\n",
@@ -316,7 +317,7 @@ fn print_console(
             crate::drill::summary::render(reports, &meta.target, detail)
         }
     };
-    emit(&scrub.scrub(&text));
+    emit(&text);
 }
 
 /// The exit code a finished (or re-rendered) run maps to.
@@ -336,18 +337,39 @@ fn verdict(
     }
 }
 
-/// Secrets the run may meet: its own, and any the environment holds under a secret-looking name.
-fn env_secrets() -> Vec<String> {
-    std::env::vars()
-        .filter(|(k, _)| {
-            k == "ADMIN_API_TOKEN"
-                || k.ends_with("_API_KEY")
-                || k.ends_with("_WEBHOOK_SECRET")
-                || k.ends_with("_ADMIN_API_TOKEN")
-                || k.ends_with("_SECRET")
-        })
-        .map(|(_, v)| v)
-        .collect()
+/// Checks that `--out` can be written before anything runs, so a run never ends with nothing
+/// written.
+fn check_writable(out: &std::path::Path) -> Result<(), Failure> {
+    let probe = out.join(".gatedrill-write-probe");
+    std::fs::create_dir_all(out)
+        .and_then(|_| crate::report::write_atomic(&probe, b"probe"))
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| Failure::usage(format!("{}: --out is not writable: {e}", out.display())))
+}
+
+/// Required channels a strict run planned but did not observe (the target did not start, the
+/// step was interrupted or never ran): a drill that did not happen did not pass.
+fn unobserved_required(
+    loaded: &[crate::scenario::Loaded],
+    reports: &[crate::drill::runner::ScenarioReport],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (l, r) in loaded.iter().zip(reports) {
+        if r.skipped.is_some() {
+            continue;
+        }
+        for step in &l.scenario.steps {
+            if let crate::scenario::Step::ExternalChannelCheck { channels } = step {
+                for c in channels.iter().filter(|c| c.required) {
+                    let seen = r.channels.iter().any(|t| t.channel == c.channel && t.connector_id == c.connector);
+                    if !seen {
+                        out.push(format!("{}:{}:unobserved", c.channel, c.connector));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn run_id(seed: Option<u64>) -> String {
@@ -362,6 +384,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
     if !args.tags.is_empty() {
         loaded.retain(|l| l.scenario.tags.iter().any(|t| args.tags.contains(t)));
     }
+    check_writable(&args.out)?;
     let cancel = tokio_util::sync::CancellationToken::new();
     let opts = crate::drill::runner::RunOptions {
         target: args.target.clone(),
@@ -369,7 +392,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         out: args.out.clone(),
         allow_load: args.allow_load,
         cancel: cancel.clone(),
-        secrets: Default::default(),
+        secrets: std::sync::Arc::new(std::sync::Mutex::new(crate::secret::Secrets::new(args.target.secrets()))),
         progress: if console.format == Format::Json || console.quiet {
             crate::drill::progress::Progress::hidden()
         } else {
@@ -377,17 +400,23 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         },
     };
     // The first Ctrl-C or SIGTERM stops the run between steps and still writes what was
-    // gathered; a second one exits at once.
+    // gathered; a second one, a second or more later, exits at once. One interrupt delivered
+    // twice (coreutils `timeout` signals the child, then its group) is one interrupt.
     let watcher = tokio::spawn({
         let cancel = cancel.clone();
         async move {
             shutdown_signal().await;
+            let first = std::time::Instant::now();
             eprintln!(
                 "gatedrill: interrupted; finishing the step in flight and writing what was gathered (again to quit now)"
             );
             cancel.cancel();
-            shutdown_signal().await;
-            std::process::exit(Exit::Interrupted as i32);
+            loop {
+                shutdown_signal().await;
+                if first.elapsed() >= std::time::Duration::from_secs(1) {
+                    std::process::exit(Exit::Interrupted as i32);
+                }
+            }
         }
     });
     let meta_start = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
@@ -417,25 +446,29 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         merged_from: Vec::new(),
         scenarios: reports.iter().map(|r| r.name.clone()).collect(),
     };
-    let scrub = crate::report::Scrubber::new(
-        opts.secrets.lock().map(|s| s.clone()).unwrap_or_default().into_iter().chain(env_secrets()),
-    );
-    crate::report::write_traces(&args.out, &meta, &reports, &scrub).map_err(Failure::usage)?;
+    let secrets = opts.secrets.lock().map(|s| s.clone()).unwrap_or_default();
+    let reports = reports
+        .iter()
+        .map(|r| crate::report::redact::report(r, &secrets))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::usage)?;
+    crate::report::write_traces(&args.out, &meta, &reports, &secrets).map_err(Failure::usage)?;
     let hard_stop = if args.strict && !interrupted {
         let (failed, _) = crate::report::launch_gate::failed_channels(&reports);
-        let required: Vec<String> = failed
+        let mut required: Vec<String> = failed
             .iter()
             .filter(|f| f.required)
             .map(|f| format!("{}:{}:{}", f.channel, f.connector_id, f.failure_mode.id()))
             .collect();
+        required.extend(unobserved_required(&loaded, &reports));
         let path = args.state.clone().unwrap_or_else(|| args.out.join("release/launch-gate-state.json"));
-        Some(crate::report::state::apply(&path, &meta.run_id, &required).map_err(Failure::usage)?)
+        Some(crate::report::state::apply(&path, &meta.target, &meta.run_id, &required).map_err(Failure::usage)?)
     } else {
         None
     };
-    let summary =
-        crate::report::write_derived(&args.out, &meta, &reports, hard_stop.as_ref(), &scrub).map_err(Failure::usage)?;
-    print_console(console, &reports, &meta, &summary, &scrub);
+    let summary = crate::report::write_derived(&args.out, &meta, &reports, hard_stop.as_ref(), &secrets)
+        .map_err(Failure::usage)?;
+    print_console(console, &reports, &meta, &summary);
     if console.format == Format::Text && !console.quiet {
         say!("artifacts: {}", args.out.display());
     }

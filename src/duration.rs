@@ -9,6 +9,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
+/// The longest duration any file may name (24 hours). Fields have tighter ceilings of their own;
+/// this one keeps every value from a file far from where `Instant` or `SystemTime` arithmetic
+/// could overflow.
+pub const MAX: Duration = Duration::from_secs(24 * 3600);
+
+fn bounded<E: de::Error>(d: Duration, shown: &dyn fmt::Display) -> Result<Dur, E> {
+    if d > MAX { Err(E::custom(format!("duration {shown} is longer than the ceiling of 24h"))) } else { Ok(Dur(d)) }
+}
+
 /// A duration parsed from `"250ms"`-style text or integer milliseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Dur(pub Duration);
@@ -64,17 +73,17 @@ impl<'de> Deserialize<'de> for Dur {
                 f.write_str("a duration with units such as \"250ms\" or \"2s\", or integer milliseconds")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
-                humantime::parse_duration(v.trim())
-                    .map(Dur)
-                    .map_err(|e| E::custom(format!("invalid duration {v:?}: {e} (use units, e.g. \"250ms\", \"2s\")")))
+                let d = humantime::parse_duration(v.trim()).map_err(|e| {
+                    E::custom(format!("invalid duration {v:?}: {e} (use units, e.g. \"250ms\", \"2s\")"))
+                })?;
+                bounded(d, &format_args!("{v:?}"))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Dur, E> {
-                Ok(Dur::from_millis(v))
+                bounded(Duration::from_millis(v), &format_args!("{v}ms"))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
-                u64::try_from(v)
-                    .map(Dur::from_millis)
-                    .map_err(|_| E::custom(format!("a duration cannot be negative: {v}")))
+                let ms = u64::try_from(v).map_err(|_| E::custom(format!("a duration cannot be negative: {v}")))?;
+                self.visit_u64(ms)
             }
         }
         d.deserialize_any(V)
@@ -133,5 +142,10 @@ mod tests {
         let e = serde_json::from_str::<Dur>("\"fast\"").unwrap_err();
         assert!(e.to_string().contains("invalid duration"), "{e}");
         assert!(serde_json::from_str::<Dur>("-5").is_err());
+        for huge in ["\"18446744073709551615s\"", "\"99999h\"", "18446744073709551615", "\"25h\""] {
+            let e = serde_json::from_str::<Dur>(huge).unwrap_err();
+            assert!(e.to_string().contains("ceiling"), "{huge}: {e}");
+        }
+        assert_eq!(serde_json::from_str::<Dur>("\"24h\"").unwrap().0, MAX);
     }
 }

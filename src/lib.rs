@@ -17,3 +17,4 @@ pub mod rng;
 pub mod scenario;
 pub mod secret;
 pub mod sse;
+pub mod wire;

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use common::stack::{ADMIN_TOKEN, WEBHOOK_SECRET, stack};
 use gatedrill::classify::FailureMode;
-use gatedrill::drill::external::{ChannelProbe, ProbeTarget, check_channel};
+use gatedrill::drill::exchange::Exchanger;
+use gatedrill::drill::external::{ChannelProbe, ChannelTrace, check_channel};
 use gatedrill::secret::Redacted;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -21,17 +22,16 @@ fn probe() -> ChannelProbe {
         payload: json!({"message": {"chat": {"id": 42}}}),
         expected_external_session_id: "42".into(),
         required: true,
+        stale_secret: false,
     }
 }
 
-fn target(url: &str, secret: &str) -> ProbeTarget {
-    ProbeTarget {
-        base_url: url.into(),
-        admin_token: Redacted(ADMIN_TOKEN.into()),
-        webhook_secret: Some(Redacted(secret.into())),
-        client: reqwest::Client::new(),
-        deadline: Duration::from_millis(500),
-    }
+fn target(url: &str, secret: &str) -> Exchanger {
+    Exchanger::new(url, Redacted(ADMIN_TOKEN.into()), Some(Redacted(secret.into())), Duration::from_millis(500))
+}
+
+async fn check(ex: &Exchanger, p: &ChannelProbe) -> ChannelTrace {
+    check_channel(ex, p, Duration::from_millis(1500)).await.0
 }
 
 const APPLIED: &str = r#"{"ingestApplied": true, "sessionId": "s1", "externalSessionId": "42"}"#;
@@ -91,7 +91,7 @@ async fn each_row_of_the_runbook_table_yields_its_mode() {
     ];
     for (want, (i, s, t)) in rows {
         let server = double(i, s, t).await;
-        let trace = check_channel(&target(&server.uri(), WEBHOOK_SECRET), &probe()).await;
+        let trace = check(&target(&server.uri(), WEBHOOK_SECRET), &probe()).await;
         assert_eq!(trace.failure_mode, want, "{:#?}", trace.requests);
         assert_eq!(trace.passed, want.is_none());
     }
@@ -100,7 +100,7 @@ async fn each_row_of_the_runbook_table_yields_its_mode() {
 #[tokio::test]
 async fn the_probe_sends_the_secret_and_token_but_never_traces_them() {
     let server = double(json_body(201, APPLIED), json_body(200, SESSIONS), json_body(200, TELEMETRY)).await;
-    let trace = check_channel(&target(&server.uri(), WEBHOOK_SECRET), &probe()).await;
+    let trace = check(&target(&server.uri(), WEBHOOK_SECRET), &probe()).await;
     let got = server.received_requests().await.unwrap();
     let ingest = got.iter().find(|r| r.url.path().ends_with("/ingest")).unwrap();
     assert_eq!(ingest.headers.get("x-agent-gateway-webhook-secret").unwrap(), WEBHOOK_SECRET);
@@ -133,17 +133,18 @@ async fn the_reference_gateway_passes_every_fixture_and_fails_as_predicted() {
             payload,
             expected_external_session_id: f.expected_external_session_id.clone(),
             required: true,
+            stale_secret: false,
         };
-        let trace = check_channel(&target(&s.gw.url, WEBHOOK_SECRET), &p).await;
+        let trace = check(&target(&s.gw.url, WEBHOOK_SECRET), &p).await;
         assert_eq!(trace.failure_mode, None, "{}: {:#?}", f.file, trace.requests);
         assert_eq!(trace.resolved_external_session_id.as_deref(), Some(f.expected_external_session_id.as_str()));
     }
-    let wrong_secret = check_channel(&target(&s.gw.url, "stale-secret"), &probe()).await;
+    let wrong_secret = check(&target(&s.gw.url, "stale-secret"), &probe()).await;
     assert_eq!(wrong_secret.failure_mode, Some(FailureMode::IngestHttpError));
     let conflict = ChannelProbe { channel: "slack".into(), ..probe() };
-    let trace = check_channel(&target(&s.gw.url, WEBHOOK_SECRET), &conflict).await;
+    let trace = check(&target(&s.gw.url, WEBHOOK_SECRET), &conflict).await;
     assert_eq!(trace.failure_mode, Some(FailureMode::IngestNotApplied), "strict profile conflict");
-    let dead = check_channel(&target("http://127.0.0.1:9", WEBHOOK_SECRET), &probe()).await;
+    let dead = check(&target("http://127.0.0.1:9", WEBHOOK_SECRET), &probe()).await;
     assert_eq!(dead.failure_mode, Some(FailureMode::IngestHttpError), "no gateway at all");
-    assert!(dead.requests[0].transport_error.is_some());
+    assert!(dead.requests[0].transport_failure.is_some());
 }

@@ -4,9 +4,13 @@
 //! never from error text.
 
 pub mod conduct;
+pub mod served;
+pub mod transport;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use crate::wire::{IngestAnswer, SessionsList, TelemetryAnswer};
+use transport::TransportFailure;
 
 /// The runbook's failure modes, with their stable ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
@@ -88,84 +92,79 @@ impl FailureMode {
     }
 }
 
-/// One HTTP exchange as observed: `status` is `None` when no HTTP answer came (transport error
-/// or deadline), `body` is `Null` when the answer was not JSON.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Exchange {
+/// One exchange of a channel check as its predicates read it: the status, whether the answer
+/// was complete, and the answer parsed into its wire type (`None` when it did not parse; the raw
+/// bytes are in the trace).
+#[derive(Clone, Debug)]
+pub struct Probe<T> {
     pub status: Option<u16>,
-    pub body: Value,
+    pub failure: Option<TransportFailure>,
+    pub answer: Option<T>,
+}
+
+impl<T> Default for Probe<T> {
+    fn default() -> Self {
+        Probe { status: None, failure: None, answer: None }
+    }
+}
+
+impl<T> Probe<T> {
+    /// A complete answer with this status.
+    pub fn is(&self, status: u16) -> bool {
+        self.failure.is_none() && self.status == Some(status)
+    }
 }
 
 /// What one external-channel check saw, step by step. Later steps are absent when an earlier
 /// one already failed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct ChannelObservation {
     pub connector_id: String,
     pub channel: String,
     pub expected_external_session_id: String,
-    pub ingest: Exchange,
-    pub lookup: Option<Exchange>,
-    pub telemetry: Option<Exchange>,
+    pub ingest: Probe<IngestAnswer>,
+    pub lookup: Option<Probe<SessionsList>>,
+    pub telemetry: Option<Probe<TelemetryAnswer>>,
 }
 
 /// The external session id the admin sessions lookup shows for the ingested session.
 pub fn looked_up_external_id(o: &ChannelObservation) -> Option<String> {
-    let session_id = o.ingest.body.get("sessionId")?.as_str()?;
-    let sessions = o.lookup.as_ref()?.body.get("sessions")?.as_array()?;
-    let s = sessions.iter().find(|s| s.get("id").and_then(Value::as_str) == Some(session_id))?;
-    s.get("externalSessionId").and_then(|v| match v {
-        Value::String(x) => Some(x.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })
+    let session_id = o.ingest.answer.as_ref()?.session_id.as_deref()?;
+    let sessions = &o.lookup.as_ref()?.answer.as_ref()?.sessions;
+    let s = sessions.iter().find(|s| s.id == session_id)?;
+    s.external_session_id.as_ref().map(|e| e.as_text())
 }
 
-/// Telemetry counts (events, accepted) for this connector and channel.
-pub fn telemetry_counts(o: &ChannelObservation) -> Option<(u64, u64)> {
-    let groups = o.telemetry.as_ref()?.body.get("connectors")?.as_array()?;
-    let mut found = None;
-    for g in groups {
-        let connector = g.get("connectorId").and_then(Value::as_str);
-        let channel = g.get("channel").and_then(Value::as_str);
-        if connector == Some(o.connector_id.as_str()) && channel.is_none_or(|c| c == o.channel) {
-            let (e, a) = found.unwrap_or((0, 0));
-            let events = g.get("events")?.as_u64()?;
-            let accepted = g.get("accepted")?.as_u64()?;
-            found = Some((e + events, a + accepted));
-        }
-    }
-    Some(found.unwrap_or((0, 0)))
-}
-
-/// The runbook's predicates in its order; `None` when the check passed.
+/// The runbook's predicates in its order; `None` when the check passed. An exchange without a
+/// complete answer fails its own predicate (no answer is not a `201`, nor a `200`).
 pub fn classify(o: &ChannelObservation) -> Option<FailureMode> {
-    if o.ingest.status != Some(201) {
+    if !o.ingest.is(201) {
         return Some(FailureMode::IngestHttpError);
     }
-    match o.ingest.body.get("ingestApplied").and_then(Value::as_bool) {
-        Some(true) => {}
-        Some(false) => return Some(FailureMode::IngestNotApplied),
+    match &o.ingest.answer {
         None => return Some(FailureMode::Unknown),
+        Some(a) if !a.ingest_applied => return Some(FailureMode::IngestNotApplied),
+        Some(_) => {}
     }
     let Some(lookup) = &o.lookup else { return Some(FailureMode::Unknown) };
-    if lookup.status != Some(200) {
+    if !lookup.is(200) {
         return Some(FailureMode::SessionsLookupError);
     }
-    if lookup.body.get("sessions").and_then(Value::as_array).is_none() {
+    if lookup.answer.is_none() {
         return Some(FailureMode::Unknown);
     }
     if looked_up_external_id(o).as_deref() != Some(o.expected_external_session_id.as_str()) {
         return Some(FailureMode::FallbackSessionMismatch);
     }
     let Some(telemetry) = &o.telemetry else { return Some(FailureMode::Unknown) };
-    if telemetry.status != Some(200) {
+    if !telemetry.is(200) {
         return Some(FailureMode::TelemetryHttpError);
     }
-    match telemetry_counts(o) {
-        None => Some(FailureMode::Unknown),
-        Some((0, _)) => Some(FailureMode::TelemetryNoConnectorEvents),
-        Some((_, 0)) => Some(FailureMode::TelemetryZeroAccepted),
-        Some(_) => None,
+    let Some(t) = &telemetry.answer else { return Some(FailureMode::Unknown) };
+    match t.counts(&o.connector_id, &o.channel) {
+        (0, _) => Some(FailureMode::TelemetryNoConnectorEvents),
+        (_, 0) => Some(FailureMode::TelemetryZeroAccepted),
+        _ => None,
     }
 }
 

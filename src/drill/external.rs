@@ -2,17 +2,25 @@
 //! send an ingest probe without `externalSessionId`, look the session up through the admin
 //! sessions endpoint, compare the resolved external session with the id the payload shape says
 //! it must be, and read telemetry for the connector. The observation is classified into exactly
-//! one runbook failure mode (or none). Every exchange has a deadline, and the trace keeps the
-//! requests and responses but never a header, so no token or secret reaches it.
+//! one runbook failure mode (or none).
+//!
+//! Deadlines compose: a channel makes at most three exchanges, each with a third of the channel's
+//! budget, so a channel always ends, and is always classified, inside its budget; channels run
+//! concurrently. A probe that got no answer in time is `ingest_http_error` with the transport
+//! failure in its trace. The trace keeps requests and bounded answers, never a header.
 
 use std::time::{Duration, Instant};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::classify::{ChannelObservation, Exchange, FailureMode, classify};
-use crate::secret::Redacted;
+use super::exchange::{Auth, Exchanger, Observed, TracedBody};
+use super::observe::Endpoint;
+use crate::classify::transport::TransportFailure;
+use crate::classify::{ChannelObservation, FailureMode, Probe, classify};
+use crate::wire::ingest::IngestProbe;
+use crate::wire::paths;
 
 /// What to probe.
 #[derive(Clone, Debug, Serialize)]
@@ -23,17 +31,8 @@ pub struct ChannelProbe {
     pub payload: Value,
     pub expected_external_session_id: String,
     pub required: bool,
-}
-
-/// Where to probe, with the credentials (which never reach the trace).
-#[derive(Clone)]
-pub struct ProbeTarget {
-    pub base_url: String,
-    pub admin_token: Redacted,
-    pub webhook_secret: Option<Redacted>,
-    pub client: reqwest::Client,
-    /// Deadline of each exchange.
-    pub deadline: Duration,
+    /// Probe with a stale webhook secret (a rotation the probe did not follow).
+    pub stale_secret: bool,
 }
 
 /// One exchange, as kept in the trace.
@@ -45,9 +44,12 @@ pub struct TracedRequest {
     pub path: String,
     pub request_body: Option<Value>,
     pub status: Option<u16>,
-    pub response_body: Value,
-    /// What went wrong when no HTTP answer came (`timeout`, `connect`, ...).
-    pub transport_error: Option<String>,
+    /// Why no complete answer came (`timeout`, `refused`, `too_large`, ...).
+    pub transport_failure: Option<TransportFailure>,
+    /// The answer did not have the runbook's shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parse_error: Option<String>,
+    pub response: TracedBody,
     pub latency_ms: f64,
 }
 
@@ -64,96 +66,85 @@ pub struct ChannelTrace {
     pub resolved_external_session_id: Option<String>,
     pub requests: Vec<TracedRequest>,
     pub duration_ms: f64,
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub observation: ChannelObservation,
 }
 
-impl ProbeTarget {
-    async fn exchange(
-        &self,
-        step: &'static str,
-        req: reqwest::RequestBuilder,
-        path: String,
-        body: Option<Value>,
-    ) -> (Exchange, TracedRequest) {
-        let started = Instant::now();
-        let sent = tokio::time::timeout(self.deadline, async {
-            let resp = req.send().await?;
-            let status = resp.status().as_u16();
-            let bytes = resp.bytes().await?;
-            Ok::<_, reqwest::Error>((status, bytes))
-        })
-        .await;
-        let (status, response_body, transport_error) = match sent {
-            Ok(Ok((status, bytes))) => (Some(status), serde_json::from_slice(&bytes).unwrap_or(Value::Null), None),
-            Ok(Err(e)) => (None, Value::Null, Some(transport_kind(&e))),
-            Err(_) => (None, Value::Null, Some("timeout".to_string())),
-        };
-        let traced = TracedRequest {
-            step: step.into(),
-            method: if body.is_some() { "POST" } else { "GET" }.into(),
-            path,
-            request_body: body,
-            status,
-            response_body: response_body.clone(),
-            transport_error,
-            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
-        };
-        (Exchange { status, body: response_body }, traced)
-    }
+/// A stale secret that no gateway accepts.
+const STALE_SECRET: &str = "gatedrill-stale-secret";
+
+fn traced<T: serde::de::DeserializeOwned>(
+    step: &str,
+    method: &str,
+    path: &str,
+    request_body: Option<Value>,
+    seen: &Observed,
+) -> (Probe<T>, TracedRequest) {
+    let parsed = seen.parse::<T>();
+    let parse_error = match (&parsed, seen.failure) {
+        (Err(e), None) => Some(e.message.clone()),
+        _ => None,
+    };
+    let probe = Probe { status: seen.status, failure: seen.failure, answer: parsed.ok() };
+    let trace = TracedRequest {
+        step: step.into(),
+        method: method.into(),
+        path: path.into(),
+        request_body,
+        status: seen.status,
+        transport_failure: seen.failure,
+        parse_error,
+        response: seen.traced(),
+        latency_ms: seen.latency.as_secs_f64() * 1000.0,
+    };
+    (probe, trace)
 }
 
-/// A transport failure's kind from reqwest's typed predicates and the io error in its chain.
-fn transport_kind(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "timeout".into();
-    }
-    if let Some(kind) = crate::gateway::client::io_kind(e) {
-        return format!("{kind:?}");
-    }
-    if e.is_connect() { "connect" } else { "request" }.into()
-}
-
-/// Runs the check for one channel.
-pub async fn check_channel(t: &ProbeTarget, p: &ChannelProbe) -> ChannelTrace {
+/// Runs the check for one channel within `budget`; every exchange it made is also returned for
+/// the scenario's latency series.
+pub async fn check_channel(
+    target: &Exchanger,
+    p: &ChannelProbe,
+    budget: Duration,
+) -> (ChannelTrace, Vec<(Endpoint, Observed)>) {
     let started = Instant::now();
-    let base = t.base_url.trim_end_matches('/');
+    let ex = target.with_deadline(budget / 3);
     let mut requests = Vec::new();
+    let mut seen_all = Vec::new();
     let mut obs = ChannelObservation {
         connector_id: p.connector_id.clone(),
         channel: p.channel.clone(),
         expected_external_session_id: p.expected_external_session_id.clone(),
         ..Default::default()
     };
-
-    let body = json!({"connectorId": p.connector_id, "channel": p.channel, "payload": p.payload});
-    let path = "/api/agent-gateway/adapters/ingest".to_string();
-    let mut req = t.client.post(format!("{base}{path}")).json(&body);
-    if let Some(secret) = &t.webhook_secret {
-        req = req.header("x-agent-gateway-webhook-secret", &secret.0);
-    }
-    let (ex, tr) = t.exchange("ingest", req, path, Some(body)).await;
-    obs.ingest = ex;
+    let body = serde_json::to_value(IngestProbe {
+        connector_id: p.connector_id.clone(),
+        channel: p.channel.clone(),
+        payload: p.payload.clone(),
+    })
+    .unwrap_or_default();
+    let auth = Auth::Webhook(p.stale_secret.then_some(STALE_SECRET));
+    let seen = ex.send(reqwest::Method::POST, paths::INGEST, Some(&body), auth).await;
+    let (probe, tr) = traced("ingest", "POST", paths::INGEST, Some(body), &seen);
+    obs.ingest = probe;
     requests.push(tr);
+    seen_all.push((Endpoint::Ingest, seen));
 
-    let applied = obs.ingest.status == Some(201) && obs.ingest.body.get("ingestApplied") == Some(&Value::Bool(true));
-    if applied {
-        let path = "/api/admin/agent-gateway/sessions?source=db&limit=200".to_string();
-        let req = t.client.get(format!("{base}{path}")).header("x-admin-token", &t.admin_token.0);
-        let (ex, tr) = t.exchange("sessions_lookup", req, path, None).await;
-        obs.lookup = Some(ex);
+    if obs.ingest.is(201) && obs.ingest.answer.as_ref().is_some_and(|a| a.ingest_applied) {
+        let seen = ex.send(reqwest::Method::GET, paths::RECENT_SESSIONS, None, Auth::Admin).await;
+        let (probe, tr) = traced("sessions_lookup", "GET", paths::RECENT_SESSIONS, None, &seen);
         requests.push(tr);
-        if obs.lookup.as_ref().is_some_and(|l| l.status == Some(200)) {
-            let path = "/api/admin/agent-gateway/telemetry?hours=24&limit=200".to_string();
-            let req = t.client.get(format!("{base}{path}")).header("x-admin-token", &t.admin_token.0);
-            let (ex, tr) = t.exchange("telemetry", req, path, None).await;
-            obs.telemetry = Some(ex);
+        seen_all.push((Endpoint::Sessions, seen));
+        let looked_up = probe.is(200);
+        obs.lookup = Some(probe);
+        if looked_up {
+            let seen = ex.send(reqwest::Method::GET, paths::TELEMETRY_WINDOW, None, Auth::Admin).await;
+            let (probe, tr) = traced("telemetry", "GET", paths::TELEMETRY_WINDOW, None, &seen);
             requests.push(tr);
+            seen_all.push((Endpoint::Telemetry, seen));
+            obs.telemetry = Some(probe);
         }
     }
     let failure_mode = classify(&obs);
-    ChannelTrace {
+    let trace = ChannelTrace {
         connector_id: p.connector_id.clone(),
         channel: p.channel.clone(),
         required: p.required,
@@ -163,6 +154,22 @@ pub async fn check_channel(t: &ProbeTarget, p: &ChannelProbe) -> ChannelTrace {
         resolved_external_session_id: crate::classify::looked_up_external_id(&obs),
         requests,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        observation: obs,
+    };
+    (trace, seen_all)
+}
+
+/// A channel whose check could not even be sent (its fixture is missing or unreadable): it is
+/// not observed, so it fails as the runbook's catch-all, never as a pass.
+pub fn unobserved(spec: &ChannelProbe) -> ChannelTrace {
+    ChannelTrace {
+        connector_id: spec.connector_id.clone(),
+        channel: spec.channel.clone(),
+        required: spec.required,
+        passed: false,
+        failure_mode: Some(FailureMode::Unknown),
+        expected_external_session_id: spec.expected_external_session_id.clone(),
+        resolved_external_session_id: None,
+        requests: Vec::new(),
+        duration_ms: 0.0,
     }
 }

@@ -16,10 +16,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::steps::{StepCtx, dry_run_task};
+use super::exchange::Auth;
+use super::observe::{Endpoint, Exchanged};
+use super::steps::{StepCtx, deliver, dry_run_task};
 use crate::metrics::Summary;
 use crate::metrics::slo::TaskOutcome;
 use crate::scenario::steps::LoadAgainst;
+use crate::wire::paths;
+use crate::wire::runtime::DryRunAnswer;
 
 /// In-flight requests of an open model when the step names none.
 pub const DEFAULT_CONNECTIONS: u32 = 64;
@@ -92,36 +96,37 @@ pub fn rss_mib() -> Option<f64> {
     Some(pages * 4096.0 / (1024.0 * 1024.0))
 }
 
-/// One request; returns (success, status label, when it was really sent).
+/// One request; returns (success, status label, when it was really sent, the task).
 async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> (bool, String, Instant, TaskOutcome) {
     let sent = Instant::now();
-    let (ex, task) = match against {
+    let (endpoint, path, seen, task) = match against {
         LoadAgainst::DryRun => {
             let body = json!({"role": role, "prompt": format!("load probe {i}"), "timeoutMs": 5000});
-            let (ex, took) =
-                ctx.call_timed(reqwest::Method::POST, "/api/admin/ai-runtime/dry-run", Some(&body), true, false).await;
-            let task = dry_run_task(role, &ex, took);
-            (ex, task)
+            let seen = ctx.send(reqwest::Method::POST, paths::DRY_RUN, Some(&body), Auth::Admin).await;
+            let answer = seen.parse::<DryRunAnswer>().ok();
+            let task = dry_run_task(role, &seen, answer.as_ref());
+            (Endpoint::DryRun, paths::DRY_RUN, seen, task)
         }
         LoadAgainst::Orchestrate => {
             let body = json!({"draftId": format!("load-{i}"), "channel": "load"});
-            let path = "/api/admin/agent-gateway/orchestrate";
-            let (ex, took) = ctx.call_timed(reqwest::Method::POST, path, Some(&body), true, false).await;
-            let task = TaskOutcome { ok: ex.status == Some(201), latency: took, ..Default::default() };
-            (ex, task)
+            let seen = ctx.send(reqwest::Method::POST, paths::ORCHESTRATE, Some(&body), Auth::Admin).await;
+            let task = TaskOutcome { ok: seen.is(201), latency: seen.latency, ..Default::default() };
+            (Endpoint::Orchestrate, paths::ORCHESTRATE, seen, task)
         }
         LoadAgainst::Ingest => {
             let body = json!({"connectorId": "gatedrill_load", "channel": "telegram", "payload": {"message": {"chat": {"id": 700_000 + i % 100}, "text": "load"}}});
-            let (ex, took) = ctx.ingest(&body, None, false).await;
-            let task = TaskOutcome {
-                ok: ex.status == Some(201) && ex.body["ingestApplied"] == true,
-                latency: took,
-                ..Default::default()
-            };
-            (ex, task)
+            let (seen, applied) = deliver(ctx, &body, None).await;
+            let task = TaskOutcome { ok: applied, latency: seen.latency, ..Default::default() };
+            (Endpoint::Ingest, paths::INGEST, seen, task)
         }
     };
-    (task.ok, ex.status.map_or("no_answer".into(), |s| s.to_string()), sent, task)
+    ctx.record(Exchanged { endpoint, method: "POST", path, seen: &seen, ok: task.ok, keep_body: false, signal: None });
+    let label = match (seen.status, seen.failure) {
+        (Some(s), None) => s.to_string(),
+        (_, Some(f)) => f.id(),
+        (None, None) => "no_answer".into(),
+    };
+    (task.ok, label, sent, task)
 }
 
 /// Counts and series names of one load step; the names are built once, not per request.
@@ -186,13 +191,15 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
         Shape::Open { rate, duration, connections } => {
             t.report.model = "open".into();
             t.report.requested_rate = Some(rate);
-            let interval = Duration::from_secs_f64(1.0 / rate);
+            // Validation bounds the rate; a rate the clock cannot express sends nothing.
+            let interval = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
             let total = (rate * duration.as_secs_f64()).floor() as u64;
             let mut in_flight = FuturesUnordered::new();
             let mut next = 0u64;
             let mut last_sent = started;
             while next < total || !in_flight.is_empty() {
-                let due = started + interval.mul_f64(next as f64);
+                let offset = Duration::try_from_secs_f64(next as f64 / rate).unwrap_or(Duration::MAX);
+                let due = started.checked_add(offset).unwrap_or(started);
                 let can_send = next < total && in_flight.len() < connections as usize;
                 tokio::select! {
                     biased;
@@ -208,7 +215,7 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
             t.report.latency = ctx.obs.summary(&t.corrected);
             t.report.uncorrected = Some(ctx.obs.summary(&t.uncorrected));
             // The rate the requests went out at: n requests span n intervals from the start.
-            let span = last_sent.saturating_duration_since(started) + interval;
+            let span = last_sent.saturating_duration_since(started).saturating_add(interval);
             t.report.achieved_rate = t.report.sent as f64 / span.as_secs_f64().max(1e-9);
         }
     }

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::time::Instant;
+
+use super::exchange::{Observed, TracedBody};
+use crate::classify::transport::TransportFailure;
 
 use crate::metrics::slo::{SloBook, TaskOutcome, Window};
 use crate::metrics::{Hist, LatencyBook, Summary, hlog};
@@ -19,8 +21,53 @@ use crate::metrics::{Hist, LatencyBook, Summary, hlog};
 pub const SUCCESS_CAP: usize = 200;
 /// Failed requests kept in a trace.
 pub const FAILURE_CAP: usize = 2000;
-/// Largest response body kept, serialized.
-const BODY_CAP: usize = 16 * 1024;
+/// The runbook endpoint an exchange went to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    Health,
+    Ready,
+    RuntimeHealth,
+    Profiles,
+    DryRun,
+    Orchestrate,
+    Sessions,
+    Session,
+    Telemetry,
+    Ingest,
+    #[default]
+    Other,
+}
+
+/// What a parsed answer said that the evidence writers read (the drill parsed it once, at the
+/// edge; writers never read answer JSON).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Signal {
+    /// A dry-run or orchestration: whether the task failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_failed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_used: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
+    /// Runtime health: `summary.health`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::wire::runtime::HealthState>,
+}
+
+/// One exchange as a step hands it to the observer.
+pub struct Exchanged<'a> {
+    pub endpoint: Endpoint,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub seen: &'a Observed,
+    /// Whether it counts as a success for its endpoint.
+    pub ok: bool,
+    /// Keep the (bounded) answer in the trace: step requests do, load requests do not.
+    pub keep_body: bool,
+    pub signal: Option<Signal>,
+}
 
 /// One exchange with the gateway, as kept in the trace (bodies only for step requests; load
 /// requests keep status and latency).
@@ -28,12 +75,19 @@ const BODY_CAP: usize = 16 * 1024;
 pub struct RequestRecord {
     pub t_ms: f64,
     pub step: usize,
+    pub endpoint: Endpoint,
     pub method: String,
     pub path: String,
     pub status: Option<u16>,
     pub ok: bool,
+    /// Why no complete answer came, when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<TransportFailure>,
     pub latency_ms: f64,
-    pub response: Option<Value>,
+    /// The answer, bounded (step requests only; load requests keep status and latency).
+    pub response: Option<TracedBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Signal>,
 }
 
 /// How many requests the trace left out.
@@ -102,18 +156,10 @@ impl Observer {
         self.start.elapsed().as_secs_f64() * 1000.0
     }
 
-    /// One exchange, ended now after `latency`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn exchange(
-        &self,
-        step: (usize, &str),
-        method: &str,
-        path: &str,
-        status: Option<u16>,
-        ok: bool,
-        latency: Duration,
-        response: Option<&Value>,
-    ) {
+    /// One exchange, ended now.
+    pub fn exchange(&self, step: (usize, &str), x: Exchanged<'_>) {
+        let Exchanged { endpoint, method, path, seen, ok, keep_body, signal } = x;
+        let (status, latency) = (seen.status, seen.latency);
         let now = Instant::now();
         let mut g = self.lock();
         g.latency.record("scenario", now, latency);
@@ -133,20 +179,20 @@ impl Observer {
         } else {
             g.failures += 1;
         }
-        let response = response.map(|v| {
-            let size = serde_json::to_string(v).map_or(0, |s| s.len());
-            if size > BODY_CAP { serde_json::json!({"gatedrillTruncated": size}) } else { v.clone() }
-        });
+        let response = keep_body.then(|| seen.traced());
         let t_ms = now.saturating_duration_since(self.start).as_secs_f64() * 1000.0 - latency.as_secs_f64() * 1000.0;
         g.requests.push(RequestRecord {
             t_ms: t_ms.max(0.0),
             step: step.0,
+            endpoint,
             method: method.into(),
             path: path.into(),
             status,
             ok,
+            failure: seen.failure,
             latency_ms: latency.as_secs_f64() * 1000.0,
             response,
+            signal,
         });
     }
 
@@ -198,10 +244,21 @@ mod tests {
     #[tokio::test]
     async fn successes_are_capped_and_failures_kept_longer() {
         let o = Observer::new(Instant::now(), Duration::from_secs(1));
+        let seen = |status| Observed { status: Some(status), latency: Duration::from_millis(1), ..Default::default() };
+        let (ok, failed) = (seen(200), seen(503));
+        let x = |seen, ok| Exchanged {
+            endpoint: Endpoint::Other,
+            method: "POST",
+            path: "/x",
+            seen,
+            ok,
+            keep_body: false,
+            signal: None,
+        };
         for i in 0..(SUCCESS_CAP + 50) {
-            o.exchange((0, "load"), "POST", "/x", Some(200), true, Duration::from_millis(1), None);
+            o.exchange((0, "load"), x(&ok, true));
             if i < 240 {
-                o.exchange((0, "load"), "POST", "/x", Some(503), false, Duration::from_millis(1), None);
+                o.exchange((0, "load"), x(&failed, false));
             }
         }
         let obs = o.finish(Vec::new());

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use super::exchange::{Exchanger, TracedBody};
 use super::external::ChannelTrace;
 use super::load::LoadReport;
+use super::observe::Endpoint;
 use super::observe::{Dropped, FAILURE_CAP, Observer, RequestRecord, SUCCESS_CAP};
-use super::steps::{Check, StepCtx, execute};
+use super::steps::{Check, EvidenceKind, StepCtx, execute};
 use super::target::{self, TargetSpec};
 use crate::classify::FailureMode;
 use crate::classify::conduct::{self, Evidence, Finding};
@@ -39,8 +40,8 @@ pub struct RunOptions {
     pub allow_load: bool,
     /// Fires on Ctrl-C or SIGTERM: the scenario stops between steps and reports what it has.
     pub cancel: CancellationToken,
-    /// Every secret the run handled (tokens, keys), for the artifacts' scrubber. Never written.
-    pub secrets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every secret the run handled (tokens, keys, URL userinfo), masked in every artifact.
+    pub secrets: std::sync::Arc<std::sync::Mutex<crate::secret::Secrets>>,
     pub progress: super::progress::Progress,
 }
 
@@ -65,8 +66,34 @@ pub struct Phase {
 /// A payload kept as incident evidence (runtime health, dry-run attempts, session summary).
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct EvidenceItem {
+    pub kind: EvidenceKind,
     pub what: String,
-    pub payload: Value,
+    pub payload: TracedBody,
+}
+
+/// A scenario's verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ScenarioVerdict {
+    Pass,
+    Fail,
+    Skip,
+}
+
+impl ScenarioVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScenarioVerdict::Pass => "PASS",
+            ScenarioVerdict::Fail => "FAIL",
+            ScenarioVerdict::Skip => "SKIP",
+        }
+    }
+}
+
+impl std::fmt::Display for ScenarioVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Everything one scenario observed and concluded: this is `<scenario>/trace.json`, and every
@@ -117,14 +144,13 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
-    /// `SKIP`, `PASS` or `FAIL`.
-    pub fn verdict(&self) -> &'static str {
+    pub fn verdict(&self) -> ScenarioVerdict {
         if self.skipped.is_some() {
-            "SKIP"
+            ScenarioVerdict::Skip
         } else if self.passed {
-            "PASS"
+            ScenarioVerdict::Pass
         } else {
-            "FAIL"
+            ScenarioVerdict::Fail
         }
     }
 
@@ -174,11 +200,11 @@ fn needs_mocks(loaded: &Loaded) -> bool {
 /// How long a step may take: its own wait plus the scenario's step deadline.
 fn step_deadline(step: &Step, base: Duration) -> Duration {
     match step {
-        Step::WaitUntil { deadline, .. } => deadline.0 + base,
-        Step::Sleep { duration } => duration.0 + base,
-        Step::Load { duration: Some(d), .. } => d.0 + base,
+        Step::WaitUntil { deadline, .. } => deadline.0.saturating_add(base),
+        Step::Sleep { duration } => duration.0.saturating_add(base),
+        Step::Load { duration: Some(d), .. } => d.0.saturating_add(base),
         Step::Load { count: Some(n), .. } => {
-            base + Duration::from_millis(n.saturating_mul(50)).min(Duration::from_secs(600))
+            base.saturating_add(Duration::from_millis(n.saturating_mul(50)).min(Duration::from_secs(600)))
         }
         _ => base,
     }
@@ -223,15 +249,20 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         }
     };
     if let Ok(mut known) = opts.secrets.lock() {
-        known.push(running.admin_token.0.clone());
-        known.extend(running.webhook_secret.as_ref().map(|w| w.0.clone()));
+        known.add(&running.admin_token.0);
+        known.add(running.webhook_secret.as_ref().map_or("", |w| w.0.as_str()));
         for e in fleet.endpoints() {
-            known.extend(fleet.spec(&e.provider).into_iter().flat_map(|s| s.api_keys.iter().cloned()));
+            for key in fleet.spec(&e.provider).into_iter().flat_map(|s| &s.api_keys) {
+                known.add(key);
+            }
         }
     }
-    // Idle connections are bounded: each keeps its buffers, and a long load would otherwise hold
-    // as many as its burstiest moment opened.
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap_or_default();
+    let ex = Exchanger::new(
+        &running.base_url,
+        running.admin_token.clone(),
+        running.webhook_secret.clone(),
+        s.step_deadline.0,
+    );
     let obs = Observer::new(started, s.window.0);
     let progress = opts.progress.scenario(&s.name, s.steps.len());
     if !s.faults.is_empty() {
@@ -241,7 +272,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let mut ctx = StepCtx {
         target: &running,
         fleet: opts.target.uses_mocks().then_some(&fleet),
-        client,
+        ex,
         scenario_path: &loaded.path,
         deadline: s.step_deadline.0,
         channels: Vec::new(),
@@ -314,21 +345,16 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     // The runtime's state at the end, for the incident evidence (bounded like any step).
     ctx.step = (s.steps.len(), "end");
     if !report.incomplete {
-        let health = tokio::time::timeout(
-            s.step_deadline.0,
-            ctx.call(reqwest::Method::GET, "/api/admin/ai-runtime/health", None, true),
-        )
-        .await;
-        if let Ok(ex) = health
-            && ex.status == Some(200)
-        {
-            ctx.evidence.push(("runtime_health at end".into(), ex.body));
+        let seen = ctx.get(Endpoint::RuntimeHealth, crate::wire::paths::RUNTIME_HEALTH).await;
+        if seen.is(200) {
+            ctx.evidence.push((EvidenceKind::RuntimeHealthAtEnd, "runtime health at end".into(), seen.traced()));
         }
     }
     let (channels, mut findings, load) =
         (std::mem::take(&mut ctx.channels), std::mem::take(&mut ctx.findings), std::mem::take(&mut ctx.load));
     report.phases.extend(ctx.phases.drain(..).map(|(t_ms, change)| Phase { t_ms, change }));
-    report.evidence = ctx.evidence.drain(..).map(|(what, payload)| EvidenceItem { what, payload }).collect();
+    report.evidence =
+        ctx.evidence.drain(..).map(|(kind, what, payload)| EvidenceItem { kind, what, payload }).collect();
     let cooldown_ms = running.cooldown_ms;
     drop(ctx);
     let mut provider_latency = Vec::new();
@@ -386,7 +412,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     report.load = load;
     report.passed = report.steps.iter().all(|s| s.passed) && report.problems.is_empty();
     report.duration_ms = ms(started.elapsed());
-    progress.finish(report.verdict());
+    progress.finish(report.verdict().as_str());
     report
 }
 

@@ -18,7 +18,10 @@ pub fn render(reports: &[ScenarioReport], target: &str, detail: Detail) -> Strin
     if detail != Detail::Failures {
         let _ = writeln!(out, "gatedrill run: {} scenario(s) against {target}", reports.len());
     }
-    for r in reports.iter().filter(|r| detail != Detail::Failures || r.verdict() == "FAIL") {
+    for r in reports
+        .iter()
+        .filter(|r| detail != Detail::Failures || r.verdict() == crate::drill::runner::ScenarioVerdict::Fail)
+    {
         let verdict = r.verdict();
         let steps_ok = r.steps.iter().filter(|s| s.passed).count();
         let checks: usize = r.steps.iter().map(|s| s.checks.len()).sum();

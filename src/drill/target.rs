@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::drill::exchange::{Auth, Exchanger};
 use crate::gateway::config::GatewayConfig;
 use crate::gateway::{GatewayHandle, StoreSpec};
 use crate::mock::ProviderFleet;
-use crate::secret::Redacted;
+use crate::secret::{Redacted, Secrets};
 
 /// How the user named the target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +33,10 @@ impl std::str::FromStr for TargetSpec {
             let cmd = cmd.trim().trim_matches('"');
             if cmd.is_empty() { Err("cmd: needs a command".into()) } else { Ok(TargetSpec::Command(cmd.to_string())) }
         } else if s.starts_with("http://") || s.starts_with("https://") {
-            reqwest::Url::parse(s).map_err(|e| format!("{s:?}: {e}"))?;
+            let u = reqwest::Url::parse(s).map_err(|_| "the target URL does not parse".to_string())?;
+            if u.query().is_some() || u.fragment().is_some() {
+                return Err("the target URL must not have a query or fragment".into());
+            }
             Ok(TargetSpec::Url(s.trim_end_matches('/').to_string()))
         } else {
             Err(format!("{s:?}: expected `embedded`, a http(s) URL, or cmd:\"COMMAND\""))
@@ -46,10 +50,30 @@ impl TargetSpec {
         !matches!(self, TargetSpec::Url(_))
     }
 
+    /// Secrets the target's name itself carries (a URL's userinfo, and its Basic form).
+    pub fn secrets(&self) -> Vec<String> {
+        let TargetSpec::Url(u) = self else { return Vec::new() };
+        let Ok(url) = reqwest::Url::parse(u) else { return vec![u.clone()] };
+        let mut out = Vec::new();
+        if let Some(p) = url.password() {
+            out.push(p.to_string());
+            out.push(format!("{}:{p}", url.username()));
+        }
+        out
+    }
+
+    /// How artifacts name the target: a URL without its userinfo.
     pub fn describe(&self) -> String {
         match self {
             TargetSpec::Embedded => "embedded".into(),
-            TargetSpec::Url(u) => u.clone(),
+            TargetSpec::Url(u) => match reqwest::Url::parse(u) {
+                Ok(mut url) => {
+                    let _ = url.set_username("");
+                    let _ = url.set_password(None);
+                    url.as_str().trim_end_matches('/').to_string()
+                }
+                Err(_) => "a URL".into(),
+            },
             TargetSpec::Command(c) => format!("cmd:{c}"),
         }
     }
@@ -64,9 +88,12 @@ pub struct Running {
     pub cooldown_ms: Option<f64>,
     /// Load may run against it (loopback, or allowed explicitly).
     pub load_allowed: bool,
+    /// Every secret this target was given or configured with.
+    pub secrets: Secrets,
     embedded: Option<GatewayHandle>,
     child: Option<tokio::process::Child>,
     pub stderr_path: Option<PathBuf>,
+    stderr_log: Option<tokio::task::JoinHandle<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,16 +165,62 @@ fn is_loopback(url: &str) -> bool {
 }
 
 async fn wait_ready(url: &str, deadline: Duration) -> bool {
-    let client = reqwest::Client::new();
-    let until = tokio::time::Instant::now() + deadline;
+    let ex = Exchanger::new(url, Redacted::default(), None, Duration::from_millis(500));
+    let now = tokio::time::Instant::now();
+    let until = now.checked_add(deadline).unwrap_or(now);
     while tokio::time::Instant::now() < until {
-        let ready = client.get(format!("{url}/ready")).timeout(Duration::from_millis(500)).send().await;
-        if ready.is_ok_and(|r| r.status().is_success()) {
+        if ex.send(reqwest::Method::GET, crate::wire::paths::READY, None, Auth::None).await.is_success() {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false
+}
+
+/// The secrets of a gateway gatedrill configures: its admin token and webhook secret, and the
+/// mocks' keys it was given.
+fn configured_secrets(env: &BTreeMap<String, String>, fleet: &ProviderFleet) -> Secrets {
+    let mut s = Secrets::default();
+    for k in ["ADMIN_API_TOKEN", "AGENT_GATEWAY_WEBHOOK_SECRET"] {
+        s.add(env.get(k).map_or("", String::as_str));
+    }
+    for e in fleet.endpoints() {
+        for key in fleet.spec(&e.provider).into_iter().flat_map(|p| &p.api_keys) {
+            s.add(key);
+        }
+    }
+    s
+}
+
+/// Copies a spawned gateway's stderr to its log, line by line, with every secret masked; lines
+/// and the whole log are bounded.
+fn redact_stderr(stderr: tokio::process::ChildStderr, path: PathBuf, secrets: Secrets) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    const LINE_CAP: usize = 64 * 1024;
+    const LOG_CAP: u64 = 16 * 1024 * 1024;
+    tokio::spawn(async move {
+        let Ok(mut file) = tokio::fs::File::create(&path).await else { return };
+        let mut reader = tokio::io::BufReader::new(stderr);
+        let mut line = Vec::new();
+        let mut written = 0u64;
+        loop {
+            line.clear();
+            let mut limited = (&mut reader).take(LINE_CAP as u64);
+            match limited.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if written >= LOG_CAP {
+                continue;
+            }
+            let text = secrets.redact(&String::from_utf8_lossy(&line));
+            written += text.len() as u64;
+            if file.write_all(text.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+        let _ = file.flush().await;
+    })
 }
 
 /// Starts (or reaches) the target for one scenario.
@@ -163,6 +236,7 @@ pub async fn start(
             let env = gateway_env(fleet, scenario_env);
             let config = GatewayConfig::from_vars(&env).map_err(|e| TargetError::Config(e.to_string()))?;
             let cooldown_ms = Some(config.cooldown.as_secs_f64() * 1000.0);
+            let secrets = configured_secrets(&env, fleet);
             let (admin, secret) = (config.admin_token.clone(), config.webhook_secret.clone());
             let addr = SocketAddr::from(([127, 0, 0, 1], 0));
             let handle = crate::gateway::start(config, &StoreSpec::Memory, addr)
@@ -174,9 +248,11 @@ pub async fn start(
                 webhook_secret: secret,
                 cooldown_ms,
                 load_allowed: true,
+                secrets,
                 embedded: Some(handle),
                 child: None,
                 stderr_path: None,
+                stderr_log: None,
             })
         }
         TargetSpec::Url(url) => {
@@ -187,15 +263,20 @@ pub async fn start(
                 ));
             }
             let secret = std::env::var("AGENT_GATEWAY_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()).map(Redacted);
+            let mut secrets = Secrets::new(spec.secrets());
+            secrets.add(&admin);
+            secrets.add(secret.as_ref().map_or("", |s| s.0.as_str()));
             Ok(Running {
                 base_url: url.clone(),
                 admin_token: Redacted(admin),
                 webhook_secret: secret,
                 cooldown_ms: None,
                 load_allowed: is_loopback(url) || allow_load,
+                secrets,
                 embedded: None,
                 child: None,
                 stderr_path: None,
+                stderr_log: None,
             })
         }
         TargetSpec::Command(cmd) => {
@@ -208,30 +289,33 @@ pub async fn start(
             let url = format!("http://127.0.0.1:{port}");
             env.insert("GATEDRILL_GATEWAY_URL".into(), url.clone());
             let cooldown_ms = env.get("AI_PROVIDER_COOLDOWN_MS").and_then(|v| v.parse::<f64>().ok());
-            let admin = Redacted(env["ADMIN_API_TOKEN"].clone());
+            let admin = Redacted(env.get("ADMIN_API_TOKEN").cloned().unwrap_or_default());
             let secret = env.get("AGENT_GATEWAY_WEBHOOK_SECRET").cloned().map(Redacted);
+            let secrets = configured_secrets(&env, fleet);
             std::fs::create_dir_all(work_dir)
                 .map_err(|e| TargetError::Start(format!("{}: {e}", work_dir.display())))?;
             let stderr_path = work_dir.join("gateway.stderr.log");
-            let stderr = std::fs::File::create(&stderr_path).map_err(|e| TargetError::Start(e.to_string()))?;
             let mut command = tokio::process::Command::new("sh");
-            command.arg("-c").arg(cmd).envs(&env).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+            command.arg("-c").arg(cmd).envs(&env).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
             // Its own process group, so stopping it reaches what the shell started, not only the shell.
             #[cfg(unix)]
             command.process_group(0);
-            let child = command
+            let mut child = command
                 .kill_on_drop(true)
                 .spawn()
                 .map_err(|e| TargetError::Start(format!("cannot spawn {cmd:?}: {e}")))?;
+            let log = child.stderr.take().map(|e| redact_stderr(e, stderr_path.clone(), secrets.clone()));
             let mut running = Running {
                 base_url: url.clone(),
                 admin_token: admin,
                 webhook_secret: secret,
                 cooldown_ms,
                 load_allowed: true,
+                secrets,
                 embedded: None,
                 child: Some(child),
                 stderr_path: Some(stderr_path),
+                stderr_log: log,
             };
             let child = running.child.as_mut();
             let exited = async {
@@ -271,6 +355,9 @@ impl Running {
             }
             // The shell may be gone while something it started lingers: end the group.
             signal_group(group, Signal::Kill);
+        }
+        if let Some(log) = self.stderr_log.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), log).await;
         }
     }
 }

@@ -9,43 +9,13 @@ use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
 use reqwest::header::HeaderMap;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::config::ProviderConfig;
 use crate::mock::config::Dialect;
 use crate::sse;
 
-/// Runtime attempt codes: the runbook's three, plus a finer split.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[non_exhaustive]
-pub enum AttemptCode {
-    #[serde(rename = "AI_PROVIDER_TIMEOUT")]
-    Timeout,
-    #[serde(rename = "AI_PROVIDER_HTTP_ERROR")]
-    HttpError,
-    #[serde(rename = "AI_PROVIDER_UNAVAILABLE")]
-    Unavailable,
-    #[serde(rename = "AI_PROVIDER_RATE_LIMITED")]
-    RateLimited,
-    #[serde(rename = "AI_PROVIDER_AUTH_FAILED")]
-    AuthFailed,
-    #[serde(rename = "AI_PROVIDER_QUOTA_EXHAUSTED")]
-    QuotaExhausted,
-    #[serde(rename = "AI_PROVIDER_CONTEXT_OVERFLOW")]
-    ContextOverflow,
-    #[serde(rename = "AI_PROVIDER_STREAM_TRUNCATED")]
-    StreamTruncated,
-    #[serde(rename = "AI_PROVIDER_STREAM_ERROR")]
-    StreamError,
-}
-
-impl AttemptCode {
-    /// Failures that retrying the same provider cannot fix (a key, a bill, a prompt size).
-    pub fn is_non_retryable(self) -> bool {
-        matches!(self, AttemptCode::AuthFailed | AttemptCode::QuotaExhausted | AttemptCode::ContextOverflow)
-    }
-}
+pub use crate::wire::runtime::AttemptCode;
 
 /// A failed attempt.
 #[derive(Clone, Debug)]

@@ -18,32 +18,7 @@ use tokio::time::Instant;
 use super::client::{self, AttemptCode, CallError};
 use super::config::{GatewayConfig, Role};
 use super::cooldown::CooldownTracker;
-
-/// What became of one link of the chain.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AttemptReport {
-    pub provider: String,
-    pub model: String,
-    /// `ok`, `error`, or `skipped`.
-    pub outcome: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<AttemptCode>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry_after_ms: Option<u64>,
-    pub latency_ms: f64,
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Usage {
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-}
+pub use crate::wire::runtime::{AttemptOutcome, AttemptReport, ReportedCode, SkipReason, Usage};
 
 /// The result of a role's request.
 #[derive(Clone, Debug, Serialize)]
@@ -108,29 +83,34 @@ impl Runtime {
         let mut need_window_above: Option<u64> = None;
         for (i, link) in chain.iter().enumerate() {
             let now = Instant::now();
-            let report = |outcome, code, detail: Option<&str>| AttemptReport {
+            let report = |outcome, code: Option<AttemptCode>, detail: Option<&str>| AttemptReport {
                 provider: link.provider.clone(),
-                model: link.model.clone(),
+                model: Some(link.model.clone()),
                 outcome,
-                code,
+                code: code.map(ReportedCode::Known),
                 http_status: None,
                 detail: detail.map(str::to_string),
+                skip_reason: None,
                 retry_after_ms: None,
-                latency_ms: 0.0,
+                latency_ms: Some(0.0),
+            };
+            let skipped = |reason: SkipReason| AttemptReport {
+                skip_reason: Some(reason),
+                ..report(AttemptOutcome::Skipped, None, Some(crate::wire::id_of(&reason).as_str()))
             };
             if now >= deadline {
-                out.attempts.push(report("skipped", None, Some("failover_budget_spent")));
+                out.attempts.push(skipped(SkipReason::FailoverBudgetSpent));
                 continue;
             }
             if self.cooldown.is_cooling(&link.provider, now) {
-                out.attempts.push(report("skipped", None, Some("cooling_down")));
+                out.attempts.push(skipped(SkipReason::CoolingDown));
                 continue;
             }
             let window = self.config.model(&link.model).map(|m| m.context_window);
             if let (Some(need), Some(w)) = (need_window_above, window)
                 && w <= need
             {
-                out.attempts.push(report("skipped", None, Some("context_window_too_small")));
+                out.attempts.push(skipped(SkipReason::ContextWindowTooSmall));
                 continue;
             }
             let Some(provider) = self.config.provider(&link.provider) else { continue };
@@ -156,9 +136,9 @@ impl Runtime {
             let latency_ms = ms(now.elapsed());
             match result {
                 Ok(answer) => {
-                    let mut r = report("ok", None, None);
+                    let mut r = report(AttemptOutcome::Ok, None, None);
                     r.http_status = Some(200);
-                    r.latency_ms = latency_ms;
+                    r.latency_ms = Some(latency_ms);
                     out.attempts.push(r);
                     out.failed = false;
                     out.served_by = Some(link.provider.clone());
@@ -175,10 +155,10 @@ impl Runtime {
                     break;
                 }
                 Err(e) => {
-                    let mut r = report("error", Some(e.code), Some(&e.detail));
+                    let mut r = report(AttemptOutcome::Error, Some(e.code), Some(&e.detail));
                     r.http_status = e.status;
-                    r.retry_after_ms = e.retry_after.map(|d| d.as_millis() as u64);
-                    r.latency_ms = latency_ms;
+                    r.retry_after_ms = e.retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                    r.latency_ms = Some(latency_ms);
                     out.attempts.push(r);
                     if e.code == AttemptCode::ContextOverflow {
                         need_window_above = need_window_above.max(window.or(Some(0)));

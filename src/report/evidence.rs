@@ -8,14 +8,16 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
-
 use super::RunMeta;
 use super::launch_gate::Summary;
-use crate::drill::runner::{ScenarioReport, id};
+use crate::drill::exchange::TracedBody;
+use crate::drill::observe::Endpoint;
+use crate::drill::runner::{ScenarioReport, ScenarioVerdict, id};
+use crate::drill::steps::EvidenceKind;
 use crate::metrics::gate::Verdict;
 use crate::metrics::slo::{MetricKey, Window};
 use crate::mock::journal::Outcome;
+use crate::wire::runtime::HealthState;
 
 fn utc(r: &ScenarioReport, offset_ms: f64) -> String {
     let base = humantime::parse_rfc3339_weak(&r.started_at).unwrap_or(SystemTime::UNIX_EPOCH);
@@ -60,15 +62,15 @@ fn timeline(r: &ScenarioReport) -> Timeline {
     let contain = r
         .requests
         .iter()
-        .find(|q| q.response.as_ref().is_some_and(|b| b["fallbackUsed"] == true))
+        .find(|q| q.signal.as_ref().is_some_and(|s| s.fallback_used == Some(true)))
         .map(|q| {
-            let by = q.response.as_ref().and_then(|b| b["servedBy"].as_str()).unwrap_or("?");
+            let by = q.signal.as_ref().and_then(|s| s.served_by.as_deref()).unwrap_or("?");
             (q.t_ms, format!("failover engaged: served by fallback {by}"))
         })
         .or_else(|| {
             r.requests
                 .iter()
-                .find(|q| q.path.ends_with("/orchestrate") && q.status == Some(503))
+                .find(|q| q.endpoint == Endpoint::Orchestrate && q.status == Some(503))
                 .map(|q| (q.t_ms, "orchestration refused new work (503) while no provider could serve".to_string()))
         });
     let last_failure = r
@@ -83,11 +85,11 @@ fn timeline(r: &ScenarioReport) -> Timeline {
         r.requests
             .iter()
             .find(|q| {
-                let task = q.path.ends_with("/dry-run") || q.path.ends_with("/orchestrate");
-                let body = q.response.as_ref();
+                let task = matches!(q.endpoint, Endpoint::DryRun | Endpoint::Orchestrate);
+                let signal = q.signal.as_ref();
                 q.ok && q.t_ms >= after
-                    && ((task && body.is_some_and(|b| b["fallbackUsed"] != true))
-                        || body.is_some_and(|b| b["summary"]["health"] == "ok"))
+                    && ((task && signal.is_some_and(|s| s.fallback_used != Some(true)))
+                        || signal.is_some_and(|s| s.health == Some(HealthState::Ok)))
             })
             .map(|q| (q.t_ms, format!("{} {} answered normally after the last failure", q.method, q.path)))
     });
@@ -128,9 +130,10 @@ fn alert_types(r: &ScenarioReport) -> Vec<(&'static str, String)> {
         out.push(("openrouter_error", format!("{errs} provider attempt(s) failed (errors, timeouts, broken streams)")));
     }
     let outage = r.requests.iter().any(|q| {
-        q.response.as_ref().is_some_and(|b| b["failed"] == true)
-            || (q.path.ends_with("/orchestrate") && q.status == Some(503))
-            || q.response.as_ref().is_some_and(|b| b["summary"]["health"].as_str().is_some_and(|h| h != "ok"))
+        let signal = q.signal.as_ref();
+        signal.is_some_and(|s| s.task_failed == Some(true) && q.endpoint == Endpoint::DryRun)
+            || (q.endpoint == Endpoint::Orchestrate && q.status == Some(503))
+            || signal.is_some_and(|s| s.health.is_some_and(|h| h != HealthState::Ok))
     });
     if outage {
         out.push(("service_outage", "a role had no provider able to serve, or runtime health was not ok".into()));
@@ -169,19 +172,25 @@ fn window_rows(out: &mut String, windows: &[Window]) {
     out.push('\n');
 }
 
-fn payload(out: &mut String, title: &str, v: Option<&Value>) {
+fn payload(out: &mut String, title: &str, v: Option<&TracedBody>) {
     let _ = writeln!(out, "- {title}:");
-    match v {
-        None => out.push_str("  not captured in this drill\n"),
-        Some(v) => {
-            let mut text = serde_json::to_string_pretty(v).unwrap_or_default();
-            if text.len() > 4000 {
-                text.truncate(text.char_indices().take_while(|(i, _)| *i < 4000).last().map_or(0, |(i, _)| i));
-                text.push_str("\n... (truncated; whole payload in trace.json)");
-            }
-            let _ = writeln!(out, "\n```json\n{text}\n```");
-        }
+    let Some(v) = v else {
+        out.push_str("  not captured in this drill\n");
+        return;
+    };
+    let (lang, mut text) = match (&v.json, &v.text) {
+        (Some(j), _) => ("json", serde_json::to_string_pretty(j).unwrap_or_default()),
+        (None, Some(t)) => ("text", t.clone()),
+        (None, None) => ("text", format!("({} bytes, not text; sha256 {})", v.bytes, v.sha256)),
+    };
+    if text.len() > 4000 {
+        text.truncate(text.char_indices().take_while(|(i, _)| *i < 4000).last().map_or(0, |(i, _)| i));
+        text.push_str("\n... (truncated; the bounded payload is in trace.json)");
     }
+    // A fence longer than any run of backticks inside, so a payload cannot end it.
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let _ = writeln!(out, "\n{fence}{lang}\n{text}\n{fence}");
 }
 
 fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
@@ -294,19 +303,14 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
         out.push('\n');
     }
     out.push_str("**Incident Evidence to Capture** (runbook):\n\n");
-    let find = |prefix: &str| r.evidence.iter().rev().find(|e| e.what.starts_with(prefix)).map(|e| &e.payload);
-    payload(out, "Runtime health snapshot payload (`/admin/ai-runtime/health`)", find("runtime_health"));
-    let dry_run = r
-        .evidence
-        .iter()
-        .find(|e| {
-            e.what == "dry_run"
-                && e.payload["attempts"].as_array().is_some_and(|a| a.iter().any(|x| x["outcome"] == "error"))
-        })
-        .or_else(|| r.evidence.iter().find(|e| e.what == "dry_run"))
-        .map(|e| &e.payload);
+    let find = |kinds: &[EvidenceKind]| {
+        kinds.iter().find_map(|k| r.evidence.iter().rev().find(|e| e.kind == *k)).map(|e| &e.payload)
+    };
+    let health = find(&[EvidenceKind::RuntimeHealth, EvidenceKind::RuntimeHealthAtEnd]);
+    payload(out, "Runtime health snapshot payload (`/admin/ai-runtime/health`)", health);
+    let dry_run = find(&[EvidenceKind::DryRunWithErrors, EvidenceKind::DryRun]);
     payload(out, "Dry-run attempts payload with error codes", dry_run);
-    payload(out, "Session summary payload for affected gateway session ids", find("session_summary"));
+    payload(out, "Session summary payload for affected gateway session ids", find(&[EvidenceKind::SessionSummary]));
     let _ = writeln!(
         out,
         "- Deployment version / commit SHA: gatedrill {}, commit {}, target {}",
@@ -368,8 +372,8 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
     out.push_str("| scenario | playbook | verdict | failure modes | findings |\n|---|---|---|---|---|\n");
     for r in reports {
         let verdict = match r.verdict() {
-            "FAIL" => "**FAIL**",
-            v => v,
+            ScenarioVerdict::Fail => "**FAIL**",
+            v => v.as_str(),
         };
         let modes: Vec<&str> = r.failure_modes.iter().map(|m| m.id()).collect();
         let findings: BTreeSet<String> = r.findings.iter().map(|f| id(&f.finding)).collect();

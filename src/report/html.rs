@@ -121,7 +121,7 @@ pub fn render(
     let _ = write!(out, "<p>{}</p>", esc(&summary.channels_line()));
     out.push_str("<table><tr><th>scenario</th><th>playbook</th><th>verdict</th><th>failure modes</th><th>gates</th><th>time</th></tr>");
     for r in reports {
-        let passed = r.gates.iter().filter(|g| id(&g.verdict) == "pass").count();
+        let passed = r.gates.iter().filter(|g| g.verdict == crate::metrics::gate::Verdict::Pass).count();
         let v = r.verdict();
         let _ = write!(
             out,

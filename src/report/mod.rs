@@ -3,14 +3,16 @@
 //! the drill evidence and the GitHub step summary are rendered from them, so `gatedrill report`
 //! can re-render a finished run and `gatedrill merge` can combine sharded ones.
 //!
-//! Every write is atomic (a temporary file beside the target, then a rename), and every text
-//! passes the scrubber, which replaces each secret the run knew with `[redacted]`.
+//! Every write is atomic (a temporary file beside the target, then a rename). Secrets are masked
+//! in the reports' values before any writer runs (`redact`); JSON writers mask every value once
+//! more on its way out, and no rendered text is ever rewritten.
 
 pub mod evidence;
 pub mod html;
 pub mod junit;
 pub mod launch_gate;
 pub mod merge;
+pub mod redact;
 pub mod state;
 pub mod svg;
 
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::drill::runner::ScenarioReport;
 use crate::metrics::hlog;
+use crate::secret::Secrets;
 
 /// What a run was: written as `run.json` beside the traces.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -45,32 +48,6 @@ pub struct RunMeta {
     /// The scenarios of this run, so traces left in the folder by an earlier run are not read.
     #[serde(default)]
     pub scenarios: Vec<String>,
-}
-
-/// Replaces every known secret in a text.
-#[derive(Clone, Debug, Default)]
-pub struct Scrubber {
-    secrets: Vec<String>,
-}
-
-impl Scrubber {
-    pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 4).collect();
-        // Longest first, so a secret containing another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Scrubber { secrets }
-    }
-
-    pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "[redacted]");
-            }
-        }
-        out
-    }
 }
 
 /// Writes a file atomically: a temporary file in the same folder, synced, then renamed.
@@ -101,15 +78,15 @@ pub struct ArtifactError {
     pub message: String,
 }
 
-fn write_text(path: &Path, text: &str, scrub: &Scrubber) -> Result<(), ArtifactError> {
-    write_atomic(path, scrub.scrub(text).as_bytes())
-        .map_err(|e| ArtifactError { path: path.to_path_buf(), message: e.to_string() })
+fn write_text(path: &Path, text: &str) -> Result<(), ArtifactError> {
+    write_atomic(path, text.as_bytes()).map_err(|e| ArtifactError { path: path.to_path_buf(), message: e.to_string() })
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T, scrub: &Scrubber) -> Result<(), ArtifactError> {
-    let text = serde_json::to_string_pretty(value)
+fn write_json<T: Serialize>(path: &Path, value: &T, secrets: &Secrets) -> Result<(), ArtifactError> {
+    let v = redact::redacted_value(value, secrets);
+    let text = serde_json::to_string_pretty(&v)
         .map_err(|e| ArtifactError { path: path.to_path_buf(), message: e.to_string() })?;
-    write_text(path, &(text + "\n"), scrub)
+    write_text(path, &(text + "\n"))
 }
 
 /// The file names of a run folder (../shared/DESIGN.md).
@@ -125,18 +102,18 @@ pub fn write_traces(
     out: &Path,
     meta: &RunMeta,
     reports: &[ScenarioReport],
-    scrub: &Scrubber,
+    secrets: &Secrets,
 ) -> Result<(), ArtifactError> {
     for r in reports {
         let dir = out.join(&r.name);
-        write_json(&dir.join("trace.json"), r, scrub)?;
+        write_json(&dir.join("trace.json"), r, secrets)?;
         if !r.intervals.is_empty() {
             let base = humantime::parse_rfc3339_weak(&r.started_at).unwrap_or(SystemTime::now());
             let comment = format!("gatedrill {} run {} scenario {}", meta.version, meta.run_id, r.name);
-            write_text(&dir.join("latency.hlog"), &hlog::render(&r.intervals, base, &comment), scrub)?;
+            write_text(&dir.join("latency.hlog"), &hlog::render(&r.intervals, base, &comment))?;
         }
     }
-    write_json(&out.join(RUN), meta, scrub)
+    write_json(&out.join(RUN), meta, secrets)
 }
 
 /// Renders every derived artifact from the traces. Returns the launch-gate summary.
@@ -145,20 +122,20 @@ pub fn write_derived(
     meta: &RunMeta,
     reports: &[ScenarioReport],
     hard_stop: Option<&state::HardStop>,
-    scrub: &Scrubber,
+    secrets: &Secrets,
 ) -> Result<launch_gate::Summary, ArtifactError> {
     let summary = launch_gate::summary(meta, reports, hard_stop);
     let hists = merge::scenario_histograms(out, reports)?;
-    write_json(&out.join(merge::LATENCY_SUMMARY), &merge::latency_summary(&hists), scrub)?;
-    write_text(&out.join(HTML), &html::render(meta, reports, &summary, &hists), scrub)?;
-    write_json(&out.join(LAUNCH_GATE), &summary, scrub)?;
-    write_json(&out.join(TRACES), &launch_gate::traces(meta, reports), scrub)?;
-    write_text(&out.join(JUNIT), &junit::render(meta, reports), scrub)?;
-    write_text(&out.join(EVIDENCE), &evidence::render(meta, reports), scrub)?;
+    write_json(&out.join(merge::LATENCY_SUMMARY), &merge::latency_summary(&hists), secrets)?;
+    write_text(&out.join(HTML), &html::render(meta, reports, &summary, &hists))?;
+    write_json(&out.join(LAUNCH_GATE), &summary, secrets)?;
+    write_json(&out.join(TRACES), &launch_gate::traces(meta, reports), secrets)?;
+    write_text(&out.join(JUNIT), &junit::render(meta, reports))?;
+    write_text(&out.join(EVIDENCE), &evidence::render(meta, reports))?;
     if let Ok(p) = std::env::var("GITHUB_STEP_SUMMARY")
         && !p.is_empty()
     {
-        let text = scrub.scrub(&evidence::step_summary(meta, reports, &summary));
+        let text = evidence::step_summary(meta, reports, &summary);
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -238,12 +215,6 @@ pub fn commit() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scrubber_replaces_every_secret_longest_first() {
-        let s = Scrubber::new(["tok-123".to_string(), "tok-123-long".to_string(), "ab".to_string()]);
-        assert_eq!(s.scrub("a tok-123-long and tok-123 ab"), "a [redacted] and [redacted] ab");
-    }
 
     #[test]
     fn atomic_write_leaves_no_temporary_file() {

@@ -120,6 +120,9 @@ pub struct Expect {
     pub findings: Vec<Finding>,
 }
 
+/// Longest SLO window.
+pub const MAX_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// A scenario with where it came from.
 #[derive(Clone, Debug)]
 pub struct Loaded {
@@ -136,8 +139,15 @@ pub fn load(path: &Path) -> Result<Loaded, InputError> {
     {
         return Err(locate(path, "name", problem(format!("name {:?} must be snake_case", scenario.name))));
     }
-    if scenario.window.0 < std::time::Duration::from_millis(10) {
-        return Err(locate(path, "window", problem("window: at least 10ms".into())));
+    if scenario.window.0 < std::time::Duration::from_millis(10) || scenario.window.0 > MAX_WINDOW {
+        return Err(locate(path, "window", problem(format!("window: must be within 10ms..={}", Dur(MAX_WINDOW)))));
+    }
+    if scenario.step_deadline.0 < std::time::Duration::from_millis(10) || scenario.step_deadline.0 > steps::MAX_WAIT {
+        return Err(locate(
+            path,
+            "step_deadline",
+            problem(format!("step_deadline: must be within 10ms..={}", Dur(steps::MAX_WAIT))),
+        ));
     }
     if scenario.steps.is_empty() {
         return Err(locate(path, "steps", problem("steps: at least one step is required".into())));

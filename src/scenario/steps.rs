@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Dur;
 use crate::mock::faults::FaultRule;
+use crate::wire::runtime::{HealthState, ReportedCode};
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -125,7 +126,7 @@ pub enum Step {
 #[serde(deny_unknown_fields)]
 pub struct HealthExpect {
     #[serde(default)]
-    pub health: Option<String>,
+    pub health: Option<HealthState>,
     #[serde(default)]
     pub roles_blocked: Option<u64>,
     #[serde(default)]
@@ -141,9 +142,10 @@ pub struct DryRunExpect {
     pub fallback_used: Option<bool>,
     #[serde(default)]
     pub served_by: Option<String>,
-    /// Codes of the failed attempts, in order.
+    /// Codes of the failed attempts, in order (the runbook's `AI_PROVIDER_*` codes, or a
+    /// gateway's own).
     #[serde(default)]
-    pub attempt_codes: Option<Vec<String>>,
+    pub attempt_codes: Option<Vec<ReportedCode>>,
     /// Cost above which the answer breaches the drill's budget (cost-spike drills expect it).
     #[serde(default)]
     pub cost_usd_above: Option<f64>,
@@ -224,15 +226,29 @@ pub struct LoadExpect {
 #[serde(tag = "check", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
     /// Runtime health reports this value of `summary.health`.
-    RuntimeHealth { health: String },
+    RuntimeHealth { health: HealthState },
     /// At most this many sessions are `active`.
     ActiveSessionsAtMost { count: u64 },
 }
 
-/// Upper bounds that keep every load loop bounded.
+/// Upper bounds that keep every load loop bounded (README, "Bounds").
 pub const MAX_LOAD_COUNT: u64 = 100_000;
+/// Requests an open-model load may plan (rate × duration).
+pub const MAX_OPEN_REQUESTS: f64 = 10_000_000.0;
 pub const MAX_LOAD_DURATION_MS: u64 = 600_000;
 pub const MAX_CONCURRENCY: u32 = 512;
+pub const MIN_RATE: f64 = 0.01;
+pub const MAX_RATE: f64 = 100_000.0;
+/// Longest sleep, wait, dry-run timeout or step deadline.
+pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+pub const MAX_PROMPT_REPEAT: u32 = 100_000;
+/// Largest prompt a dry-run step builds.
+pub const MAX_PROMPT_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_KEEP_RECENT: u64 = 1_000_000;
+
+fn at_most(field: &str, d: &Dur, max: std::time::Duration) -> Result<(), String> {
+    if d.0 > max { Err(format!("{field}: {d} is longer than the ceiling of {}", Dur(max))) } else { Ok(()) }
+}
 
 impl Step {
     pub fn kind(&self) -> &'static str {
@@ -267,12 +283,37 @@ impl Step {
     pub fn validate(&self, scenario_path: &Path) -> Result<(), String> {
         let role_ok = |r: &str| ["author", "critic", "maker", "judge"].contains(&r);
         let fixture_ok = |f: &str| -> Result<(), String> {
-            let p = fixture_path(scenario_path, f);
+            let p = fixture_path(scenario_path, f)?;
             if p.is_file() { Ok(()) } else { Err(format!("fixture {f:?} not found (looked for {})", p.display())) }
         };
         match self {
-            Step::DryRun { role, .. } if !role_ok(role) => {
-                Err(format!("role {role:?} is not one of author, critic, maker, judge"))
+            Step::DryRun { role, prompt, prompt_repeat, timeout, expect } => {
+                if !role_ok(role) {
+                    return Err(format!("role {role:?} is not one of author, critic, maker, judge"));
+                }
+                let repeat = prompt_repeat.unwrap_or(1);
+                if repeat == 0 || repeat > MAX_PROMPT_REPEAT {
+                    return Err(format!("prompt_repeat: {repeat} is not within 1..={MAX_PROMPT_REPEAT}"));
+                }
+                let len = prompt.as_deref().map_or(48, str::len).max(1);
+                if len.saturating_mul(repeat as usize) > MAX_PROMPT_BYTES {
+                    return Err(format!(
+                        "prompt_repeat: the prompt would be {} bytes, over the ceiling of {MAX_PROMPT_BYTES}",
+                        len.saturating_mul(repeat as usize)
+                    ));
+                }
+                if let Some(t) = timeout {
+                    at_most("timeout", t, MAX_WAIT)?;
+                }
+                if expect.cost_usd_above.is_some_and(|c| !c.is_finite()) {
+                    return Err("expect.cost_usd_above: must be a finite number".into());
+                }
+                Ok(())
+            }
+            Step::Sleep { duration } => at_most("duration", duration, MAX_WAIT),
+            Step::WaitUntil { deadline, .. } => at_most("deadline", deadline, MAX_WAIT),
+            Step::SessionCompact { keep_recent } if *keep_recent > MAX_KEEP_RECENT => {
+                Err(format!("keep_recent: {keep_recent} is over the ceiling of {MAX_KEEP_RECENT}"))
             }
             Step::Ingest { fixture, .. } => fixture_ok(fixture),
             Step::ExternalChannelCheck { channels } => {
@@ -304,10 +345,20 @@ impl Step {
                 {
                     return Err(format!("count must be 1..={MAX_LOAD_COUNT} and concurrency 1..={MAX_CONCURRENCY}"));
                 }
-                if rate.is_some_and(|r| !(r > 0.0 && r <= 100_000.0))
-                    || duration.is_some_and(|d| d.0.as_millis() as u64 > MAX_LOAD_DURATION_MS)
-                {
-                    return Err("rate must be in (0, 100000] per second and duration at most 10 minutes".into());
+                if rate.is_some_and(|r| !(MIN_RATE..=MAX_RATE).contains(&r)) {
+                    return Err(format!("rate: must be within {MIN_RATE}..={MAX_RATE} per second"));
+                }
+                if let Some(d) = duration {
+                    at_most("duration", d, std::time::Duration::from_millis(MAX_LOAD_DURATION_MS))?;
+                }
+                if let (Some(r), Some(d)) = (rate, duration) {
+                    let planned = r * d.0.as_secs_f64();
+                    if planned < 1.0 {
+                        return Err(format!("rate × duration plans {planned:.3} requests: at least one is needed"));
+                    }
+                    if planned > MAX_OPEN_REQUESTS {
+                        return Err(format!("rate × duration plans {planned:.0} requests, over {MAX_OPEN_REQUESTS}"));
+                    }
                 }
                 if expect.max_error_rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
                     return Err("expect.max_error_rate must be within 0..=1".into());
@@ -319,11 +370,38 @@ impl Step {
     }
 }
 
-/// A fixture named in a scenario: `mocks/connectors/<name>` (relative to the working
-/// directory), or relative to the scenario file when that exists.
-pub fn fixture_path(scenario_path: &Path, name: &str) -> std::path::PathBuf {
-    let beside = scenario_path.parent().unwrap_or(Path::new(".")).join(name);
-    if beside.is_file() { beside } else { Path::new("mocks/connectors").join(name) }
+/// The connector-fixture folder of a scenario: the first `mocks/connectors/` (holding a
+/// `fixtures.toml`) found from the scenario's own folder upwards, so a library runs from any
+/// working directory; for a scenario kept elsewhere, the working directory's.
+pub fn fixtures_dir(scenario_path: &Path) -> Option<std::path::PathBuf> {
+    let start = scenario_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let start = std::fs::canonicalize(start).unwrap_or_else(|_| start.to_path_buf());
+    let cwd = std::env::current_dir().ok();
+    start
+        .ancestors()
+        .take(4)
+        .chain(cwd.as_deref())
+        .map(|a| a.join("mocks/connectors"))
+        .find(|d| d.join("fixtures.toml").is_file())
+}
+
+/// A fixture named in a scenario: a plain file name inside the fixtures folder. Names that could
+/// leave it (absolute, `..`, a separator) are refused, so no other file on disk is ever sent to
+/// a target or archived.
+pub fn fixture_path(scenario_path: &Path, name: &str) -> Result<std::path::PathBuf, String> {
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.contains('\0')
+        && Path::new(name).components().count() == 1;
+    if !plain {
+        return Err(format!("fixture {name:?}: give a file name inside the fixtures folder (mocks/connectors/)"));
+    }
+    let dir = fixtures_dir(scenario_path).ok_or_else(|| {
+        format!("fixture {name:?}: no mocks/connectors/fixtures.toml found above {}", scenario_path.display())
+    })?;
+    Ok(dir.join(name))
 }
 
 /// One entry of a connector-fixture folder's `fixtures.toml`: a payload file, its channel, and the

@@ -1,0 +1,204 @@
+//! Executing one scenario step against the target: one function per step kind. A step produces
+//! checks, each with what was expected and what was seen. Every exchange goes through the drill's
+//! one client (`drill::exchange`) and every answer is parsed into its wire type at once; an
+//! exchange without a complete answer, or an answer not in the runbook's shape, is a failed check
+//! that says which, never a panic and never a default value standing in for what was not seen.
+
+mod channels;
+mod control;
+mod runtime;
+mod sessions;
+
+use std::path::Path;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::exchange::{Auth, Exchanger, Observed, ParseFailure, TracedBody};
+use super::external::ChannelTrace;
+use super::observe::{Endpoint, Exchanged, Observer};
+use super::target::Running;
+use crate::classify::conduct::Evidence;
+use crate::mock::ProviderFleet;
+use crate::scenario::steps::{Step, fixture_path};
+
+pub use runtime::dry_run_task;
+pub use sessions::deliver;
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub expected: String,
+    pub actual: String,
+}
+
+pub(crate) fn check(name: &str, passed: bool, expected: impl ToString, actual: impl ToString) -> Check {
+    Check { name: name.into(), passed, expected: expected.to_string(), actual: actual.to_string() }
+}
+
+/// A check of an expected value against what was seen; a value that was not seen fails it.
+pub(crate) fn expect_eq<T: PartialEq + std::fmt::Debug>(
+    out: &mut Vec<Check>,
+    name: &str,
+    want: Option<&T>,
+    got: Option<&T>,
+) {
+    if let Some(w) = want {
+        let passed = got == Some(w);
+        out.push(check(name, passed, format!("{w:?}"), got.map_or("absent".into(), |g| format!("{g:?}"))));
+    }
+}
+
+/// A payload kept as incident evidence (runtime health, dry-run attempts, session summary).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    RuntimeHealth,
+    RuntimeHealthAtEnd,
+    DryRun,
+    DryRunWithErrors,
+    SessionSummary,
+}
+
+/// What steps share during one scenario.
+pub struct StepCtx<'a> {
+    pub target: &'a Running,
+    pub fleet: Option<&'a ProviderFleet>,
+    pub ex: Exchanger,
+    pub scenario_path: &'a Path,
+    pub deadline: Duration,
+    pub channels: Vec<ChannelTrace>,
+    pub findings: Vec<Evidence>,
+    pub load: Vec<super::load::LoadReport>,
+    pub probes: u64,
+    pub obs: &'a Observer,
+    /// The step running: (index, kind), for latency series and the trace.
+    pub step: (usize, &'static str),
+    /// Fault phase changes: (ms from the scenario's start, what changed).
+    pub phases: Vec<(f64, String)>,
+    /// Payloads kept as incident evidence.
+    pub evidence: Vec<(EvidenceKind, String, TracedBody)>,
+    pub progress: super::progress::ScenarioProgress,
+}
+
+impl StepCtx<'_> {
+    /// One exchange with the target; not yet recorded.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>, auth: Auth<'_>) -> Observed {
+        self.ex.send(method, path, body, auth).await
+    }
+
+    /// Records an exchange in the scenario's latency series and trace.
+    pub fn record(&self, x: Exchanged<'_>) {
+        self.obs.exchange(self.step, x);
+    }
+
+    /// An exchange recorded with its body, counting a complete 2xx as a success.
+    pub async fn call(
+        &self,
+        endpoint: Endpoint,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        auth: Auth<'_>,
+    ) -> Observed {
+        let name = method.to_string();
+        let seen = self.send(method, path, body, auth).await;
+        let ok = seen.is_success();
+        self.record(Exchanged { endpoint, method: &name, path, seen: &seen, ok, keep_body: true, signal: None });
+        seen
+    }
+
+    /// An admin `GET`, recorded.
+    pub async fn get(&self, endpoint: Endpoint, path: &str) -> Observed {
+        self.call(endpoint, reqwest::Method::GET, path, None, Auth::Admin).await
+    }
+
+    fn next_probe(&mut self) -> u64 {
+        self.probes += 1;
+        self.probes
+    }
+
+    fn fixture(&self, name: &str) -> Result<Value, String> {
+        let p = fixture_path(self.scenario_path, name)?;
+        let text = read_bounded(&p, FIXTURE_CAP).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+    }
+}
+
+/// Largest fixture read.
+const FIXTURE_CAP: u64 = 1024 * 1024;
+
+/// Reads a file of at most `cap` bytes.
+pub(crate) fn read_bounded(path: &Path, cap: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(cap + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > cap {
+        return Err(std::io::Error::other(format!("larger than {cap} bytes")));
+    }
+    Ok(text)
+}
+
+/// The status check every step makes; true when the answer is complete with that status.
+pub(crate) fn status_check(out: &mut Vec<Check>, want: u16, seen: &Observed) -> bool {
+    let ok = seen.is(want);
+    out.push(check("status", ok, want, seen.describe()));
+    ok
+}
+
+/// The answer parsed, or a failed check naming what was wrong with it.
+pub(crate) fn parsed<T: serde::de::DeserializeOwned>(out: &mut Vec<Check>, what: &str, seen: &Observed) -> Option<T> {
+    match seen.parse::<T>() {
+        Ok(v) => Some(v),
+        Err(ParseFailure { message }) => {
+            out.push(check(&format!("{what} answer"), false, "the runbook's shape", message));
+            None
+        }
+    }
+}
+
+/// Runs one step; returns its checks.
+pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
+    let mut out = Vec::new();
+    match step {
+        Step::Health {} => runtime::health(ctx, &mut out, crate::wire::paths::HEALTH).await,
+        Step::Ready {} => runtime::health(ctx, &mut out, crate::wire::paths::READY).await,
+        Step::RuntimeHealth { expect } => runtime::runtime_health(ctx, &mut out, expect).await,
+        Step::Profiles {} => runtime::profiles(ctx, &mut out).await,
+        Step::DryRun { role, prompt, prompt_repeat, timeout, expect } => {
+            runtime::dry_run(ctx, &mut out, role, prompt.as_deref(), *prompt_repeat, *timeout, expect).await
+        }
+        Step::Orchestrate { draft_id, channel, expect } => {
+            runtime::orchestrate(ctx, &mut out, draft_id, channel.as_deref(), expect).await
+        }
+        Step::Ingest { connector, channel, fixture, wrong_secret, expect } => {
+            sessions::ingest(ctx, &mut out, connector, channel, fixture, *wrong_secret, expect).await
+        }
+        Step::SessionsLookup { expect } => sessions::lookup(ctx, &mut out, expect).await,
+        Step::SessionCompact { keep_recent } => sessions::compact(ctx, &mut out, *keep_recent).await,
+        Step::SessionStatus {} => sessions::read_each(ctx, &mut out, sessions::Read::Status).await,
+        Step::SessionSummary {} => sessions::read_each(ctx, &mut out, sessions::Read::Summary).await,
+        Step::SessionClose {} => sessions::close(ctx, &mut out).await,
+        Step::Telemetry { expect } => sessions::telemetry(ctx, &mut out, expect).await,
+        Step::ExternalChannelCheck { channels } => channels::run(ctx, &mut out, channels).await,
+        Step::Load { .. } => control::load(ctx, &mut out, step).await,
+        Step::Faults { clear, add } => control::faults(ctx, &mut out, *clear, add),
+        Step::WaitUntil { condition, deadline } => control::wait_until(ctx, &mut out, condition, deadline.0).await,
+        Step::Sleep { duration } => tokio::time::sleep(duration.0).await,
+    }
+    out
+}
+
+/// The expected external session id of a fixture, from `fixtures.toml` beside it.
+pub fn expected_id(scenario_path: &Path, fixture: &str) -> Option<String> {
+    let file = fixture_path(scenario_path, fixture).ok()?;
+    let name = file.file_name()?.to_str()?;
+    crate::scenario::steps::connector_fixtures(file.parent()?)
+        .ok()?
+        .into_iter()
+        .find(|f| f.file == name)
+        .map(|f| f.expected_external_session_id)
+}
