@@ -9,6 +9,7 @@ pub mod drill;
 pub mod duration;
 pub mod exit;
 pub mod gateway;
+pub mod guard;
 pub mod input;
 pub mod metrics;
 pub mod mock;

@@ -84,9 +84,18 @@ impl Secrets {
             hex::encode(secret),
         ];
         forms.retain(|f| !f.is_empty());
-        self.forms.extend(forms);
+        self.extend(&Secrets { forms, mask: "" });
+    }
+
+    /// Adds every form another set knows.
+    pub fn extend(&mut self, other: &Secrets) {
+        self.forms.extend(other.forms.iter().cloned());
         self.forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         self.forms.dedup();
+        self.pick_mask();
+    }
+
+    fn pick_mask(&mut self) {
         self.mask = MASKS.iter().copied().find(|m| !self.forms.iter().any(|f| m.contains(f.as_str()))).unwrap_or("");
     }
 

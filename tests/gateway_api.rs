@@ -164,3 +164,14 @@ async fn http_adapters_disabled_fails_every_attempt_and_degrades() {
     let cooling = h["providers"].as_array().unwrap().iter().find(|p| p["coolingDown"] == true).unwrap();
     assert!(humantime::parse_rfc3339(cooling["cooldownUntil"].as_str().unwrap()).is_ok());
 }
+
+#[tokio::test]
+async fn every_admin_path_needs_the_token_before_routing() {
+    let s = stack(&[]).await;
+    for path in ["/api/admin/nope", "/api/admin/ai-runtime/secret-route", "/api/admin"] {
+        let r = client().get(format!("{}{path}", s.gw.url)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+    }
+    let r = client().get(format!("{}/api/admin/nope", s.gw.url)).header("x-admin-token", ADMIN_TOKEN);
+    assert_eq!(r.send().await.unwrap().status().as_u16(), 404, "with the token, an unknown route is a 404");
+}

@@ -61,3 +61,23 @@ async fn sessions_survive_a_kill_and_restart() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+#[test]
+fn a_read_only_store_fails_fast_at_start() {
+    let dir = std::env::temp_dir().join(format!("gatedrill-readonly-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("gateway.db");
+    let _ = std::fs::remove_file(&db);
+    drop(gatedrill::gateway::sqlite::SqliteStore::open(&db).unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+        .args(["gateway", "serve", "--bind", "127.0.0.1:0", "--store"])
+        .arg(format!("sqlite:file:{}?mode=ro", db.display()))
+        .env_clear()
+        .env("ADMIN_API_TOKEN", ADMIN_TOKEN)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.to_ascii_lowercase().contains("readonly"), "{stderr}");
+}

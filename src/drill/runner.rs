@@ -236,32 +236,36 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let mut fleet_opts = FleetOptions::new(config);
     fleet_opts.seed = seed;
     fleet_opts.rules = s.faults.clone();
-    let fleet = match ProviderFleet::start(fleet_opts).await {
-        Ok(f) => f,
-        Err(e) => return fail(report, started, e.to_string()),
+    // A gateway at a URL never calls this run's mocks: none are started for it.
+    let fleet = if opts.target.uses_mocks() {
+        match ProviderFleet::start(fleet_opts).await {
+            Ok(f) => Some(f),
+            Err(e) => return fail(report, started, e.to_string()),
+        }
+    } else {
+        None
     };
     let work_dir = opts.out.join(&s.name);
-    let mut running = match target::start(&opts.target, &fleet, &s.gateway.env, opts.allow_load, &work_dir).await {
-        Ok(r) => r,
-        Err(e) => {
-            fleet.shutdown().await;
-            return fail(report, started, e.to_string());
-        }
-    };
-    if let Ok(mut known) = opts.secrets.lock() {
-        known.add(&running.admin_token.0);
-        known.add(running.webhook_secret.as_ref().map_or("", |w| w.0.as_str()));
-        for e in fleet.endpoints() {
-            for key in fleet.spec(&e.provider).into_iter().flat_map(|s| &s.api_keys) {
-                known.add(key);
+    let mut running =
+        match target::start(&opts.target, fleet.as_ref(), &s.gateway.env, opts.allow_load, &work_dir).await {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(f) = fleet {
+                    f.shutdown().await;
+                }
+                return fail(report, started, e.to_string());
             }
-        }
+        };
+    if let Ok(mut known) = opts.secrets.lock() {
+        known.extend(&running.secrets);
     }
+    // Each exchange ends a little before its step's deadline, so a step always records what
+    // its exchange observed rather than being cut off by its own deadline.
     let ex = Exchanger::new(
         &running.base_url,
         running.admin_token.clone(),
         running.webhook_secret.clone(),
-        s.step_deadline.0,
+        s.step_deadline.0.mul_f64(0.9),
     );
     let obs = Observer::new(started, s.window.0);
     let progress = opts.progress.scenario(&s.name, s.steps.len());
@@ -271,7 +275,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     }
     let mut ctx = StepCtx {
         target: &running,
-        fleet: opts.target.uses_mocks().then_some(&fleet),
+        fleet: fleet.as_ref(),
         ex,
         scenario_path: &loaded.path,
         deadline: s.step_deadline.0,
@@ -357,8 +361,20 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         ctx.evidence.drain(..).map(|(kind, what, payload)| EvidenceItem { kind, what, payload }).collect();
     let cooldown_ms = running.cooldown_ms;
     drop(ctx);
+    if running.harness_errors() > 0 {
+        report.problems.push(format!(
+            "harness error: the reference gateway's handlers failed {} time(s)",
+            running.harness_errors()
+        ));
+    }
     let mut provider_latency = Vec::new();
-    if opts.target.uses_mocks() {
+    if let Some(fleet) = &fleet {
+        let panics = fleet.harness_errors();
+        if panics > 0 {
+            report.problems.push(format!(
+                "harness error: the mock providers' handlers failed {panics} time(s); evidence of their faults cannot be trusted"
+            ));
+        }
         report.journal = fleet.journal();
         report.receipts = fleet.receipts();
         provider_latency = fleet.latency();
@@ -372,7 +388,9 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         ));
     }
     running.stop().await;
-    fleet.shutdown().await;
+    if let Some(f) = fleet {
+        f.shutdown().await;
+    }
 
     let modes: BTreeSet<FailureMode> = channels.iter().filter_map(|c| c.failure_mode).collect();
     let seen: BTreeSet<Finding> = findings.iter().map(|f| f.finding).collect();

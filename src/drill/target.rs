@@ -226,13 +226,15 @@ fn redact_stderr(stderr: tokio::process::ChildStderr, path: PathBuf, secrets: Se
 /// Starts (or reaches) the target for one scenario.
 pub async fn start(
     spec: &TargetSpec,
-    fleet: &ProviderFleet,
+    fleet: Option<&ProviderFleet>,
     scenario_env: &BTreeMap<String, String>,
     allow_load: bool,
     work_dir: &std::path::Path,
 ) -> Result<Running, TargetError> {
     match spec {
         TargetSpec::Embedded => {
+            let fleet =
+                fleet.ok_or_else(|| TargetError::Start("the embedded gateway needs this run's mocks".into()))?;
             let env = gateway_env(fleet, scenario_env);
             let config = GatewayConfig::from_vars(&env).map_err(|e| TargetError::Config(e.to_string()))?;
             let cooldown_ms = Some(config.cooldown.as_secs_f64() * 1000.0);
@@ -280,6 +282,7 @@ pub async fn start(
             })
         }
         TargetSpec::Command(cmd) => {
+            let fleet = fleet.ok_or_else(|| TargetError::Start("a spawned gateway needs this run's mocks".into()))?;
             let port = std::net::TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .map_err(|e| TargetError::Start(e.to_string()))?
@@ -340,6 +343,11 @@ pub async fn start(
 }
 
 impl Running {
+    /// Handler panics the embedded gateway caught (a harness error).
+    pub fn harness_errors(&self) -> u64 {
+        self.embedded.as_ref().map_or(0, |h| h.gateway.harness_errors.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     pub async fn stop(&mut self) {
         if let Some(h) = self.embedded.take() {
             h.shutdown().await;

@@ -50,9 +50,16 @@ impl From<super::sessions::StoreError> for ApiError {
     }
 }
 
-/// Reads and parses a JSON body: 413 over the limit, 400 naming the field otherwise.
+/// A request body must arrive within this long.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads and parses a JSON body: 413 over the limit, 408 when it trickles past the body timeout,
+/// 400 naming the field otherwise.
 pub async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, BODY_LIMIT)).await.map_err(|_| {
+        ApiError::new(StatusCode::REQUEST_TIMEOUT, "REQUEST_TIMEOUT", "the request body did not arrive in time")
+    })?;
+    let bytes = read.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "REQUEST_TOO_LARGE",
@@ -68,8 +75,13 @@ pub async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
     })
 }
 
-/// Admin routes: a constant-time comparison of `x-admin-token`.
+/// Every path under `/api/admin/`, routed or not, needs a valid `x-admin-token` (a constant-time
+/// comparison), so an unauthenticated caller cannot even map the admin routes.
 pub async fn require_admin(State(gw): State<Arc<Gateway>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !(path.starts_with("/api/admin/") || path == "/api/admin") {
+        return next.run(req).await;
+    }
     let given = req.headers().get("x-admin-token").map(|v| v.as_bytes()).unwrap_or_default();
     if !crate::secret::ct_eq(given, gw.config.admin_token.0.as_bytes()) {
         return ApiError::new(StatusCode::UNAUTHORIZED, "ADMIN_UNAUTHORIZED", "missing or invalid x-admin-token")
@@ -104,9 +116,9 @@ pub async fn runtime_health(State(gw): State<Arc<Gateway>>) -> Response {
             json!({
                 "name": p.name, "dialect": p.dialect.id(), "model": p.model,
                 "coolingDown": v.remaining.is_some(),
-                "cooldownRemainingMs": v.remaining.map(|d| d.as_millis() as u64),
-                "cooldownUntil": v.remaining.map(|d| {
-                    humantime::format_rfc3339_millis(std::time::SystemTime::now() + d).to_string()
+                "cooldownRemainingMs": v.remaining.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                "cooldownUntil": v.remaining.and_then(|d| std::time::SystemTime::now().checked_add(d)).map(|t| {
+                    humantime::format_rfc3339_millis(t).to_string()
                 }),
                 "lastErrorCode": v.last_error,
             })

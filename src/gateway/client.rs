@@ -121,16 +121,19 @@ pub fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKi
 /// The wait a provider asked for: `retry-after-ms`, else `retry-after` (seconds or HTTP date).
 pub fn retry_after(h: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    // Any number a provider sends is clamped where the clock can hold it (a day).
+    let cap = super::cooldown::MAX_PERIOD;
+    let secs = |s: f64| Duration::try_from_secs_f64(s).map_or(cap, |d| d.min(cap));
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0)
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(secs(ms / 1000.0));
     }
     let v = text("retry-after")?;
-    if let Ok(secs) = v.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
+    if let Ok(s) = v.parse::<f64>()
+        && s.is_finite()
+        && s >= 0.0
     {
-        return Some(Duration::from_secs_f64(secs));
+        return Some(secs(s));
     }
     httpdate::parse_http_date(v).ok().map(|at| at.duration_since(SystemTime::now()).unwrap_or_default())
 }

@@ -103,14 +103,19 @@ fn parse_bool(vars: &BTreeMap<String, String>, var: &str, default: bool) -> Resu
     }
 }
 
-fn parse_ms(vars: &BTreeMap<String, String>, var: &str, default_ms: u64) -> Result<Duration, ConfigError> {
+/// Ceilings of the timing variables (README, "Bounds"): a cooldown of at most an hour, an
+/// attempt timeout and a failover budget of at most ten minutes.
+pub const MAX_COOLDOWN_MS: u64 = 3_600_000;
+pub const MAX_TIMEOUT_MS: u64 = 600_000;
+
+fn parse_ms(vars: &BTreeMap<String, String>, var: &str, default_ms: u64, max_ms: u64) -> Result<Duration, ConfigError> {
     match vars.get(var) {
         None => Ok(Duration::from_millis(default_ms)),
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_millis)
-            .map_err(|_| err(var, format!("expected a whole number of milliseconds, got {v:?}"))),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(ms) if ms <= max_ms => Ok(Duration::from_millis(ms)),
+            Ok(ms) => Err(err(var, format!("{ms} is over the ceiling of {max_ms} milliseconds"))),
+            Err(_) => Err(err(var, format!("expected a whole number of milliseconds, got {v:?}"))),
+        },
     }
 }
 
@@ -151,9 +156,9 @@ impl GatewayConfig {
             use_http_adapters: parse_bool(vars, "AI_RUNTIME_USE_HTTP_ADAPTERS", true)?,
             providers,
             chains,
-            cooldown: parse_ms(vars, "AI_PROVIDER_COOLDOWN_MS", 30_000)?,
-            attempt_timeout: parse_ms(vars, "AI_PROVIDER_TIMEOUT_MS", 20_000)?,
-            failover_budget: parse_ms(vars, "AI_RUNTIME_FAILOVER_BUDGET_MS", 60_000)?,
+            cooldown: parse_ms(vars, "AI_PROVIDER_COOLDOWN_MS", 30_000, MAX_COOLDOWN_MS)?,
+            attempt_timeout: parse_ms(vars, "AI_PROVIDER_TIMEOUT_MS", 20_000, MAX_TIMEOUT_MS)?,
+            failover_budget: parse_ms(vars, "AI_RUNTIME_FAILOVER_BUDGET_MS", 60_000, MAX_TIMEOUT_MS)?,
             orchestration_enabled: parse_bool(vars, "AGENT_ORCHESTRATION_ENABLED", false)?,
             profiles,
             enforce_profiles: parse_bool(vars, "AGENT_GATEWAY_INGEST_ENFORCE_CONNECTOR_PROFILE", false)?,
@@ -297,6 +302,10 @@ mod tests {
         let mut v = base();
         v.push(("AI_PROVIDER_COOLDOWN_MS", "soon"));
         assert_eq!(GatewayConfig::from_vars(&vars(&v)).unwrap_err().var, "AI_PROVIDER_COOLDOWN_MS");
+        v.pop();
+        v.push(("AI_PROVIDER_COOLDOWN_MS", "18446744073709551615"));
+        let e = GatewayConfig::from_vars(&vars(&v)).unwrap_err();
+        assert!(e.var == "AI_PROVIDER_COOLDOWN_MS" && e.to_string().contains("ceiling"), "{e}");
         let v: Vec<_> = base().into_iter().filter(|(k, _)| *k != "AI_RUNTIME_OPENAI_API_KEY").collect();
         assert_eq!(GatewayConfig::from_vars(&vars(&v)).unwrap_err().var, "AI_RUNTIME_OPENAI_API_KEY");
         let v: Vec<_> = base().into_iter().filter(|(k, _)| *k != "ADMIN_API_TOKEN").collect();

@@ -24,6 +24,9 @@ pub struct CooldownView {
     pub last_error: Option<AttemptCode>,
 }
 
+/// The longest cooldown kept, whatever a provider's Retry-After asks (a day).
+pub const MAX_PERIOD: Duration = Duration::from_secs(24 * 3600);
+
 #[derive(Default)]
 pub struct CooldownTracker {
     providers: Mutex<HashMap<String, State>>,
@@ -38,7 +41,9 @@ impl CooldownTracker {
     pub fn cool(&self, provider: &str, period: Duration, code: AttemptCode, now: Instant) {
         let mut g = self.lock();
         let s = g.entry(provider.to_string()).or_insert(State { until: None, last_error: None });
-        let until = now + period;
+        // A period from the network (Retry-After) can be anything: keep the deadline where the
+        // clock can hold it.
+        let until = now.checked_add(period.min(MAX_PERIOD)).unwrap_or(now);
         s.until = Some(s.until.map_or(until, |u| u.max(until)));
         s.last_error = Some(code);
     }
@@ -77,5 +82,7 @@ mod tests {
         assert!(!t.is_cooling("openai", Instant::now()), "closes at its deadline");
         let v = t.view("openai", Instant::now());
         assert_eq!((v.remaining, v.last_error), (None, Some(AttemptCode::Timeout)));
+        t.cool("openai", Duration::MAX, AttemptCode::RateLimited, Instant::now());
+        assert_eq!(t.view("openai", Instant::now()).remaining, Some(MAX_PERIOD), "a huge Retry-After is capped");
     }
 }

@@ -36,12 +36,20 @@ pub struct Gateway {
     pub runtime: Runtime,
     pub store: Arc<dyn SessionStore>,
     pub telemetry: IngestTelemetry,
+    /// Handler panics caught (`crate::guard`).
+    pub harness_errors: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Gateway {
     pub fn new(config: GatewayConfig, store: Arc<dyn SessionStore>) -> Self {
         let config = Arc::new(config);
-        Gateway { runtime: Runtime::new(config.clone()), config, store, telemetry: IngestTelemetry::default() }
+        Gateway {
+            runtime: Runtime::new(config.clone()),
+            config,
+            store,
+            telemetry: IngestTelemetry::default(),
+            harness_errors: Default::default(),
+        }
     }
 }
 
@@ -87,20 +95,73 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/api/admin/agent-gateway/sessions/{id}/compact", post(api_sessions::compact))
         .route("/api/admin/agent-gateway/sessions/{id}/close", post(api_sessions::close))
         .route("/api/admin/agent-gateway/telemetry", get(api::telemetry))
-        .route("/api/admin/agent-gateway/adapters", get(api::adapters))
-        .route_layer(axum::middleware::from_fn_with_state(gw.clone(), api::require_admin));
-    Router::new()
+        .route("/api/admin/agent-gateway/adapters", get(api::adapters));
+    let routes = Router::new()
         .route("/health", get(api::health))
         .route("/ready", get(api::ready))
         .route("/api/agent-gateway/adapters/ingest", post(api_sessions::ingest))
         .merge(admin)
         .fallback(|| async { api::ApiError::new(axum::http::StatusCode::NOT_FOUND, "NOT_FOUND", "no such route") })
-        .with_state(gw)
+        // Before routing: an admin path without a valid token is a 401, routed or not.
+        .layer(axum::middleware::from_fn_with_state(gw.clone(), api::require_admin));
+    let panics = gw.harness_errors.clone();
+    crate::guard::catch_panics(routes.with_state(gw), panics)
 }
 
-/// Serves the gateway on a listener the caller bound until `shutdown` fires.
+/// Connections served at once; further ones wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 512;
+/// A client must send a request's headers within this long (idle and slow clients let go).
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves the gateway on a listener the caller bound until `shutdown` fires: at most
+/// [`MAX_CONNECTIONS`] connections, each dropped when its headers do not arrive within
+/// [`HEADER_TIMEOUT`] (bodies have `api::BODY_TIMEOUT`).
 pub async fn serve(listener: TcpListener, gw: Arc<Gateway>, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(gw)).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let app = router(gw);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let tracker = tokio_util::task::TaskTracker::new();
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.cancelled() => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(_) => {
+                    // Out of descriptors and the like: back off rather than spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let app = app.clone();
+        let stop = shutdown.clone();
+        tracker.spawn(async move {
+            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), conn).await;
+                }
+            }
+            drop(permit);
+        });
+    }
+    tracker.close();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), tracker.wait()).await;
+    Ok(())
 }
 
 /// A gateway started in-process.

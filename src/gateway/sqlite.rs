@@ -54,7 +54,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        let store = SqliteStore { conn: Mutex::new(conn) };
+        // A store that cannot be written fails at start, not at the first session.
+        store.ping()?;
+        Ok(store)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -181,8 +184,12 @@ impl SessionStore for SqliteStore {
         Ok(s.map(|s| (removed, s)))
     }
 
+    /// A real write (a one-row probe table), so a full disk or a read-only file is found by
+    /// readiness, not by the first session write.
     fn ping(&self) -> Result<(), StoreError> {
-        self.lock().execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
+        let c = self.lock();
+        c.execute_batch("CREATE TABLE IF NOT EXISTS gatedrill_ready (k INTEGER PRIMARY KEY, at INTEGER NOT NULL);")?;
+        c.execute("INSERT OR REPLACE INTO gatedrill_ready (k, at) VALUES (1, ?1)", [now_ms() as i64])?;
         Ok(())
     }
 }

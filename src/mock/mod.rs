@@ -51,12 +51,15 @@ pub fn router(p: Arc<Provider>) -> Router {
             .route("/models", get(handler::models))
             .route("/v1/models", get(handler::models)),
     };
-    api.route("/_gatedrill/health", get(control::health))
+    let panics = p.harness_errors.clone();
+    let routes = api
+        .route("/_gatedrill/health", get(control::health))
         .route("/_gatedrill/faults", get(control::list_faults).post(control::add_faults).delete(control::clear_faults))
         .route("/_gatedrill/reset", post(control::reset))
         .route("/_gatedrill/journal", get(control::journal))
         .fallback(handler::no_route)
-        .with_state(p)
+        .with_state(p);
+    crate::guard::catch_panics(routes, panics)
 }
 
 /// Serves one provider on a listener the caller bound, until `shutdown` fires.
@@ -251,6 +254,11 @@ impl ProviderFleet {
     }
 
     /// Every provider's rules with their receipts.
+    /// Handler panics caught across the fleet (harness errors).
+    pub fn harness_errors(&self) -> u64 {
+        self.providers.iter().map(|(_, p)| p.harness_errors.load(std::sync::atomic::Ordering::Relaxed)).sum()
+    }
+
     pub fn receipts(&self) -> Vec<(String, RuleReceipt)> {
         self.providers
             .iter()

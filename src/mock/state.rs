@@ -22,6 +22,8 @@ pub struct Provider {
     pub shutdown: CancellationToken,
     /// Whether any loaded rule acts at accept time (checked on every connection, so cached).
     accept_faults: AtomicBool,
+    /// Handler panics caught (`crate::guard`): each is a harness error that fails the scenario.
+    pub harness_errors: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Journal fingerprints of the configured keys, computed once.
     key_fingerprints: Vec<String>,
     /// Latency as the provider saw it: whole attempts, and for streams the first token and the
@@ -54,6 +56,7 @@ impl Provider {
             fleet_start,
             shutdown,
             accept_faults: AtomicBool::new(false),
+            harness_errors: Default::default(),
             latency: std::sync::Mutex::new(ProviderLatency {
                 attempt: crate::metrics::new_hist(),
                 ttft: crate::metrics::new_hist(),
