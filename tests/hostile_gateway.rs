@@ -60,6 +60,8 @@ fn run(dir: &Path, target: &str, out: &str, extra: &[&str]) -> Ran {
     run_as(dir, target, out, extra, (ADMIN, None))
 }
 
+// The child is reaped by `wait4` below, which also gives its peak memory.
+#[allow(clippy::zombie_processes)]
 fn run_as(dir: &Path, target: &str, out: &str, extra: &[&str], creds: (&str, Option<&str>)) -> Ran {
     let scenario = dir.join("hostile.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();

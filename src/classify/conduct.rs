@@ -88,16 +88,21 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
             );
         }
     }
+    // Under concurrency the journal's arrival order is not the order of cause and effect: an
+    // attempt sent while another was still in flight cannot have ignored that one's answer. Each
+    // rule judges only the attempts that began after the answer it concerns had ended.
     let mut by_provider: HashMap<&str, Vec<&AttemptRecord>> = HashMap::new();
     for r in journal {
         by_provider.entry(r.provider.as_str()).or_default().push(r);
     }
-    for (provider, recs) in &by_provider {
+    for (provider, recs) in &mut by_provider {
+        recs.sort_by(|a, b| a.t_offset_ms.total_cmp(&b.t_offset_ms).then(a.seq.cmp(&b.seq)));
         let mut per_body: HashMap<_, u32> = HashMap::new();
         for (i, r) in recs.iter().enumerate() {
-            let later = &recs[i + 1..];
+            let ended = end_ms(r);
+            let later: Vec<&&AttemptRecord> = recs[i + 1..].iter().filter(|n| n.t_offset_ms >= ended).collect();
             if let Some(wait) = r.retry_after_ms {
-                let until = end_ms(r) + wait as f64;
+                let until = ended + wait as f64;
                 if let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < until) {
                     push(
                         Finding::RetryAfterIgnored,
@@ -122,7 +127,7 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
             }
             if let (Some(cool), true) = (ctx.cooldown_ms, failed(r))
                 && r.retry_after_ms.is_none()
-                && let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < end_ms(r) + cool)
+                && let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < ended + cool)
             {
                 push(
                     Finding::CooldownViolated,
@@ -246,6 +251,41 @@ mod tests {
             judge_with(&[failed, rec(1, "openai", 100.0, 5.0, 2)], None).is_empty(),
             "unknown cooldown: not judged"
         );
+    }
+
+    #[test]
+    fn attempts_in_flight_when_a_failure_ended_are_not_judged_against_it() {
+        let mut failed = rec(0, "openai", 0.0, 50.0, 1);
+        failed.status = Some(500);
+        failed.outcome = Outcome::HttpError;
+        // Sent at 10 ms, while the failure was still in flight: not a cooldown violation.
+        let concurrent = rec(1, "openai", 10.0, 80.0, 2);
+        assert!(judge_with(&[failed.clone(), concurrent.clone()], Some(200.0)).is_empty());
+        // Sent at 60 ms, after the failure ended, inside the cooldown: a violation.
+        let after = rec(2, "openai", 60.0, 5.0, 3);
+        assert_eq!(judge_with(&[failed, concurrent, after], Some(200.0)), [Finding::CooldownViolated]);
+    }
+
+    proptest::proptest! {
+        /// A concurrent journal in which every attempt either overlapped the failure or came
+        /// after its cooldown yields no finding, in any arrival order.
+        #[test]
+        fn concurrent_journals_yield_no_false_findings(
+            starts in proptest::collection::vec(0.0f64..2_000.0, 1..200),
+            durs in proptest::collection::vec(1.0f64..300.0, 200),
+        ) {
+            let mut failed = rec(0, "openai", 500.0, 100.0, 0);
+            failed.status = Some(503);
+            failed.outcome = Outcome::HttpError;
+            let (ended, cool) = (600.0, 200.0);
+            let mut journal = vec![failed];
+            for (i, (t, d)) in starts.iter().zip(&durs).enumerate() {
+                let t = if (ended..ended + cool).contains(t) { t - cool - 101.0 } else { *t };
+                journal.push(rec(i as u64 + 1, "openai", t.max(0.0), *d, i as u64 + 1));
+            }
+            journal.sort_by_key(|r| (r.seq * 7919) % 211);
+            proptest::prop_assert!(judge_with(&journal, Some(cool)).is_empty());
+        }
     }
 
     #[test]

@@ -103,43 +103,47 @@ pub async fn ready(State(gw): State<Arc<Gateway>>) -> Response {
     }
 }
 
-/// `GET /api/admin/ai-runtime/health`.
+/// `GET /api/admin/ai-runtime/health`, in the wire types the drill parses.
 pub async fn runtime_health(State(gw): State<Arc<Gateway>>) -> Response {
+    use crate::wire::runtime::{HealthState, HealthSummary, ProviderHealth, ReportedCode, RoleHealth, RuntimeHealth};
     let now = Instant::now();
     let rt = &gw.runtime;
-    let providers: Vec<Value> = gw
+    let providers: Vec<ProviderHealth> = gw
         .config
         .providers
         .iter()
         .map(|p| {
             let v = rt.cooldown.view(&p.name, now);
-            json!({
-                "name": p.name, "dialect": p.dialect.id(), "model": p.model,
-                "coolingDown": v.remaining.is_some(),
-                "cooldownRemainingMs": v.remaining.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-                "cooldownUntil": v.remaining.and_then(|d| std::time::SystemTime::now().checked_add(d)).map(|t| {
-                    humantime::format_rfc3339_millis(t).to_string()
-                }),
-                "lastErrorCode": v.last_error,
-            })
+            ProviderHealth {
+                name: p.name.clone(),
+                dialect: Some(p.dialect.id().to_string()),
+                model: Some(p.model.clone()),
+                cooling_down: v.remaining.is_some(),
+                cooldown_remaining_ms: v.remaining.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                cooldown_until: v
+                    .remaining
+                    .and_then(|d| std::time::SystemTime::now().checked_add(d))
+                    .map(|t| humantime::format_rfc3339_millis(t).to_string()),
+                last_error_code: v.last_error.map(ReportedCode::Known),
+            }
         })
         .collect();
-    let cooling = providers.iter().filter(|p| p["coolingDown"] == true).count();
-    let roles: Vec<Value> =
-        Role::ALL.iter().map(|r| json!({"role": r.id(), "blocked": rt.role_blocked(*r, now)})).collect();
-    let blocked = roles.iter().filter(|r| r["blocked"] == true).count();
+    let cooling = providers.iter().filter(|p| p.cooling_down).count();
+    let roles: Vec<RoleHealth> =
+        Role::ALL.iter().map(|r| RoleHealth { role: r.id().to_string(), blocked: rt.role_blocked(*r, now) }).collect();
+    let blocked = roles.iter().filter(|r| r.blocked).count();
     let degraded = blocked > 0 || cooling * 2 > providers.len() || providers.is_empty() || !gw.config.use_http_adapters;
-    Json(json!({
-        "summary": {
-            "health": if degraded { "degraded" } else { "ok" },
-            "rolesBlocked": blocked,
-            "providersCoolingDown": cooling,
-            "providerCount": providers.len(),
-            "httpAdapters": gw.config.use_http_adapters,
+    Json(RuntimeHealth {
+        summary: HealthSummary {
+            health: if degraded { HealthState::Degraded } else { HealthState::Ok },
+            roles_blocked: blocked as u64,
+            providers_cooling_down: cooling as u64,
+            provider_count: Some(providers.len() as u64),
+            http_adapters: Some(gw.config.use_http_adapters),
         },
-        "roles": roles,
-        "providers": providers,
-    }))
+        roles,
+        providers,
+    })
     .into_response()
 }
 

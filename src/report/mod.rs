@@ -155,6 +155,12 @@ pub fn load_run(dir: &Path) -> Result<(RunMeta, Vec<ScenarioReport>), ArtifactEr
     let meta: RunMeta = serde_json::from_str(&text).map_err(|e| err(&run_path, e.to_string()))?;
     let mut reports = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| err(dir, e.to_string()))?;
+    // Names become folder names when a run is re-rendered or merged: only snake_case ids, so no
+    // name can lead outside the output folder.
+    let safe = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if let Some(bad) = meta.scenarios.iter().find(|n| !safe(n)) {
+        return Err(err(&run_path, format!("scenario name {bad:?} is not a snake_case id")));
+    }
     let mut traces: Vec<PathBuf> = if meta.scenarios.is_empty() {
         entries.filter_map(|e| e.ok().map(|e| e.path().join("trace.json"))).filter(|p| p.is_file()).collect()
     } else {
@@ -168,6 +174,9 @@ pub fn load_run(dir: &Path) -> Result<(RunMeta, Vec<ScenarioReport>), ArtifactEr
             let (line, col) = (e.inner().line(), e.inner().column());
             err(&p, format!("line {line}, column {col}: {}: {}", e.path(), e.inner()))
         })?;
+        if !safe(&r.name) {
+            return Err(err(&p, format!("scenario name {:?} is not a snake_case id", r.name)));
+        }
         reports.push(r);
     }
     Ok((meta, reports))
@@ -215,6 +224,17 @@ pub fn commit() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_whose_names_would_leave_the_folder_is_refused() {
+        let dir = std::env::temp_dir().join(format!("gatedrill-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let meta = RunMeta { scenarios: vec!["../x".into()], ..Default::default() };
+        std::fs::write(dir.join(RUN), serde_json::to_string(&meta).unwrap()).unwrap();
+        let e = load_run(&dir).unwrap_err();
+        assert!(e.to_string().contains("snake_case"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn atomic_write_leaves_no_temporary_file() {
