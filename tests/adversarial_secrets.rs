@@ -8,6 +8,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod common;
+
+use common::artifacts::{self, files, parse};
 use gatedrill::secret::Secrets;
 use serde_json::Value;
 
@@ -16,19 +19,7 @@ const HOOK: &str = "Q7z";
 const PASSWORD: &str = "pw-S3cr3t/!x";
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gatedrill-secrets-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() { out.extend(files(&p)) } else { out.push(p) }
-    }
-    out
+    artifacts::temp_dir("secrets", name)
 }
 
 fn run(out: &Path, target: &str, scenarios: &[&str]) -> Output {
@@ -54,17 +45,7 @@ fn assert_clean(out: &Path, run: &Output, extra: &[&str]) {
     written.push(out.with_extension("step-summary.md"));
     assert!(written.len() > 6, "{written:?}");
     for f in written {
-        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
-        assert!(!secrets.appears_in(&text), "{} holds a secret", f.display());
-        match f.extension().and_then(|e| e.to_str()) {
-            Some("json") => {
-                serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            }
-            Some("xml") => {
-                roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            }
-            _ => {}
-        }
+        assert!(!secrets.appears_in(&parse(&f)), "{} holds a secret", f.display());
     }
 }
 

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use common::artifacts::{self, files, json, parse};
 use common::hostile::{Behaviour, Hostile, hang_one_connector, serve};
-use serde_json::Value;
 
 const ADMIN: &str = "gd-hostile-admin-5c1e";
 
@@ -41,10 +41,7 @@ role = "critic"
 "#;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gatedrill-hostile-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    artifacts::temp_dir("hostile", name)
 }
 
 struct Ran {
@@ -95,19 +92,6 @@ fn run_as(dir: &Path, target: &str, out: &str, extra: &[&str], creds: (&str, Opt
     }
 }
 
-fn json(p: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() { out.extend(files(&p)) } else { out.push(p) }
-    }
-    out
-}
-
 /// The required channels that failed, as (channel, failure mode).
 fn required_failed(r: &Ran) -> Vec<(String, String)> {
     let s = json(&r.out.join("release/production-launch-gate-summary.json"));
@@ -122,21 +106,7 @@ fn required_failed(r: &Ran) -> Vec<(String, String)> {
 
 /// Every artifact parses (JSON, JUnit XML), and the run's size on disk.
 fn artifacts_parse(r: &Ran) -> u64 {
-    let mut bytes = 0;
-    for f in files(&r.out) {
-        bytes += std::fs::metadata(&f).unwrap().len();
-        let text = std::fs::read_to_string(&f).unwrap();
-        match f.extension().and_then(|e| e.to_str()) {
-            Some("json") => {
-                serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            }
-            Some("xml") => {
-                roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            }
-            _ => {}
-        }
-    }
-    bytes
+    files(&r.out).iter().map(|f| parse(f).len() as u64).sum()
 }
 
 fn all_three(mode: &str) -> Vec<(String, String)> {

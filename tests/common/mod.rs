@@ -2,6 +2,7 @@
 //! dialect's own shape.
 #![allow(dead_code)]
 
+pub mod artifacts;
 pub mod hostile;
 pub mod stack;
 
