@@ -270,8 +270,13 @@ duration = "60s"
         .unwrap();
     // Wait until the first step has run (the gateway answered), then interrupt.
     std::thread::sleep(Duration::from_millis(3000));
-    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
+    // One interrupt delivered twice (coreutils `timeout` signals the child, then its group) is
+    // one interrupt: the run still writes what it gathered.
+    for _ in 0..2 {
+        let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        std::thread::sleep(Duration::from_millis(30));
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -297,4 +302,16 @@ fn the_committed_trace_schema_matches_the_types() {
         gatedrill::report::trace_schema_json(),
         "schemas/trace.schema.json drifted: regenerate with `gatedrill schema --trace > schemas/trace.schema.json`"
     );
+}
+
+#[test]
+fn an_unwritable_out_is_refused_before_anything_runs() {
+    let dir = temp_dir("unwritable");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let run = bin().args(["run", "--out"]).arg(file.join("out")).arg("scenarios/launch_gate.toml").output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--out is not writable"), "{stderr}");
+    assert!(!stderr.contains("launch_gate"), "no scenario ran: {stderr}");
 }

@@ -170,3 +170,35 @@ fn a_spawned_gateway_command_is_driven_through_the_mocks() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("exited (exit status: 3) before answering"), "{text}");
 }
+
+#[test]
+fn the_library_validates_and_runs_from_any_working_directory() {
+    let root = std::env::current_dir().unwrap();
+    let elsewhere = std::env::temp_dir();
+    let validate = std::process::Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+        .arg("validate")
+        .arg(root.join("scenarios"))
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    assert_eq!(validate.status.code(), Some(0), "{}", String::from_utf8_lossy(&validate.stderr));
+    let out = elsewhere.join(format!("gatedrill-anywhere-{}", std::process::id()));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+        .args(["run", "--progress", "never", "--out"])
+        .arg(&out)
+        .arg(root.join("scenarios/launch_gate.toml"))
+        .current_dir(&elsewhere)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn fixture_names_cannot_leave_the_fixtures_folder() {
+    for name in ["../providers.toml", "/etc/passwd", "..", "a/b.json"] {
+        let e = gatedrill::scenario::steps::fixture_path(std::path::Path::new("scenarios/x.toml"), name).unwrap_err();
+        assert!(e.contains("file name inside the fixtures folder"), "{name}: {e}");
+    }
+}
