@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::mock::journal::{AttemptRecord, Outcome};
+use crate::mock::journal::{AttemptRecord, Outcome, Refusal};
 use crate::mock::schedule::RuleReceipt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
@@ -54,11 +54,7 @@ fn end_ms(r: &AttemptRecord) -> f64 {
 }
 
 fn non_retryable(r: &AttemptRecord) -> bool {
-    matches!(r.status, Some(401 | 402))
-        || matches!(
-            r.error.as_deref(),
-            Some("insufficient_quota" | "billing_error" | "invalid_api_key" | "authentication_error")
-        )
+    matches!(r.status, Some(401 | 402)) || r.refusal.is_some_and(Refusal::is_non_retryable)
 }
 
 fn failed(r: &AttemptRecord) -> bool {
@@ -158,7 +154,7 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
         let Some(model) = r.model.as_deref() else { continue };
         let Some(w) = (ctx.window)(model) else { continue };
         let overflowed = r.status == Some(400) && r.prompt_tokens.is_some_and(|p| p > w)
-            || r.faults.iter().any(|f| f.kind == "context_overflow");
+            || r.refusal == Some(Refusal::ContextOverflow);
         if !overflowed {
             continue;
         }
@@ -228,7 +224,7 @@ mod tests {
     fn retried_non_retryable_only_for_the_same_request() {
         let mut refused = rec(0, "openai", 0.0, 5.0, 7);
         refused.status = Some(401);
-        refused.error = Some("invalid_api_key".into());
+        refused.refusal = Some(Refusal::InvalidKey);
         refused.outcome = Outcome::HttpError;
         assert_eq!(
             judge_with(&[refused.clone(), rec(1, "openai", 900.0, 5.0, 7)], None),
@@ -314,6 +310,7 @@ mod tests {
         let mut forced = overflow;
         forced.prompt_tokens = Some(10);
         forced.faults = vec![AppliedFault { rule: "o".into(), kind: "context_overflow".into() }];
+        forced.refusal = Some(Refusal::ContextOverflow);
         let mut same = rec(1, "openai", 10.0, 5.0, 2);
         same.prompt_tokens = Some(10);
         assert_eq!(judge_with(&[forced, same], None), [Finding::ContextOverflowMisrouted]);

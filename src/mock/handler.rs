@@ -433,7 +433,9 @@ async fn error(
             RetryAfterStyle::Seconds => set("retry-after", secs),
             RetryAfterStyle::Ms => set("retry-after-ms", ms),
             RetryAfterStyle::HttpDate => {
-                let at = now + Duration::from_secs(wait.as_millis().div_ceil(1000) as u64);
+                // Checked: a wait from a file or the control API is bounded, but never trusted.
+                let secs = u64::try_from(wait.as_millis().div_ceil(1000)).unwrap_or(u64::MAX);
+                let at = now.checked_add(Duration::from_secs(secs)).unwrap_or(now);
                 set("retry-after", httpdate::fmt_http_date(at));
             }
             RetryAfterStyle::None => {}
@@ -450,6 +452,7 @@ async fn error(
         r.status = Some(reply.status.as_u16());
         r.outcome = Outcome::HttpError;
         r.error = Some(reply.code);
+        r.refusal = Some(e.into());
         r.retry_after_ms = retry_after_ms;
         r.bytes_sent = bytes;
     });

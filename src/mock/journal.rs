@@ -38,6 +38,34 @@ pub enum Outcome {
     ClientDisconnected,
 }
 
+/// Why a provider refused an attempt, as the mock decided it (typed; `error` keeps the
+/// dialect's own words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Refusal {
+    BadRequest,
+    MissingAuth,
+    InvalidKey,
+    ModelNotFound,
+    NoRoute,
+    TooLarge,
+    ContextOverflow,
+    RateLimited,
+    QuotaExhausted,
+    Overloaded,
+    Unavailable,
+    Status,
+    StreamServerError,
+}
+
+impl Refusal {
+    /// Refusals that sending the same request again cannot change (a key, a bill).
+    pub fn is_non_retryable(self) -> bool {
+        matches!(self, Refusal::MissingAuth | Refusal::InvalidKey | Refusal::QuotaExhausted)
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct AppliedFault {
     pub rule: String,
@@ -65,6 +93,9 @@ pub struct AttemptRecord {
     pub outcome: Outcome,
     /// The dialect's error type or code in the answer, when it was an error.
     pub error: Option<String>,
+    /// Why the provider refused, typed (what the conduct rules read).
+    #[serde(default)]
+    pub refusal: Option<Refusal>,
     /// The wait the answer asked for (Retry-After), in milliseconds.
     pub retry_after_ms: Option<u64>,
     pub events_sent: u64,
@@ -94,6 +125,7 @@ impl AttemptRecord {
             status: None,
             outcome: Outcome::InFlight,
             error: None,
+            refusal: None,
             retry_after_ms: None,
             events_sent: 0,
             bytes_sent: 0,

@@ -16,7 +16,7 @@ use crate::drill::runner::{ScenarioReport, ScenarioVerdict, id};
 use crate::drill::steps::EvidenceKind;
 use crate::metrics::gate::Verdict;
 use crate::metrics::slo::{MetricKey, Window};
-use crate::mock::journal::Outcome;
+use crate::mock::journal::{Outcome, Refusal};
 use crate::wire::runtime::HealthState;
 
 fn utc(r: &ScenarioReport, offset_ms: f64) -> String {
@@ -120,7 +120,7 @@ fn alert_types(r: &ScenarioReport) -> Vec<(&'static str, String)> {
         out.push(("rate_limit", format!("{n429} provider attempt(s) answered 429")));
     }
     let n402 =
-        r.journal.iter().filter(|a| a.status == Some(402) || a.error.as_deref() == Some("insufficient_quota")).count();
+        r.journal.iter().filter(|a| a.status == Some(402) || a.refusal == Some(Refusal::QuotaExhausted)).count();
     if n402 > 0 {
         out.push(("openrouter_payment", format!("{n402} attempt(s) refused for quota or payment")));
     }

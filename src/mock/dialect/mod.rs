@@ -75,6 +75,27 @@ pub enum ApiError {
     StreamServerError,
 }
 
+impl From<&ApiError> for super::journal::Refusal {
+    fn from(e: &ApiError) -> Self {
+        use super::journal::Refusal as R;
+        match e {
+            ApiError::BadRequest { .. } => R::BadRequest,
+            ApiError::MissingAuth => R::MissingAuth,
+            ApiError::InvalidKey { .. } => R::InvalidKey,
+            ApiError::ModelNotFound { .. } => R::ModelNotFound,
+            ApiError::NoRoute { .. } => R::NoRoute,
+            ApiError::TooLarge { .. } => R::TooLarge,
+            ApiError::ContextOverflow { .. } => R::ContextOverflow,
+            ApiError::RateLimited { .. } => R::RateLimited,
+            ApiError::QuotaExhausted(_) => R::QuotaExhausted,
+            ApiError::Overloaded => R::Overloaded,
+            ApiError::Unavailable => R::Unavailable,
+            ApiError::Status(_) => R::Status,
+            ApiError::StreamServerError => R::StreamServerError,
+        }
+    }
+}
+
 /// An error in a dialect's words.
 pub struct ErrorReply {
     pub status: StatusCode,
