@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::mock::faults::Fault;
 use crate::mock::journal::{AttemptRecord, Outcome, Refusal};
 use crate::mock::schedule::RuleReceipt;
 
@@ -47,6 +48,24 @@ pub struct Context<'a> {
     pub cooldown_ms: Option<f64>,
     /// Context window by model id.
     pub window: &'a dyn Fn(&str) -> Option<u64>,
+    /// Every attempt is in the journal (its ring dropped none), so a receipt can be checked
+    /// against what was delivered.
+    pub journal_complete: bool,
+}
+
+/// Faults whose effect is to withhold (a wait, a stall, no answer): the client going away is
+/// how they end, so an attempt the client left still received them.
+fn withholds(f: &Fault) -> bool {
+    matches!(f, Fault::NoResponse | Fault::StreamStall { .. } | Fault::Delay(_) | Fault::SlowFirstToken { .. })
+}
+
+/// Attempts that received `rule`'s fault: its bytes were written, or it withholds by nature.
+fn delivered(journal: &[AttemptRecord], rule: &crate::mock::faults::FaultRule) -> u64 {
+    journal
+        .iter()
+        .filter(|r| r.faults.iter().any(|f| f.rule == rule.id))
+        .filter(|r| withholds(&rule.fault) || !matches!(r.outcome, Outcome::InFlight | Outcome::ClientDisconnected))
+        .count() as u64
 }
 
 fn end_ms(r: &AttemptRecord) -> f64 {
@@ -81,6 +100,19 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
                 Finding::PlannedFaultNeverFired,
                 scope.unwrap_or("*"),
                 format!("rule {rule:?} matched {matched} requests and never fired"),
+            );
+            continue;
+        }
+        // A receipt counts a decision; the journal shows whether the fault reached the wire.
+        let spec = receipts.iter().map(|(_, r)| &r.rule).find(|r| r.id == rule);
+        if ctx.journal_complete
+            && let Some(spec) = spec
+            && delivered(journal, spec) == 0
+        {
+            push(
+                Finding::PlannedFaultNeverFired,
+                scope.unwrap_or("*"),
+                format!("rule {rule:?} fired {fired} time(s), but no attempt shows its answer delivered"),
             );
         }
     }
@@ -200,7 +232,7 @@ mod tests {
             "big" => Some(200_000),
             _ => None,
         };
-        judge(journal, &[], &Context { cooldown_ms: cooldown, window: &window })
+        judge(journal, &[], &Context { cooldown_ms: cooldown, window: &window, journal_complete: true })
             .into_iter()
             .map(|e| e.finding)
             .collect()
@@ -327,8 +359,18 @@ mod tests {
             ("deepseek".to_string(), receipt(&rule.rules[1], 0)),
         ];
         let window = |_: &str| None;
-        let found = judge(&[], &receipts, &Context { cooldown_ms: None, window: &window });
+        let found = judge(&[], &receipts, &Context { cooldown_ms: None, window: &window, journal_complete: false });
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].finding, found[0].provider.as_str()), (Finding::PlannedFaultNeverFired, "deepseek"));
+        // A receipt that fired while no attempt shows the answer delivered (the client had gone):
+        // the drill did not happen.
+        let mut left = AttemptRecord::new("openai");
+        left.faults = vec![AppliedFault { rule: "all".into(), kind: "overloaded".into() }];
+        left.outcome = Outcome::ClientDisconnected;
+        let ctx = Context { cooldown_ms: None, window: &window, journal_complete: true };
+        let found = judge(std::slice::from_ref(&left), &receipts, &ctx);
+        assert_eq!(found.len(), 2, "{found:?}");
+        left.outcome = Outcome::HttpError;
+        assert_eq!(judge(&[left], &receipts, &ctx).len(), 1, "delivered: only deepseek's rule never fired");
     }
 }

@@ -384,7 +384,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         findings.extend(conduct::judge(
             &report.journal,
             &report.receipts,
-            &conduct::Context { cooldown_ms, window: &window },
+            &conduct::Context { cooldown_ms, window: &window, journal_complete: fleet.journal_dropped() == 0 },
         ));
     }
     running.stop().await;

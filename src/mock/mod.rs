@@ -254,6 +254,11 @@ impl ProviderFleet {
     }
 
     /// Every provider's rules with their receipts.
+    /// Records the journals' rings let go of (the journal is complete when this is 0).
+    pub fn journal_dropped(&self) -> u64 {
+        self.providers.iter().map(|(_, p)| p.journal.page(u64::MAX, 0).dropped).sum()
+    }
+
     /// Handler panics caught across the fleet (harness errors).
     pub fn harness_errors(&self) -> u64 {
         self.providers.iter().map(|(_, p)| p.harness_errors.load(std::sync::atomic::Ordering::Relaxed)).sum()

@@ -119,8 +119,7 @@ fn alert_types(r: &ScenarioReport) -> Vec<(&'static str, String)> {
     if n429 > 0 {
         out.push(("rate_limit", format!("{n429} provider attempt(s) answered 429")));
     }
-    let n402 =
-        r.journal.iter().filter(|a| a.status == Some(402) || a.refusal == Some(Refusal::QuotaExhausted)).count();
+    let n402 = r.journal.iter().filter(|a| a.status == Some(402) || a.refusal == Some(Refusal::QuotaExhausted)).count();
     if n402 > 0 {
         out.push(("openrouter_payment", format!("{n402} attempt(s) refused for quota or payment")));
     }
