@@ -128,22 +128,29 @@ impl Secrets {
 
     /// Masks secrets in every string of a JSON value (object keys included).
     pub fn redact_value(&self, v: &mut serde_json::Value) {
+        self.redact_value_keeping(v, &|_| false);
+    }
+
+    /// Masks secrets in every string and object key of a JSON value, except keys `keep` names
+    /// (a type's own field names, which are gatedrill's vocabulary and hold nothing secret).
+    pub fn redact_value_keeping(&self, v: &mut serde_json::Value, keep: &dyn Fn(&str) -> bool) {
         use serde_json::Value;
         if self.forms.is_empty() {
             return;
         }
         match v {
             Value::String(s) if self.appears_in(s) => *s = self.redact(s),
-            Value::Array(a) => a.iter_mut().for_each(|x| self.redact_value(x)),
+            Value::Array(a) => a.iter_mut().for_each(|x| self.redact_value_keeping(x, keep)),
             Value::Object(m) => {
-                if m.keys().any(|k| self.appears_in(k)) {
+                if m.keys().any(|k| !keep(k) && self.appears_in(k)) {
                     let old = std::mem::take(m);
                     for (k, mut x) in old {
-                        self.redact_value(&mut x);
-                        m.insert(self.redact(&k), x);
+                        self.redact_value_keeping(&mut x, keep);
+                        let k = if keep(&k) { k } else { self.redact(&k) };
+                        m.insert(k, x);
                     }
                 } else {
-                    m.values_mut().for_each(|x| self.redact_value(x));
+                    m.values_mut().for_each(|x| self.redact_value_keeping(x, keep));
                 }
             }
             _ => {}

@@ -6,6 +6,7 @@ pub mod exchange;
 pub mod external;
 pub mod load;
 pub mod observe;
+pub mod problem;
 pub mod progress;
 pub mod runner;
 pub mod steps;

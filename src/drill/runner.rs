@@ -17,6 +17,7 @@ use super::external::ChannelTrace;
 use super::load::LoadReport;
 use super::observe::Endpoint;
 use super::observe::{Dropped, FAILURE_CAP, Observer, RequestRecord, SUCCESS_CAP};
+use super::problem::{Harness, Problem};
 use super::steps::{Check, EvidenceKind, StepCtx, execute};
 use super::target::{self, TargetSpec};
 use crate::classify::FailureMode;
@@ -117,8 +118,8 @@ pub struct ScenarioReport {
     pub channels: Vec<ChannelTrace>,
     pub failure_modes: Vec<FailureMode>,
     pub findings: Vec<Evidence>,
-    /// Expectations not met, in words.
-    pub problems: Vec<String>,
+    /// Why the scenario did not pass, beyond failed checks.
+    pub problems: Vec<Problem>,
     pub expect: Expect,
     pub load: Vec<LoadReport>,
     pub gates: Vec<GateVerdict>,
@@ -362,18 +363,15 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let cooldown_ms = running.cooldown_ms;
     drop(ctx);
     if running.harness_errors() > 0 {
-        report.problems.push(format!(
-            "harness error: the reference gateway's handlers failed {} time(s)",
-            running.harness_errors()
-        ));
+        report
+            .problems
+            .push(Problem::HarnessError { harness: Harness::ReferenceGateway, count: running.harness_errors() });
     }
     let mut provider_latency = Vec::new();
     if let Some(fleet) = &fleet {
         let panics = fleet.harness_errors();
         if panics > 0 {
-            report.problems.push(format!(
-                "harness error: the mock providers' handlers failed {panics} time(s); evidence of their faults cannot be trusted"
-            ));
+            report.problems.push(Problem::HarnessError { harness: Harness::MockProviders, count: panics });
         }
         report.journal = fleet.journal();
         report.receipts = fleet.receipts();
@@ -397,29 +395,29 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let want_modes: BTreeSet<FailureMode> = s.expect.failure_modes.iter().copied().collect();
     let want_findings: BTreeSet<Finding> = s.expect.findings.iter().copied().collect();
     for m in want_modes.difference(&modes) {
-        report.problems.push(format!("expected failure mode {} was not seen", m.id()));
+        report.problems.push(Problem::MissingFailureMode { failure_mode: *m });
     }
     for m in modes.difference(&want_modes) {
-        report.problems.push(format!("unexpected failure mode {}", m.id()));
+        report.problems.push(Problem::UnexpectedFailureMode { failure_mode: *m });
     }
     for f in want_findings.difference(&seen) {
-        report.problems.push(format!("expected finding {} was not seen", id(f)));
+        report.problems.push(Problem::MissingFinding { finding: *f });
     }
     for f in seen.difference(&want_findings) {
-        let detail = findings
+        let (provider, detail) = findings
             .iter()
             .find(|e| e.finding == *f)
-            .map(|e| format!(" ({}: {})", e.provider, e.detail))
+            .map(|e| (e.provider.clone(), e.detail.clone()))
             .unwrap_or_default();
-        report.problems.push(format!("unexpected finding {}{detail}", id(f)));
+        report.problems.push(Problem::UnexpectedFinding { finding: *f, provider, detail });
     }
     let o = obs.finish(provider_latency);
     report.gates = s.gates.iter().map(|g| g.evaluate(&o.windows, &o.totals)).collect();
     for g in report.gates.iter().filter(|g| g.verdict != Verdict::Pass) {
-        report.problems.push(format!("gate `{}`: {} ({})", g.gate, id(&g.verdict), g.detail));
+        report.problems.push(Problem::Gate { gate: g.gate.clone(), verdict: g.verdict, detail: g.detail.clone() });
     }
     if report.incomplete {
-        report.problems.push("interrupted: not every step ran".into());
+        report.problems.push(Problem::Interrupted);
     }
     (report.latency, report.intervals, report.windows, report.totals) = (o.latency, o.intervals, o.windows, o.totals);
     (report.requests, report.requests_dropped) = (o.requests, o.dropped);

@@ -70,7 +70,7 @@ fn scenario(out: &mut String, r: &ScenarioReport, hists: Option<&BTreeMap<String
     if !r.problems.is_empty() {
         out.push_str("<ul>");
         for p in &r.problems {
-            let _ = write!(out, "<li class=\"fail\">{}</li>", esc(p));
+            let _ = write!(out, "<li class=\"fail\">{}</li>", esc(&p.to_string()));
         }
         out.push_str("</ul>");
     }

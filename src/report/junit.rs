@@ -1,13 +1,12 @@
-//! `junit.xml`: one testsuite per scenario, one testcase per check (step checks, expected
-//! outcome, gates, external channels); failures carry the failure mode and the decisive numbers.
-//! Written with the `junit-report` crate, which writes control and ANSI characters raw: every
-//! string is sanitised here first, and timestamps are set explicitly from the trace.
+//! `junit.xml`, shaped for the CI tools that read it (GitHub JUnit actions, xunit viewers, test
+//! history): one `<testsuite>` per scenario with its properties (seed, target, playbook, failure
+//! modes); one `<testcase>` per check with `classname="gatedrill.<scenario>"` and a name that is
+//! stable across runs (no session ids) and unique in its suite; failures carry the decisive
+//! numbers and the runbook's first action; times are real and sum to the run (a step's time is
+//! carried by its first check only). Every string is made legal XML 1.0 first, and escaped.
 
-use std::time::SystemTime;
-
-use time::Duration;
-
-use junit_report::{Report, TestCase, TestSuite};
+use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use super::RunMeta;
 use crate::drill::runner::{ScenarioReport, id};
@@ -42,112 +41,192 @@ pub fn sanitize(s: &str) -> String {
     out
 }
 
-fn ms(v: f64) -> Duration {
-    Duration::seconds_f64((v / 1000.0).max(0.0))
+/// Sanitized and escaped for an attribute or text.
+fn x(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in sanitize(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-fn case_ok(name: &str, t: Duration) -> TestCase {
-    TestCase::success(&sanitize(name), t)
+enum Outcome {
+    Passed,
+    Failed { kind: String, message: String },
+    Error { kind: String, message: String },
+    Skipped { message: String },
 }
 
-fn case_fail(name: &str, t: Duration, kind: &str, message: &str) -> TestCase {
-    TestCase::failure(&sanitize(name), t, &sanitize(kind), &sanitize(message))
+struct Case {
+    name: String,
+    secs: f64,
+    outcome: Outcome,
 }
 
-fn suite(meta: &RunMeta, r: &ScenarioReport) -> TestSuite {
-    let mut suite = TestSuite::new(&sanitize(&r.name));
-    let started = humantime::parse_rfc3339_weak(&r.started_at).unwrap_or(SystemTime::UNIX_EPOCH);
-    suite.set_timestamp(time::OffsetDateTime::from(started));
-    suite.set_system_out(&sanitize(&format!(
-        "run {} target {} seed {} playbook {} file {}",
-        meta.run_id,
-        meta.target,
-        r.seed,
-        id(&r.playbook),
-        r.file.display()
-    )));
-    let mut cases = Vec::new();
+fn case(name: String, ms: f64, outcome: Outcome) -> Case {
+    Case { name, secs: (ms / 1000.0).max(0.0), outcome }
+}
+
+/// The cases of one scenario, in order.
+fn cases(r: &ScenarioReport) -> Vec<Case> {
+    let mut out = Vec::new();
     if let Some(why) = &r.skipped {
-        cases.push(TestCase::skipped_with_cause(&sanitize(&r.name), "skipped", &sanitize(why)));
+        out.push(case("scenario".into(), 0.0, Outcome::Skipped { message: why.clone() }));
     }
     if let Some(e) = &r.error {
-        cases.push(TestCase::error("setup", ms(r.duration_ms), "setup_error", &sanitize(e)));
-    }
-    for s in &r.steps {
-        let t = ms(s.duration_ms);
-        if let Some(why) = &s.skipped {
-            cases.push(TestCase::skipped_with_cause(
-                &sanitize(&format!("step {:02} {}", s.index + 1, s.kind)),
-                "skipped",
-                &sanitize(why),
-            ));
-            continue;
-        }
-        for c in &s.checks {
-            let name = format!("step {:02} {}: {}", s.index + 1, s.kind, c.name);
-            cases.push(if c.passed {
-                case_ok(&name, t)
-            } else {
-                case_fail(&name, t, "check", &format!("expected {}, got {}", c.expected, c.actual))
-            });
-        }
-    }
-    for c in &r.channels {
-        let name = format!("external channel {} ({})", c.channel, c.connector_id);
-        let t = ms(c.duration_ms);
-        cases.push(match c.failure_mode {
-            None => case_ok(&name, t),
-            Some(m) if r.expect.failure_modes.contains(&m) => case_ok(&format!("{name}: drilled {}", m.id()), t),
-            Some(m) => case_fail(
-                &name,
-                t,
-                m.id(),
-                &format!(
-                    "failureMode {}; expected session {:?}, resolved {:?}; first action: {}",
-                    m.id(),
-                    c.expected_external_session_id,
-                    c.resolved_external_session_id,
-                    m.first_action()
-                ),
-            ),
-        });
-    }
-    for g in &r.gates {
-        let name = format!("gate: {}", g.gate);
-        cases.push(match g.verdict {
-            Verdict::Pass => case_ok(&name, Duration::ZERO),
-            v => case_fail(&name, Duration::ZERO, &format!("gate_{}", id(&v)), &g.detail),
-        });
-    }
-    let expectation: Vec<&String> =
-        r.problems.iter().filter(|p| p.starts_with("expected") || p.starts_with("unexpected")).collect();
-    let outcome = "expected failure modes and findings";
-    cases.push(if expectation.is_empty() {
-        case_ok(outcome, Duration::ZERO)
-    } else {
-        let kind = r.failure_modes.first().map_or("outcome", |m| m.id());
-        case_fail(outcome, Duration::ZERO, kind, &expectation.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; "))
-    });
-    if r.incomplete {
-        cases.push(case_fail(
-            "complete",
-            ms(r.duration_ms),
-            "interrupted",
-            "the run was interrupted before every step ran",
+        out.push(case(
+            "setup".into(),
+            r.duration_ms,
+            Outcome::Error { kind: "setup_error".into(), message: e.clone() },
         ));
     }
-    suite.add_testcases(cases);
-    suite
+    for s in &r.steps {
+        let step = format!("step {:02} {}", s.index + 1, s.kind);
+        if let Some(why) = &s.skipped {
+            out.push(case(step, 0.0, Outcome::Skipped { message: why.clone() }));
+            continue;
+        }
+        for (i, c) in s.checks.iter().enumerate() {
+            let ms = if i == 0 { s.duration_ms } else { 0.0 };
+            let outcome = if c.passed {
+                Outcome::Passed
+            } else {
+                Outcome::Failed { kind: "check".into(), message: format!("expected {}, got {}", c.expected, c.actual) }
+            };
+            out.push(case(format!("{step}: {}", c.name), ms, outcome));
+        }
+    }
+    // A channel's time is inside its step's: its case carries none.
+    for c in &r.channels {
+        let name = format!("external channel {} ({})", c.channel, c.connector_id);
+        let outcome = match c.failure_mode {
+            None => Outcome::Passed,
+            Some(m) if r.expect.failure_modes.contains(&m) => Outcome::Passed,
+            Some(m) => Outcome::Failed {
+                kind: m.id().into(),
+                message: format!(
+                    "failureMode {}; expected session {:?}, resolved {:?}; first action: {}; escalate to {}",
+                    m.id(),
+                    c.expected_external_session_id,
+                    c.resolved_external_session_id.as_deref().unwrap_or("none"),
+                    m.first_action(),
+                    m.escalate_to()
+                ),
+            },
+        };
+        out.push(case(name, 0.0, outcome));
+    }
+    for g in &r.gates {
+        let outcome = match g.verdict {
+            Verdict::Pass => Outcome::Passed,
+            v => Outcome::Failed { kind: format!("gate_{}", id(&v)), message: g.detail.clone() },
+        };
+        out.push(case(format!("gate {}", g.gate), 0.0, outcome));
+    }
+    let expectation: Vec<String> = r.problems.iter().filter(|p| p.is_expectation()).map(|p| p.to_string()).collect();
+    let outcome = if expectation.is_empty() {
+        Outcome::Passed
+    } else {
+        Outcome::Failed { kind: "outcome".into(), message: expectation.join("; ") }
+    };
+    out.push(case("expected failure modes and findings".into(), 0.0, outcome));
+    for p in
+        r.problems.iter().filter(|p| !p.is_expectation() && !matches!(p, crate::drill::problem::Problem::Gate { .. }))
+    {
+        out.push(case(p.id().into(), 0.0, Outcome::Error { kind: p.id().into(), message: p.to_string() }));
+    }
+    unique(&mut out);
+    out
+}
+
+/// Makes names unique in a suite: a repeated name gets ` #2`, ` #3`, ...
+fn unique(cases: &mut [Case]) {
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    for c in cases {
+        let n = seen.entry(c.name.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            c.name = format!("{} #{n}", c.name);
+        }
+    }
+}
+
+fn suite(out: &mut String, meta: &RunMeta, r: &ScenarioReport) -> (usize, usize, usize, usize, f64) {
+    let cases = cases(r);
+    let count = |f: fn(&Outcome) -> bool| cases.iter().filter(|c| f(&c.outcome)).count();
+    let failures = count(|o| matches!(o, Outcome::Failed { .. }));
+    let errors = count(|o| matches!(o, Outcome::Error { .. }));
+    let skipped = count(|o| matches!(o, Outcome::Skipped { .. }));
+    let secs: f64 = cases.iter().map(|c| c.secs).sum();
+    let _ = writeln!(
+        out,
+        r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="{errors}" skipped="{skipped}" time="{secs:.3}" timestamp="{}">"#,
+        x(&r.name),
+        cases.len(),
+        x(r.started_at.trim_end_matches('Z')),
+    );
+    let modes: Vec<&str> = r.failure_modes.iter().map(|m| m.id()).collect();
+    let properties = [
+        ("seed", r.seed.to_string()),
+        ("target", meta.target.clone()),
+        ("playbook", id(&r.playbook)),
+        ("verdict", r.verdict().as_str().to_string()),
+        ("failure_modes", modes.join(",")),
+        ("file", r.file.display().to_string()),
+        ("run_id", meta.run_id.clone()),
+    ];
+    out.push_str("    <properties>\n");
+    for (k, v) in properties {
+        let _ = writeln!(out, r#"      <property name="{k}" value="{}"/>"#, x(&v));
+    }
+    out.push_str("    </properties>\n");
+    let classname = format!("gatedrill.{}", r.name);
+    for c in &cases {
+        let head = format!(r#"    <testcase classname="{}" name="{}" time="{:.3}""#, x(&classname), x(&c.name), c.secs);
+        match &c.outcome {
+            Outcome::Passed => {
+                let _ = writeln!(out, "{head}/>");
+            }
+            Outcome::Failed { kind, message } | Outcome::Error { kind, message } => {
+                let tag = if matches!(c.outcome, Outcome::Failed { .. }) { "failure" } else { "error" };
+                let _ = writeln!(
+                    out,
+                    "{head}>\n      <{tag} type=\"{}\" message=\"{}\">{}</{tag}>\n    </testcase>",
+                    x(kind),
+                    x(message),
+                    x(message)
+                );
+            }
+            Outcome::Skipped { message } => {
+                let _ = writeln!(out, "{head}>\n      <skipped message=\"{}\"/>\n    </testcase>", x(message));
+            }
+        }
+    }
+    let _ = writeln!(out, "  </testsuite>");
+    (cases.len(), failures, errors, skipped, secs)
 }
 
 pub fn render(meta: &RunMeta, reports: &[ScenarioReport]) -> String {
-    let mut report = Report::new();
-    report.add_testsuites(reports.iter().map(|r| suite(meta, r)));
-    let mut buf = Vec::new();
-    if report.write_xml(&mut buf).is_err() {
-        return String::new();
+    let mut body = String::new();
+    let mut totals = (0, 0, 0, 0, 0.0);
+    for r in reports {
+        let t = suite(&mut body, meta, r);
+        totals = (totals.0 + t.0, totals.1 + t.1, totals.2 + t.2, totals.3 + t.3, totals.4 + t.4);
     }
-    String::from_utf8_lossy(&buf).into_owned()
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"gatedrill\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n{body}</testsuites>\n",
+        totals.0, totals.1, totals.2, totals.3, totals.4
+    )
 }
 
 #[cfg(test)]
@@ -158,5 +237,19 @@ mod tests {
     fn sanitize_removes_ansi_and_control_characters() {
         assert_eq!(sanitize("\u{1b}[31mred\u{1b}[0m ok\u{7}\u{0}\ttab\n"), "red ok\u{FFFD}\u{FFFD}\ttab\n");
         assert_eq!(sanitize("\u{FFFE}"), "\u{FFFD}");
+        assert_eq!(x("a\"<&>'\n"), "a&quot;&lt;&amp;&gt;&apos;&#10;");
+    }
+
+    #[test]
+    fn repeated_names_become_unique() {
+        let mut c = vec![
+            case("a".into(), 0.0, Outcome::Passed),
+            case("a".into(), 0.0, Outcome::Passed),
+            case("b".into(), 0.0, Outcome::Passed),
+            case("a".into(), 0.0, Outcome::Passed),
+        ];
+        unique(&mut c);
+        let names: Vec<&str> = c.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a", "a #2", "b", "a #3"]);
     }
 }

@@ -17,7 +17,7 @@ use crate::drill::external::ChannelTrace;
 use crate::drill::runner::{ScenarioReport, id};
 use crate::metrics::gate::Verdict;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelResult {
     pub scenario: String,
@@ -30,7 +30,7 @@ pub struct ChannelResult {
     pub resolved_external_session_id: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FailedChannel {
     pub scenario: String,
@@ -42,7 +42,7 @@ pub struct FailedChannel {
     pub escalate_to: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Fallback {
     /// `pass`, `fail`, or `not_checked` (no external-channel check ran).
@@ -52,7 +52,7 @@ pub struct Fallback {
     pub channels: Vec<ChannelResult>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FailureModes {
     pub failed_channels: Vec<FailedChannel>,
@@ -60,7 +60,7 @@ pub struct FailureModes {
     pub drilled_failures: Vec<FailedChannel>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GateRow {
     pub scenario: String,
@@ -71,7 +71,7 @@ pub struct GateRow {
     pub detail: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScenarioRow {
     pub name: String,
@@ -81,10 +81,10 @@ pub struct ScenarioRow {
     pub incomplete: bool,
     pub failure_modes: Vec<FailureMode>,
     pub findings: Vec<String>,
-    pub problems: Vec<String>,
+    pub problems: Vec<crate::drill::problem::Problem>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub run_id: String,

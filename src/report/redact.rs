@@ -3,7 +3,10 @@
 //! goes through its JSON value, where every string (and key) is masked, and back. The ids of
 //! gatedrill's own vocabulary (failure modes, outcomes, endpoints) are not secrets: should a
 //! short secret happen to occur inside one, masking would break the id, so that one string is
-//! restored and the report read back again.
+//! restored and the report read back again. Likewise the field names of gatedrill's own types
+//! (collected from their JSON Schemas) are never masked: a short secret such as `x` would
+//! otherwise turn `expected` into a field no reader knows. Keys of free-form JSON (a gateway's
+//! answers) are masked.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,10 +18,53 @@ use crate::secret::Secrets;
 /// Most vocabulary ids restored before giving up on a report.
 const RESTORE_LIMIT: usize = 256;
 
+/// The field names of every type an artifact serializes.
+static VOCABULARY: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
+    fn collect(v: &Value, out: &mut std::collections::HashSet<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Object(props)) = m.get("properties") {
+                    out.extend(props.keys().cloned());
+                }
+                m.values().for_each(|x| collect(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    let mut keys = std::collections::HashSet::new();
+    for schema in [
+        schemars::schema_for!(ScenarioReport),
+        schemars::schema_for!(super::RunMeta),
+        schemars::schema_for!(super::launch_gate::Summary),
+    ] {
+        collect(&serde_json::to_value(schema).unwrap_or(Value::Null), &mut keys);
+    }
+    // The channel-traces file's own wrapper (`launch_gate::traces`).
+    for k in [
+        "runId",
+        "target",
+        "commit",
+        "generatedAt",
+        "incomplete",
+        "channels",
+        "scenario",
+        "firstOperatorAction",
+        "escalateTo",
+    ] {
+        keys.insert(k.to_string());
+    }
+    keys
+});
+
+fn vocabulary(key: &str) -> bool {
+    VOCABULARY.contains(key)
+}
+
 /// `value` with every secret masked, as JSON.
 pub fn redacted_value<T: Serialize>(value: &T, secrets: &Secrets) -> Value {
     let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
-    secrets.redact_value(&mut v);
+    secrets.redact_value_keeping(&mut v, &vocabulary);
     v
 }
 
@@ -26,7 +72,7 @@ pub fn redacted_value<T: Serialize>(value: &T, secrets: &Secrets) -> Value {
 pub fn redacted<T: Serialize + DeserializeOwned>(value: &T, secrets: &Secrets) -> Result<T, String> {
     let original = serde_json::to_value(value).map_err(|e| e.to_string())?;
     let mut v = original.clone();
-    secrets.redact_value(&mut v);
+    secrets.redact_value_keeping(&mut v, &vocabulary);
     for _ in 0..RESTORE_LIMIT {
         match serde_path_to_error::deserialize::<_, T>(v.clone()) {
             Ok(t) => return Ok(t),

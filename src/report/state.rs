@@ -40,7 +40,7 @@ pub struct StateFile {
 }
 
 /// What the rule decided for this run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HardStop {
     pub consecutive_strict_runs_with_required_failures: u32,

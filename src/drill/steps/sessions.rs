@@ -115,9 +115,16 @@ pub async fn read_each(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, what: Read) 
         Read::Status => "status",
         Read::Summary => "summary",
     };
-    for id in ids.iter().take(SESSIONS_READ) {
+    // Check names are stable across runs (CI tools keep test history by name): the session's
+    // ordinal, with its id in what was seen.
+    for (n, id) in ids.iter().take(SESSIONS_READ).enumerate() {
         let seen = ctx.get(Endpoint::Session, &paths::session(id, action)).await;
-        out.push(check(&format!("{action} {id}"), seen.is(200), 200, seen.describe()));
+        out.push(check(
+            &format!("{action} of active session {}", n + 1),
+            seen.is(200),
+            200,
+            format!("{} ({id})", seen.describe()),
+        ));
         if matches!(what, Read::Summary) && seen.is(200) {
             ctx.evidence.push((EvidenceKind::SessionSummary, format!("session summary {id}"), seen.traced()));
         }
@@ -127,21 +134,31 @@ pub async fn read_each(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, what: Read) 
 /// `POST .../sessions/{id}/compact` on every active session.
 pub async fn compact(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, keep_recent: u64) {
     let Some(ids) = active_ids(ctx, out).await else { return };
-    for id in ids {
-        let path = paths::session(&id, "compact");
+    for (n, id) in ids.iter().enumerate() {
+        let path = paths::session(id, "compact");
         let body = json!({"keepRecent": keep_recent});
         let seen = ctx.call(Endpoint::Session, reqwest::Method::POST, &path, Some(&body), Auth::Admin).await;
-        out.push(check(&format!("compact {id}"), seen.is(200), 200, seen.describe()));
+        out.push(check(
+            &format!("compact active session {}", n + 1),
+            seen.is(200),
+            200,
+            format!("{} ({id})", seen.describe()),
+        ));
     }
 }
 
 /// `POST .../sessions/{id}/close` on every active session (draining a backlog).
 pub async fn close(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>) {
     let Some(ids) = active_ids(ctx, out).await else { return };
-    for id in ids {
-        let path = paths::session(&id, "close");
+    for (n, id) in ids.iter().enumerate() {
+        let path = paths::session(id, "close");
         let seen = ctx.call(Endpoint::Session, reqwest::Method::POST, &path, None, Auth::Admin).await;
-        out.push(check(&format!("close {id}"), seen.is(200), 200, seen.describe()));
+        out.push(check(
+            &format!("close active session {}", n + 1),
+            seen.is(200),
+            200,
+            format!("{} ({id})", seen.describe()),
+        ));
     }
 }
 
