@@ -330,7 +330,10 @@ fn verdict(
         Exit::Interrupted
     } else if summary.hard_stop.as_ref().is_some_and(|h| h.paused) {
         Exit::HardStop
-    } else if reports.iter().all(|r| r.passed) {
+    } else if reports.iter().all(|r| r.verdict() == crate::drill::runner::ScenarioVerdict::Skip) {
+        // Nothing ran: a drill that did not happen did not pass.
+        Exit::GateFailed
+    } else if reports.iter().all(|r| r.verdict() != crate::drill::runner::ScenarioVerdict::Fail) {
         Exit::Pass
     } else {
         Exit::GateFailed
@@ -347,29 +350,16 @@ fn check_writable(out: &std::path::Path) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("{}: --out is not writable: {e}", out.display())))
 }
 
-/// Required channels a strict run planned but did not observe (the target did not start, the
-/// step was interrupted or never ran): a drill that did not happen did not pass.
-fn unobserved_required(
-    loaded: &[crate::scenario::Loaded],
-    reports: &[crate::drill::runner::ScenarioReport],
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for (l, r) in loaded.iter().zip(reports) {
-        if r.skipped.is_some() {
-            continue;
-        }
-        for step in &l.scenario.steps {
-            if let crate::scenario::Step::ExternalChannelCheck { channels } = step {
-                for c in channels.iter().filter(|c| c.required) {
-                    let seen = r.channels.iter().any(|t| t.channel == c.channel && t.connector_id == c.connector);
-                    if !seen {
-                        out.push(format!("{}:{}:unobserved", c.channel, c.connector));
-                    }
-                }
-            }
-        }
-    }
-    out
+/// Required launch-gate channels the selected scenarios plan.
+fn planned_required(loaded: &[crate::scenario::Loaded]) -> usize {
+    loaded
+        .iter()
+        .flat_map(|l| &l.scenario.steps)
+        .map(|s| match s {
+            crate::scenario::Step::ExternalChannelCheck { channels } => channels.iter().filter(|c| c.required).count(),
+            _ => 0,
+        })
+        .sum()
 }
 
 fn run_id(seed: Option<u64>) -> String {
@@ -383,6 +373,12 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
     let mut loaded = load_all(&args.paths)?;
     if !args.tags.is_empty() {
         loaded.retain(|l| l.scenario.tags.iter().any(|t| args.tags.contains(t)));
+        if loaded.is_empty() {
+            return Err(Failure::usage(format!(
+                "no scenario has the tag(s) {}: nothing would run",
+                args.tags.join(", ")
+            )));
+        }
     }
     check_writable(&args.out)?;
     let cancel = tokio_util::sync::CancellationToken::new();
@@ -453,14 +449,21 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::usage)?;
     crate::report::write_traces(&args.out, &meta, &reports, &secrets).map_err(Failure::usage)?;
-    let hard_stop = if args.strict && !interrupted {
+    // The hard-stop state changes only with runs that planned required channels: a strict run
+    // that checked none is no evidence of a clean launch gate, and never resets the count.
+    let strict = args.strict && !interrupted;
+    if strict && planned_required(&loaded) == 0 {
+        eprintln!(
+            "gatedrill: --strict, but no selected scenario checks a required channel: the hard-stop state is unchanged"
+        );
+    }
+    let hard_stop = if strict && planned_required(&loaded) > 0 {
         let (failed, _) = crate::report::launch_gate::failed_channels(&reports);
-        let mut required: Vec<String> = failed
+        let required: Vec<String> = failed
             .iter()
             .filter(|f| f.required)
             .map(|f| format!("{}:{}:{}", f.channel, f.connector_id, f.failure_mode.id()))
             .collect();
-        required.extend(unobserved_required(&loaded, &reports));
         let path = args.state.clone().unwrap_or_else(|| args.out.join("release/launch-gate-state.json"));
         Some(crate::report::state::apply(&path, &meta.target, &meta.run_id, &required).map_err(Failure::usage)?)
     } else {
@@ -555,8 +558,9 @@ fn init_tracing(quiet: bool, verbose: u8) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
-        (false, 1) => "info",
-        _ => "debug",
+        (false, 1) => "gatedrill=info,warn",
+        // gatedrill's own decisions, not the HTTP libraries' internals (GATEDRILL_LOG for those).
+        _ => "gatedrill=debug,warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEDRILL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));

@@ -131,15 +131,16 @@ impl Secrets {
         self.redact_value_keeping(v, &|_| false);
     }
 
-    /// Masks secrets in every string and object key of a JSON value, except keys `keep` names
-    /// (a type's own field names, which are gatedrill's vocabulary and hold nothing secret).
+    /// Masks secrets in every string and object key of a JSON value, except keys and whole
+    /// strings `keep` names (a type's own field names and enum ids, which are gatedrill's
+    /// vocabulary and hold nothing secret).
     pub fn redact_value_keeping(&self, v: &mut serde_json::Value, keep: &dyn Fn(&str) -> bool) {
         use serde_json::Value;
         if self.forms.is_empty() {
             return;
         }
         match v {
-            Value::String(s) if self.appears_in(s) => *s = self.redact(s),
+            Value::String(s) if !keep(s) && self.appears_in(s) => *s = self.redact(s),
             Value::Array(a) => a.iter_mut().for_each(|x| self.redact_value_keeping(x, keep)),
             Value::Object(m) => {
                 if m.keys().any(|k| !keep(k) && self.appears_in(k)) {

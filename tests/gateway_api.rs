@@ -175,3 +175,31 @@ async fn every_admin_path_needs_the_token_before_routing() {
     let r = client().get(format!("{}/api/admin/nope", s.gw.url)).header("x-admin-token", ADMIN_TOKEN);
     assert_eq!(r.send().await.unwrap().status().as_u16(), 404, "with the token, an unknown route is a 404");
 }
+
+/// The reference gateway's answers parse as the wire types the drill reads (the two must never
+/// drift: the drill would then fail against its own gateway).
+#[tokio::test]
+async fn every_answer_parses_as_the_drills_wire_types() {
+    use gatedrill::wire::{
+        DryRunAnswer, IngestAnswer, RuntimeHealth, SessionsList, TelemetryAnswer, runtime::Profiles,
+    };
+    let s = stack(&[("AGENT_GATEWAY_INGEST_CONNECTOR_PROFILES", r#"{"telegram_main":"telegram"}"#)]).await;
+    let dry = s.dry_run("critic", "wire check").await;
+    let d: DryRunAnswer = serde_json::from_value(dry).unwrap();
+    assert!(!d.failed && d.served_by.is_some() && d.fallback_used == Some(false));
+    let body = json!({"connectorId": "telegram_main", "payload": {"message": {"chat": {"id": 42}}}});
+    let (status, v) = s.ingest(common::stack::WEBHOOK_SECRET, body).await;
+    assert_eq!(status, 201, "{v}");
+    let i: IngestAnswer = serde_json::from_value(v).unwrap();
+    assert!(i.ingest_applied && i.session_id.is_some());
+    let (_, v) = s.get("/api/admin/ai-runtime/health").await;
+    serde_json::from_value::<RuntimeHealth>(v).unwrap();
+    let (_, v) = s.get("/api/admin/ai-runtime/profiles").await;
+    assert!(serde_json::from_value::<Profiles>(v).unwrap().roles.contains_key("critic"));
+    let (_, v) = s.get("/api/admin/agent-gateway/sessions?source=db&status=active&limit=10").await;
+    let list: SessionsList = serde_json::from_value(v).unwrap();
+    assert_eq!(list.sessions[0].external_session_id.as_ref().map(|e| e.as_text()), Some("42".into()));
+    let (_, v) = s.get("/api/admin/agent-gateway/telemetry?hours=24&limit=200").await;
+    let t: TelemetryAnswer = serde_json::from_value(v).unwrap();
+    assert_eq!(t.counts("telegram_main", "telegram"), (1, 1));
+}

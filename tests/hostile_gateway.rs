@@ -211,6 +211,53 @@ fn a_strict_run_that_could_not_probe_counts_as_failing() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    // The summary agrees with the state: every planned required channel, not observed.
+    let two = Ran { code: None, secs: 0.0, peak_mib: 0.0, stderr: String::new(), out: dir.join("two") };
+    assert_eq!(required_failed(&two), all_three("unknown"));
+}
+
+#[test]
+fn a_run_in_which_nothing_ran_does_not_pass() {
+    let dir = temp_dir("nothing-ran");
+    let hung = serve(Behaviour::Hang);
+    // A scenario that injects provider faults is skipped against a URL: nothing ran.
+    let out = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+        .args(["run", "--progress", "never", "--target", &hung.url, "--out"])
+        .arg(dir.join("out"))
+        .arg("scenarios/primary_timeout_failover.toml")
+        .env("ADMIN_API_TOKEN", ADMIN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    // A tag no scenario has selects nothing: a usage error, not a pass.
+    let none = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+        .args(["run", "--tag", "nosuchtag", "--out"])
+        .arg(dir.join("none"))
+        .arg("scenarios/")
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(2), "{}", String::from_utf8_lossy(&none.stderr));
+}
+
+#[test]
+fn a_strict_run_that_plans_no_required_channel_leaves_the_state_alone() {
+    let hung = serve(Behaviour::Hang);
+    let dir = temp_dir("strict-none-planned");
+    let state = dir.join("state.json");
+    let strict = ["--strict", "--state", state.to_str().unwrap()];
+    assert_eq!(run(&dir, &hung.url, "one", &strict).code, Some(1));
+    let before = std::fs::read_to_string(&state).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+        .args(["run", "--progress", "never", "--target", &hung.url, "--out"])
+        .arg(dir.join("two"))
+        .args(strict)
+        .arg("scenarios/orchestration_disabled.toml")
+        .env("ADMIN_API_TOKEN", ADMIN)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hard-stop state is unchanged"));
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), before, "no reset by a run that checked no channel");
+    assert_eq!(run(&dir, &hung.url, "three", &strict).code, Some(3), "the count went on from one");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -191,7 +191,7 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
             continue;
         }
         let next = journal[i + 1..].iter().find(|n| {
-            n.t_offset_ms >= r.t_offset_ms
+            n.t_offset_ms >= end_ms(r)
                 && n.prompt_tokens.zip(r.prompt_tokens).is_none_or(|(a, b)| a.abs_diff(b) * 10 <= b.max(1))
         });
         if let Some(n) = next

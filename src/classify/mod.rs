@@ -153,6 +153,10 @@ pub fn classify(o: &ChannelObservation) -> Option<FailureMode> {
     if lookup.answer.is_none() {
         return Some(FailureMode::Unknown);
     }
+    // Without an expectation the fallback cannot be judged: no known predicate decides.
+    if o.expected_external_session_id.is_empty() {
+        return Some(FailureMode::Unknown);
+    }
     if looked_up_external_id(o).as_deref() != Some(o.expected_external_session_id.as_str()) {
         return Some(FailureMode::FallbackSessionMismatch);
     }

@@ -24,6 +24,8 @@ use crate::secret::Redacted;
 
 /// Bytes of an answer the drill reads at most.
 pub const BODY_CAP: usize = 1024 * 1024;
+/// Bytes of an answer a load request reads at most (up to 512 are in flight at once).
+pub const LOAD_BODY_CAP: usize = 64 * 1024;
 /// A JSON answer is kept whole in a trace up to this size; larger ones keep a prefix.
 const TRACE_JSON_CAP: usize = 16 * 1024;
 /// Bytes of a non-JSON (or oversized) answer a trace keeps.
@@ -178,13 +180,21 @@ impl Exchanger {
     /// The drill's client: no redirects, no proxies, bounded idle connections (each keeps its
     /// buffers, and a long load would otherwise hold as many as its burstiest moment opened).
     pub fn client() -> reqwest::Client {
-        reqwest::Client::builder()
+        let built = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .pool_max_idle_per_host(64)
             .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default()
+            .build();
+        match built {
+            Ok(c) => c,
+            // Never a default client (it follows redirects and proxies): a client that cannot be
+            // built leaves gatedrill unable to judge anything, which is fatal, not a fallback.
+            Err(e) => {
+                eprintln!("gatedrill: cannot build the HTTP client: {e}");
+                std::process::exit(2);
+            }
+        }
     }
 
     pub fn new(base_url: &str, admin_token: Redacted, webhook_secret: Option<Redacted>, deadline: Duration) -> Self {
@@ -205,6 +215,30 @@ impl Exchanger {
 
     /// One exchange: `path` (starting with `/`) on the target, JSON `body` when given.
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>, auth: Auth<'_>) -> Observed {
+        self.send_within(method, path, body, auth, self.deadline).await
+    }
+
+    /// One exchange with its own deadline.
+    pub async fn send_within(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        auth: Auth<'_>,
+        deadline: Duration,
+    ) -> Observed {
+        self.send_bounded(method, path, body, auth, (deadline, self.body_cap)).await
+    }
+
+    /// One exchange with its own deadline and read cap.
+    pub async fn send_bounded(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        auth: Auth<'_>,
+        (deadline, cap): (Duration, usize),
+    ) -> Observed {
         let mut req = self.client.request(method, format!("{}{path}", self.base_url));
         match auth {
             Auth::None => {}
@@ -218,12 +252,12 @@ impl Exchanger {
         if let Some(b) = body {
             req = req.json(b);
         }
-        self.exchange(req).await
+        self.exchange(req, deadline, cap).await
     }
 
-    async fn exchange(&self, req: reqwest::RequestBuilder) -> Observed {
+    async fn exchange(&self, req: reqwest::RequestBuilder, deadline: Duration, cap: usize) -> Observed {
         let started = Instant::now();
-        let until = started.checked_add(self.deadline).unwrap_or(started + Duration::from_secs(3600));
+        let until = started.checked_add(deadline).unwrap_or(started + Duration::from_secs(3600));
         let mut seen = Observed::default();
         match tokio::time::timeout_at(until, req.send()).await {
             Err(_) => seen.failure = Some(TransportFailure::Timeout),
@@ -233,7 +267,7 @@ impl Exchanger {
                 if resp.status().is_redirection() {
                     seen.failure = Some(TransportFailure::Redirected);
                 } else {
-                    let (body, received, failure) = read_bounded(&mut resp, until, self.body_cap).await;
+                    let (body, received, failure) = read_bounded(&mut resp, until, cap).await;
                     (seen.body, seen.received, seen.failure) = (body, received, failure);
                 }
             }

@@ -27,8 +27,8 @@ use crate::wire::runtime::DryRunAnswer;
 
 /// In-flight requests of an open model when the step names none.
 pub const DEFAULT_CONNECTIONS: u32 = 64;
-/// The progress line is updated every this many requests.
-const PROGRESS_EVERY: u64 = 250;
+/// The progress line is updated at least this often (and at most once per request).
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// Resident memory is sampled every this many requests.
 const RSS_EVERY: u64 = 100_000;
 
@@ -137,9 +137,20 @@ struct Tally {
     /// `load:NN:corrected` / `load:NN:uncorrected`: an open load's two measures.
     corrected: String,
     uncorrected: String,
+    /// When the progress line was last updated.
+    shown: Instant,
 }
 
 impl Tally {
+    /// Requests planned but never sent (the step's deadline came first): each is an error.
+    fn not_sent(&mut self, n: u64) {
+        if n > 0 {
+            self.report.sent += n;
+            self.report.errors += n;
+            *self.report.statuses.entry("not_sent".into()).or_default() += n;
+        }
+    }
+
     fn add(&mut self, ctx: &StepCtx<'_>, r: (bool, String, Instant, TaskOutcome), due: Option<Instant>) {
         let (ok, label, sent, mut task) = r;
         let now = Instant::now();
@@ -156,7 +167,8 @@ impl Tally {
             None => ctx.obs.latency(&self.tag, now.saturating_duration_since(sent)),
         }
         ctx.obs.task(task);
-        if self.report.sent.is_multiple_of(PROGRESS_EVERY) {
+        if now.saturating_duration_since(self.shown) >= PROGRESS_EVERY {
+            self.shown = now;
             let tag = if due.is_some() { &self.corrected } else { &self.tag };
             ctx.progress.load(self.report.sent, self.report.errors, ctx.obs.summary(tag).p95_ms);
         }
@@ -176,16 +188,25 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
         corrected: format!("{tag}:corrected"),
         uncorrected: format!("{tag}:uncorrected"),
         tag,
+        shown: started,
     };
     match shape {
         Shape::Closed { concurrency, count } => {
             t.report.model = "closed".into();
+            // Nothing new starts after the step's deadline; what was not sent is counted.
+            let mut started_n = 0u64;
             let mut results = futures::stream::iter(0..count)
-                .map(|i| one(ctx, against, role, i))
+                .take_while(|_| std::future::ready(Instant::now() < ctx.until))
+                .map(|i| {
+                    started_n += 1;
+                    one(ctx, against, role, i)
+                })
                 .buffer_unordered(concurrency as usize);
             while let Some(r) = results.next().await {
                 t.add(ctx, r, None);
             }
+            drop(results);
+            t.not_sent(count.saturating_sub(started_n));
             t.report.latency = ctx.obs.summary(&t.tag);
         }
         Shape::Open { rate, duration, connections } => {
@@ -197,7 +218,14 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
             let mut in_flight = FuturesUnordered::new();
             let mut next = 0u64;
             let mut last_sent = started;
+            let mut total = total;
             while next < total || !in_flight.is_empty() {
+                if next < total && Instant::now() >= ctx.until {
+                    // The step's deadline: nothing new is sent; what was due is counted.
+                    t.not_sent(total - next);
+                    total = next;
+                    continue;
+                }
                 let offset = Duration::try_from_secs_f64(next as f64 / rate).unwrap_or(Duration::MAX);
                 let due = started.checked_add(offset).unwrap_or(started);
                 let can_send = next < total && in_flight.len() < connections as usize;

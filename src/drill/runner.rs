@@ -204,9 +204,13 @@ fn step_deadline(step: &Step, base: Duration) -> Duration {
         Step::WaitUntil { deadline, .. } => deadline.0.saturating_add(base),
         Step::Sleep { duration } => duration.0.saturating_add(base),
         Step::Load { duration: Some(d), .. } => d.0.saturating_add(base),
-        Step::Load { count: Some(n), .. } => {
-            base.saturating_add(Duration::from_millis(n.saturating_mul(50)).min(Duration::from_secs(600)))
+        // A closed load: a second per request and worker, at most ten minutes more.
+        Step::Load { count: Some(n), concurrency, .. } => {
+            let per_worker = n.saturating_mul(1000) / u64::from(concurrency.unwrap_or(1).max(1));
+            base.saturating_add(Duration::from_millis(per_worker).min(Duration::from_secs(600)))
         }
+        // A dry-run with its own timeout: the gateway's failover may take all of it.
+        Step::DryRun { timeout: Some(t), .. } => base.max(t.0.saturating_add(Duration::from_secs(1))),
         _ => base,
     }
 }
@@ -220,7 +224,9 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     if !opts.target.uses_mocks() && needs_mocks(loaded) {
         report.skipped =
             Some("injects provider faults, which needs a target wired to gatedrill's mocks (embedded or cmd:)".into());
-        report.passed = true;
+        // Skipped is not passed: the drill did not happen.
+        report.passed = false;
+        report.channels = unobserved_channels(loaded, &[]);
         return report;
     }
     let config = match &s.providers {
@@ -228,7 +234,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
             let path = loaded.path.parent().unwrap_or(std::path::Path::new(".")).join(p);
             match FleetConfig::load(&path) {
                 Ok(c) => c,
-                Err(e) => return fail(report, started, e.to_string()),
+                Err(e) => return fail(report, loaded, started, e.to_string()),
             }
         }
         None => FleetConfig::embedded(),
@@ -241,7 +247,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let fleet = if opts.target.uses_mocks() {
         match ProviderFleet::start(fleet_opts).await {
             Ok(f) => Some(f),
-            Err(e) => return fail(report, started, e.to_string()),
+            Err(e) => return fail(report, loaded, started, e.to_string()),
         }
     } else {
         None
@@ -254,7 +260,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
                 if let Some(f) = fleet {
                     f.shutdown().await;
                 }
-                return fail(report, started, e.to_string());
+                return fail(report, loaded, started, e.to_string());
             }
         };
     if let Ok(mut known) = opts.secrets.lock() {
@@ -286,6 +292,8 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         probes: 0,
         obs: &obs,
         step: (0, "start"),
+        until: tokio::time::Instant::now(),
+        body_cap: super::exchange::BODY_CAP,
         phases: Vec::new(),
         evidence: Vec::new(),
         progress: progress.clone(),
@@ -311,6 +319,11 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
             continue;
         }
         let limit = step_deadline(step, s.step_deadline.0);
+        // Exchanges end a little before the step's own deadline, so the step records them.
+        let now = tokio::time::Instant::now();
+        ctx.until = now.checked_add(limit.mul_f64(0.95)).unwrap_or(now);
+        ctx.body_cap =
+            if matches!(step, Step::Load { .. }) { super::exchange::LOAD_BODY_CAP } else { super::exchange::BODY_CAP };
         let ran = tokio::select! {
             r = tokio::time::timeout(limit, execute(&mut ctx, step)) => Some(r),
             _ = opts.cancel.cancelled() => None,
@@ -349,14 +362,18 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     }
     // The runtime's state at the end, for the incident evidence (bounded like any step).
     ctx.step = (s.steps.len(), "end");
+    let now = tokio::time::Instant::now();
+    ctx.until = now.checked_add(s.step_deadline.0).unwrap_or(now);
     if !report.incomplete {
         let seen = ctx.get(Endpoint::RuntimeHealth, crate::wire::paths::RUNTIME_HEALTH).await;
         if seen.is(200) {
             ctx.evidence.push((EvidenceKind::RuntimeHealthAtEnd, "runtime health at end".into(), seen.traced()));
         }
     }
-    let (channels, mut findings, load) =
+    let (mut channels, mut findings, load) =
         (std::mem::take(&mut ctx.channels), std::mem::take(&mut ctx.findings), std::mem::take(&mut ctx.load));
+    let missing = unobserved_channels(loaded, &channels);
+    channels.extend(missing);
     report.phases.extend(ctx.phases.drain(..).map(|(t_ms, change)| Phase { t_ms, change }));
     report.evidence =
         ctx.evidence.drain(..).map(|(kind, what, payload)| EvidenceItem { kind, what, payload }).collect();
@@ -457,9 +474,35 @@ pub fn id<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
-fn fail(mut report: ScenarioReport, started: tokio::time::Instant, error: String) -> ScenarioReport {
+/// The launch-gate channels a scenario plans and `have` does not hold: each is recorded as not
+/// observed (`unknown`), so a channel step cut off by its deadline, a target that never started
+/// or a skipped scenario never leaves a required channel out of the launch-gate summary.
+fn unobserved_channels(loaded: &Loaded, have: &[ChannelTrace]) -> Vec<ChannelTrace> {
+    let mut out = Vec::new();
+    for step in &loaded.scenario.steps {
+        let Step::ExternalChannelCheck { channels } = step else { continue };
+        for c in channels {
+            if have.iter().chain(&out).any(|t| t.channel == c.channel && t.connector_id == c.connector) {
+                continue;
+            }
+            out.push(super::external::unobserved(&super::external::ChannelProbe {
+                connector_id: c.connector.clone(),
+                channel: c.channel.clone(),
+                payload: serde_json::Value::Null,
+                expected_external_session_id: super::steps::expected_id(&loaded.path, &c.fixture).unwrap_or_default(),
+                required: c.required,
+                stale_secret: c.wrong_secret,
+            }));
+        }
+    }
+    out
+}
+
+fn fail(mut report: ScenarioReport, loaded: &Loaded, started: tokio::time::Instant, error: String) -> ScenarioReport {
     report.error = Some(error);
     report.passed = false;
+    report.channels = unobserved_channels(loaded, &[]);
+    report.failure_modes = report.channels.iter().filter_map(|c| c.failure_mode).collect();
     report.duration_ms = ms(started.elapsed());
     report
 }

@@ -1,9 +1,13 @@
-//! The console summary: one line per scenario, what failed beneath a failing one, and with
-//! `--verbose` every check; `--quiet` keeps only failing scenarios and the final line.
+//! The console summary a person reads at the end of a run: one row per scenario (under 100
+//! columns) with its latency percentiles, request rate, error and fallback rates; with
+//! `--verbose` every check beneath it; then the totals, and last a recap of every failure with its
+//! reasons and the runbook's first action, so nothing that decided the verdict has scrolled away.
+//! Colour only on a terminal, and never when `NO_COLOR` is set.
 
 use std::fmt::Write;
 
-use super::runner::{ScenarioReport, id};
+use super::runner::{ScenarioReport, ScenarioVerdict, id};
+use crate::metrics::slo::MetricKey;
 
 /// How much to say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,66 +17,163 @@ pub enum Detail {
     Checks,
 }
 
+/// Whether the console gets colour: a terminal, and no `NO_COLOR`.
+pub fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn paint(colour: bool, v: ScenarioVerdict) -> String {
+    let code = match v {
+        ScenarioVerdict::Pass => "32",
+        ScenarioVerdict::Fail => "1;31",
+        ScenarioVerdict::Skip => "33",
+    };
+    if colour { format!("\u{1b}[{code}m{}\u{1b}[0m", v.as_str()) } else { v.as_str().to_string() }
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("   -".into(), |x| format!("{:>3.0}%", x * 100.0))
+}
+
+/// `name` cut to `width` characters.
+fn fit(name: &str, width: usize) -> String {
+    if name.chars().count() <= width {
+        format!("{name:<width$}")
+    } else {
+        let cut: String = name.chars().take(width - 1).collect();
+        format!("{cut}~")
+    }
+}
+
+/// One scenario's row: verdict, name, p50/p95/p99, requests per second, error and fallback
+/// rates, duration. 98 columns at most.
+fn row(r: &ScenarioReport, colour: bool) -> String {
+    let lat = r.latency.get("scenario");
+    let ms = |v: Option<f64>| v.map_or("     -".into(), |x| format!("{x:>6.1}"));
+    let secs = r.duration_ms / 1000.0;
+    let rps = lat.map_or(0.0, |l| l.count as f64 / secs.max(1e-3));
+    format!(
+        "{}  {} {}/{}/{} ms {:>7.1}/s err {} fb {} {:>6.2}s",
+        paint(colour, r.verdict()),
+        fit(&r.name, 28),
+        ms(lat.map(|l| l.p50_ms)),
+        ms(lat.map(|l| l.p95_ms)),
+        ms(lat.map(|l| l.p99_ms)),
+        rps,
+        pct(r.totals.value(MetricKey::ErrorRate)),
+        pct(r.totals.value(MetricKey::ModelFallbackRate)),
+        secs
+    )
+}
+
+/// Every reason a scenario did not pass, one line each, with decisive numbers and first actions.
+pub fn reasons(r: &ScenarioReport) -> Vec<String> {
+    let mut out = raw_reasons(r);
+    // What a gateway sent can hold terminal escapes: never let them reach a terminal.
+    out.iter_mut().for_each(|s| *s = crate::report::junit::sanitize(s));
+    out
+}
+
+fn raw_reasons(r: &ScenarioReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &r.error {
+        out.push(format!("error: {e}"));
+    }
+    for s in r.steps.iter().filter(|s| !s.passed) {
+        for c in s.checks.iter().filter(|c| !c.passed) {
+            out.push(format!("step {} {}: {}: expected {}, got {}", s.index + 1, s.kind, c.name, c.expected, c.actual));
+        }
+    }
+    for c in &r.channels {
+        if let Some(m) = c.failure_mode.filter(|m| !r.expect.failure_modes.contains(m)) {
+            out.push(format!(
+                "channel {} ({}{}): {}; first action: {} (escalate to {})",
+                c.channel,
+                c.connector_id,
+                if c.required { ", required" } else { "" },
+                m.id(),
+                m.first_action(),
+                m.escalate_to()
+            ));
+        }
+    }
+    out.extend(
+        r.problems
+            .iter()
+            .filter(|p| !matches!(p, super::problem::Problem::UnexpectedFailureMode { .. }))
+            .map(|p| p.to_string()),
+    );
+    out
+}
+
 pub fn render(reports: &[ScenarioReport], target: &str, detail: Detail) -> String {
+    render_with(reports, target, detail, colour_wanted())
+}
+
+pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, colour: bool) -> String {
     let mut out = String::new();
     if detail != Detail::Failures {
         let _ = writeln!(out, "gatedrill run: {} scenario(s) against {target}", reports.len());
+        let _ = writeln!(out, "      {:<28}   p50/   p95/   p99      req/s  errors fallback   time", "scenario");
     }
-    for r in reports
-        .iter()
-        .filter(|r| detail != Detail::Failures || r.verdict() == crate::drill::runner::ScenarioVerdict::Fail)
-    {
-        let verdict = r.verdict();
-        let steps_ok = r.steps.iter().filter(|s| s.passed).count();
-        let checks: usize = r.steps.iter().map(|s| s.checks.len()).sum();
-        let modes = if r.failure_modes.is_empty() {
-            "-".into()
-        } else {
-            r.failure_modes.iter().map(|m| m.id()).collect::<Vec<_>>().join(",")
-        };
-        let mut findings: Vec<String> = r.findings.iter().map(|f| id(&f.finding)).collect();
-        findings.dedup();
-        let findings = if findings.is_empty() { "-".into() } else { findings.join(",") };
-        let _ = writeln!(
-            out,
-            "{verdict}  {:<38} {:<22} steps {:<7} checks {checks:<4} modes {modes:<28} findings {findings:<24} {:>7.2}s",
-            r.name,
-            id(&r.playbook),
-            format!("{steps_ok}/{}", r.steps.len()),
-            r.duration_ms / 1000.0
-        );
+    for r in reports.iter().filter(|r| detail != Detail::Failures || r.verdict() == ScenarioVerdict::Fail) {
+        let _ = writeln!(out, "{}", row(r, colour));
         if let Some(s) = &r.skipped {
             let _ = writeln!(out, "      skipped: {s}");
         }
-        if let Some(e) = &r.error {
-            let _ = writeln!(out, "      error: {e}");
-        }
-        for s in r.steps.iter().filter(|s| !s.passed || detail == Detail::Checks) {
-            for c in s.checks.iter().filter(|c| !c.passed || detail == Detail::Checks) {
-                let _ = writeln!(
-                    out,
-                    "      {} step {} {}: {} expected {}, got {}",
-                    if c.passed { "ok  " } else { "FAIL" },
-                    s.index + 1,
-                    s.kind,
-                    c.name,
-                    c.expected,
-                    c.actual
-                );
-            }
-        }
-        for p in &r.problems {
-            let _ = writeln!(out, "      {p}");
-        }
         if detail == Detail::Checks {
+            let _ = writeln!(out, "      playbook {}", id(&r.playbook));
+            for s in &r.steps {
+                for c in &s.checks {
+                    let mark = if c.passed { "ok  " } else { "FAIL" };
+                    let line = format!(
+                        "step {} {}: {}: expected {}, got {}",
+                        s.index + 1,
+                        s.kind,
+                        c.name,
+                        c.expected,
+                        c.actual
+                    );
+                    let _ = writeln!(out, "      {mark} {}", crate::report::junit::sanitize(&line));
+                }
+            }
+            for c in &r.channels {
+                let mode = c.failure_mode.map_or("passed", |m| m.id());
+                let _ = writeln!(out, "      channel {} ({}): {mode}", c.channel, c.connector_id);
+            }
+            for f in &r.findings {
+                let _ = writeln!(out, "      finding {} on {}: {}", id(&f.finding), f.provider, f.detail);
+            }
             for g in &r.gates {
                 let _ = writeln!(out, "      gate `{}`: {} ({})", g.gate, id(&g.verdict), g.detail);
             }
         }
     }
-    let passed = reports.iter().filter(|r| r.passed && r.skipped.is_none()).count();
-    let skipped = reports.iter().filter(|r| r.skipped.is_some()).count();
+    let passed = reports.iter().filter(|r| r.verdict() == ScenarioVerdict::Pass).count();
+    let skipped = reports.iter().filter(|r| r.verdict() == ScenarioVerdict::Skip).count();
     let failed = reports.len() - passed - skipped;
+    let failing: Vec<&ScenarioReport> = reports.iter().filter(|r| r.verdict() == ScenarioVerdict::Fail).collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "\nwhy {} scenario(s) did not pass:", failing.len());
+        for r in failing {
+            let _ = writeln!(out, "  {} {}", paint(colour, ScenarioVerdict::Fail), r.name);
+            for reason in reasons(r) {
+                let _ = writeln!(out, "    - {reason}");
+            }
+        }
+    }
     let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_names_are_cut_to_fit() {
+        assert_eq!(fit("short", 8), "short   ");
+        assert_eq!(fit("a_very_long_scenario_name", 8), "a_very_~");
+    }
 }

@@ -177,7 +177,8 @@ pub fn summary(meta: &RunMeta, reports: &[ScenarioReport], hard_stop: Option<&Ha
             })
         })
         .collect();
-    let all_passed = reports.iter().all(|r| r.passed) && !meta.incomplete;
+    // A skipped scenario did not run: it neither passes nor fails the gate.
+    let all_passed = reports.iter().all(|r| r.passed || r.skipped.is_some()) && !meta.incomplete;
     Summary {
         run_id: meta.run_id.clone(),
         generated_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),

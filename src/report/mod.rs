@@ -113,7 +113,12 @@ pub fn write_traces(
             write_text(&dir.join("latency.hlog"), &hlog::render(&r.intervals, base, &comment))?;
         }
     }
-    write_json(&out.join(RUN), meta, secrets)
+    // Scenario names are snake_case ids (folder names), never masked.
+    let mut v = redact::redacted_value(meta, secrets);
+    if let Some(names) = v.get_mut("scenarios") {
+        *names = serde_json::json!(meta.scenarios);
+    }
+    write_json(&out.join(RUN), &v, &Secrets::default())
 }
 
 /// Renders every derived artifact from the traces. Returns the launch-gate summary.

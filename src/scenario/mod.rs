@@ -120,6 +120,9 @@ pub struct Expect {
     pub findings: Vec<Finding>,
 }
 
+/// Shortest step deadline a launch-gate channel check gets.
+pub const MIN_CHANNEL_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Longest SLO window.
 pub const MAX_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
@@ -147,6 +150,17 @@ pub fn load(path: &Path) -> Result<Loaded, InputError> {
             path,
             "step_deadline",
             problem(format!("step_deadline: must be within 10ms..={}", Dur(steps::MAX_WAIT))),
+        ));
+    }
+    let channels = scenario.steps.iter().any(|s| matches!(s, Step::ExternalChannelCheck { .. }));
+    if channels && scenario.step_deadline.0 < MIN_CHANNEL_DEADLINE {
+        return Err(locate(
+            path,
+            "step_deadline",
+            problem(format!(
+                "step_deadline: at least {} for a scenario with an external_channel_check (three exchanges per channel)",
+                Dur(MIN_CHANNEL_DEADLINE)
+            )),
         ));
     }
     if scenario.steps.is_empty() {

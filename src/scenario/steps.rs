@@ -320,7 +320,24 @@ impl Step {
                 if channels.is_empty() {
                     return Err("channels: at least one channel".into());
                 }
-                channels.iter().try_for_each(|c| fixture_ok(&c.fixture))
+                for c in channels {
+                    fixture_ok(&c.fixture)?;
+                    // The id the payload must resolve to comes from fixtures.toml, written by hand:
+                    // without it the fallback cannot be judged.
+                    let p = fixture_path(scenario_path, &c.fixture)?;
+                    let dir = p.parent().unwrap_or(Path::new("."));
+                    let listed = connector_fixtures(dir)?
+                        .into_iter()
+                        .any(|f| f.file == c.fixture && !f.expected_external_session_id.is_empty());
+                    if !listed {
+                        return Err(format!(
+                            "fixture {:?} has no expected_external_session_id in {}",
+                            c.fixture,
+                            dir.join("fixtures.toml").display()
+                        ));
+                    }
+                }
+                Ok(())
             }
             Step::Load { against: _, role, concurrency, count, rate, duration, connections, expect } => {
                 if connections.is_some_and(|c| c == 0 || c > MAX_CONCURRENCY) {

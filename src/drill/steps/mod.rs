@@ -77,6 +77,11 @@ pub struct StepCtx<'a> {
     pub obs: &'a Observer,
     /// The step running: (index, kind), for latency series and the trace.
     pub step: (usize, &'static str),
+    /// When the running step must have recorded everything: every exchange ends before it, so a
+    /// step with many exchanges records what each observed instead of being cut off whole.
+    pub until: tokio::time::Instant,
+    /// Bytes of an answer the running step reads at most (smaller under load).
+    pub body_cap: usize,
     /// Fault phase changes: (ms from the scenario's start, what changed).
     pub phases: Vec<(f64, String)>,
     /// Payloads kept as incident evidence.
@@ -85,9 +90,22 @@ pub struct StepCtx<'a> {
 }
 
 impl StepCtx<'_> {
-    /// One exchange with the target; not yet recorded.
+    /// One exchange with the target, ending by the step's `until`; not yet recorded.
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>, auth: Auth<'_>) -> Observed {
-        self.ex.send(method, path, body, auth).await
+        self.send_within(method, path, body, auth, self.ex.deadline).await
+    }
+
+    /// One exchange with its own deadline, still ending by the step's `until`.
+    pub async fn send_within(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        auth: Auth<'_>,
+        deadline: Duration,
+    ) -> Observed {
+        let left = self.until.saturating_duration_since(tokio::time::Instant::now());
+        self.ex.send_bounded(method, path, body, auth, (deadline.min(left), self.body_cap)).await
     }
 
     /// Records an exchange in the scenario's latency series and trace.

@@ -2,6 +2,8 @@
 //! readiness, the runtime health snapshot, profiles, the dry-run probe and orchestration. A
 //! dry-run is also judged against what the providers saw during it (`classify::served`).
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use super::{Check, EvidenceKind, StepCtx, check, expect_eq, parsed, status_check};
@@ -79,10 +81,14 @@ pub async fn dry_run(
     // A marker per step: separate probes are separate requests, never mistaken for retries of
     // one another in the providers' journal.
     let text = format!("{} [gatedrill probe {}]", base.repeat(times), ctx.next_probe());
-    let timeout_ms = timeout.map_or(12_000, |t| u64::try_from(t.0.as_millis()).unwrap_or(u64::MAX));
+    // The gateway is asked to finish inside what the drill waits for: the step's timeout, else
+    // the runbook's 12 s or 80% of the exchange deadline, whichever is shorter.
+    let timeout = timeout.map_or_else(|| Duration::from_secs(12).min(ctx.ex.deadline.mul_f64(0.8)), |t| t.0);
+    let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
     let since = ctx.fleet.map(|f| f.elapsed_ms());
     let body = json!({"role": role, "prompt": text, "timeoutMs": timeout_ms});
-    let seen = ctx.send(reqwest::Method::POST, paths::DRY_RUN, Some(&body), Auth::Admin).await;
+    let wait = ctx.ex.deadline.max(timeout.saturating_add(Duration::from_secs(1)));
+    let seen = ctx.send_within(reqwest::Method::POST, paths::DRY_RUN, Some(&body), Auth::Admin, wait).await;
     let answer = seen.parse::<DryRunAnswer>();
     let task = dry_run_task(role, &seen, answer.as_ref().ok());
     ctx.obs.task(task);
@@ -112,9 +118,21 @@ pub async fn dry_run(
     }
     if let (Some(fleet), Some(since)) = (ctx.fleet, since) {
         let window: Vec<_> = fleet.journal().into_iter().filter(|r| r.t_offset_ms >= since).collect();
+        // A failed role is judged against its chain; a chain that cannot be read is a failed
+        // check, never an empty chain that nothing could have skipped.
         let chain = if b.failed {
             let seen = ctx.get(Endpoint::Profiles, paths::PROFILES).await;
-            seen.parse::<Profiles>().ok().and_then(|p| p.roles.get(role).cloned()).unwrap_or_default()
+            match seen.parse::<Profiles>().map(|p| p.roles.get(role).cloned()) {
+                Ok(Some(chain)) => chain,
+                Ok(None) => {
+                    out.push(check("role chain in profiles", false, role, "absent"));
+                    Vec::new()
+                }
+                Err(e) => {
+                    out.push(check("role chain in profiles", false, "the profiles answer", e.to_string()));
+                    Vec::new()
+                }
+            }
         } else {
             Vec::new()
         };
