@@ -65,13 +65,24 @@ pub struct RssSample {
     pub rss_mib: f64,
 }
 
+/// A closed model (workers) or an open model (a rate).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadModel {
+    #[default]
+    Closed,
+    Open,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct LoadReport {
-    pub against: String,
-    /// `closed` or `open`.
-    pub model: String,
+    pub against: Option<LoadAgainst>,
+    pub model: LoadModel,
     pub sent: u64,
     pub errors: u64,
+    /// Requests that got a complete answer, whatever its status.
+    #[serde(default)]
+    pub answered: u64,
     pub statuses: BTreeMap<String, u64>,
     pub duration_ms: f64,
     pub requested_rate: Option<f64>,
@@ -96,8 +107,10 @@ pub fn rss_mib() -> Option<f64> {
     Some(pages * 4096.0 / (1024.0 * 1024.0))
 }
 
-/// One request; returns (success, status label, when it was really sent, the task).
-async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> (bool, String, Instant, TaskOutcome) {
+/// One request; returns (success, status label, when it was really sent, the task, answered).
+type Sent = (bool, String, Instant, TaskOutcome, bool);
+
+async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> Sent {
     let sent = Instant::now();
     let (endpoint, path, seen, task) = match against {
         LoadAgainst::DryRun => {
@@ -126,7 +139,7 @@ async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> (bo
         (_, Some(f)) => f.id(),
         (None, None) => "no_answer".into(),
     };
-    (task.ok, label, sent, task)
+    (task.ok, label, sent, task, seen.failure.is_none())
 }
 
 /// Counts and series names of one load step; the names are built once, not per request.
@@ -151,8 +164,9 @@ impl Tally {
         }
     }
 
-    fn add(&mut self, ctx: &StepCtx<'_>, r: (bool, String, Instant, TaskOutcome), due: Option<Instant>) {
-        let (ok, label, sent, mut task) = r;
+    fn add(&mut self, ctx: &StepCtx<'_>, r: Sent, due: Option<Instant>) {
+        let (ok, label, sent, mut task, answered) = r;
+        self.report.answered += u64::from(answered);
         let now = Instant::now();
         self.report.sent += 1;
         self.report.errors += u64::from(!ok);
@@ -184,7 +198,7 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
     let started = Instant::now();
     let tag = format!("load:{:02}", ctx.step.0 + 1);
     let mut t = Tally {
-        report: LoadReport { against: format!("{against:?}"), ..Default::default() },
+        report: LoadReport { against: Some(against), ..Default::default() },
         corrected: format!("{tag}:corrected"),
         uncorrected: format!("{tag}:uncorrected"),
         tag,
@@ -192,7 +206,7 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
     };
     match shape {
         Shape::Closed { concurrency, count } => {
-            t.report.model = "closed".into();
+            t.report.model = LoadModel::Closed;
             // Nothing new starts after the step's deadline; what was not sent is counted.
             let mut started_n = 0u64;
             let mut results = futures::stream::iter(0..count)
@@ -210,7 +224,7 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
             t.report.latency = ctx.obs.summary(&t.tag);
         }
         Shape::Open { rate, duration, connections } => {
-            t.report.model = "open".into();
+            t.report.model = LoadModel::Open;
             t.report.requested_rate = Some(rate);
             // Validation bounds the rate; a rate the clock cannot express sends nothing.
             let interval = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
@@ -249,7 +263,7 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
     }
     let elapsed = started.elapsed();
     t.report.duration_ms = elapsed.as_secs_f64() * 1000.0;
-    if t.report.model == "closed" {
+    if t.report.model == LoadModel::Closed {
         t.report.achieved_rate = t.report.sent as f64 / elapsed.as_secs_f64().max(1e-9);
     }
     if let Some(mib) = rss_mib() {

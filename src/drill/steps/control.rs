@@ -30,6 +30,8 @@ pub async fn load(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, step: &Step) {
         ));
     }
     out.push(check("requests sent", report.sent > 0, "> 0", report.sent));
+    // Whatever the scenario tolerates, a load the gateway never answered did not happen.
+    out.push(check("requests answered", report.answered > 0, "at least one complete answer", report.answered));
     ctx.load.push(report);
 }
 
