@@ -282,9 +282,9 @@ fn load_all(paths: &[PathBuf]) -> Result<Vec<crate::scenario::Loaded>, Failure> 
     let mut loaded = Vec::new();
     let mut problems = Vec::new();
     for f in files {
-        match crate::scenario::load(&f) {
+        match crate::scenario::check(&f) {
             Ok(l) => loaded.push(l),
-            Err(e) => problems.push(e.to_string()),
+            Err(all) => problems.extend(all.iter().map(ToString::to_string)),
         }
     }
     let mut names = std::collections::BTreeSet::new();

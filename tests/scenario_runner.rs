@@ -202,3 +202,22 @@ fn fixture_names_cannot_leave_the_fixtures_folder() {
         assert!(e.contains("file name inside the fixtures folder"), "{name}: {e}");
     }
 }
+
+#[test]
+fn validate_reports_every_problem_of_a_file_in_one_pass() {
+    let dir = std::env::temp_dir().join(format!("gatedrill-validate-all-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "name = \"Bad Name\"\ndescription = \"d\"\nplaybook = \"provider_failover\"\nwindow = \"2h\"\n[gateway.env]\nAI_CRITIC_MODEL_CHAIN = \"openia:gpt-5\"\n[[faults]]\nid = \"r\"\nfault = { kind = \"auth_invalid\" }\nmatch = { provider = \"opnai\" }\n[[steps]]\nkind = \"sleep\"\nduration = \"11m\"\n[[steps]]\nkind = \"dry_run\"\nrole = \"critic\"\nexpect = { served_by = \"antropic\" }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatedrill")).arg("validate").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for want in ["snake_case", "window", "11m", "\"opnai\"", "\"antropic\"", "\"openia:gpt-5\""] {
+        assert!(stderr.contains(want), "{want} missing from: {stderr}");
+    }
+    assert!(stderr.lines().all(|l| l.contains("bad.toml:")), "every problem is located: {stderr}");
+}

@@ -67,46 +67,6 @@ fn row(r: &ScenarioReport, colour: bool) -> String {
     )
 }
 
-/// Every reason a scenario did not pass, one line each, with decisive numbers and first actions.
-pub fn reasons(r: &ScenarioReport) -> Vec<String> {
-    let mut out = raw_reasons(r);
-    // What a gateway sent can hold terminal escapes: never let them reach a terminal.
-    out.iter_mut().for_each(|s| *s = crate::report::junit::sanitize(s));
-    out
-}
-
-fn raw_reasons(r: &ScenarioReport) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(e) = &r.error {
-        out.push(format!("error: {e}"));
-    }
-    for s in r.steps.iter().filter(|s| !s.passed) {
-        for c in s.checks.iter().filter(|c| !c.passed) {
-            out.push(format!("step {} {}: {}: expected {}, got {}", s.index + 1, s.kind, c.name, c.expected, c.actual));
-        }
-    }
-    for c in &r.channels {
-        if let Some(m) = c.failure_mode.filter(|m| !r.expect.failure_modes.contains(m)) {
-            out.push(format!(
-                "channel {} ({}{}): {}; first action: {} (escalate to {})",
-                c.channel,
-                c.connector_id,
-                if c.required { ", required" } else { "" },
-                m.id(),
-                m.first_action(),
-                m.escalate_to()
-            ));
-        }
-    }
-    out.extend(
-        r.problems
-            .iter()
-            .filter(|p| !matches!(p, super::problem::Problem::UnexpectedFailureMode { .. }))
-            .map(|p| p.to_string()),
-    );
-    out
-}
-
 pub fn render(reports: &[ScenarioReport], target: &str, detail: Detail) -> String {
     render_with(reports, target, detail, colour_wanted())
 }
@@ -158,7 +118,7 @@ pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, col
         let _ = writeln!(out, "\nwhy {} scenario(s) did not pass:", failing.len());
         for r in failing {
             let _ = writeln!(out, "  {} {}", paint(colour, ScenarioVerdict::Fail), r.name);
-            for reason in reasons(r) {
+            for reason in crate::report::reasons::reasons(r) {
                 let _ = writeln!(out, "    - {reason}");
             }
         }

@@ -294,10 +294,11 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
         }
         out.push('\n');
     }
-    if !r.problems.is_empty() {
+    let why = super::reasons::reasons(r);
+    if !why.is_empty() {
         out.push_str("**Why it did not pass**:\n");
-        for p in &r.problems {
-            let _ = writeln!(out, "- {p}");
+        for p in &why {
+            let _ = writeln!(out, "- {}", md(p));
         }
         out.push('\n');
     }
@@ -389,5 +390,20 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
     if let Some(h) = &s.hard_stop {
         let _ = writeln!(out, "\nLaunch gate: {}", h.action);
     }
+    let failing: Vec<&ScenarioReport> = reports.iter().filter(|r| r.verdict() == ScenarioVerdict::Fail).collect();
+    if !failing.is_empty() {
+        out.push_str("\n### Why it did not pass\n");
+        for r in failing {
+            let _ = writeln!(out, "\n**{}**\n", md(&r.name));
+            for reason in super::reasons::reasons(r) {
+                let _ = writeln!(out, "- {}", md(&reason));
+            }
+        }
+    }
     out
+}
+
+/// Text made safe for one Markdown line or table cell: no line breaks, no table pipes, no HTML.
+fn md(s: &str) -> String {
+    s.replace(['\n', '\r'], " ").replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
 }

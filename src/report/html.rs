@@ -67,10 +67,11 @@ fn scenario(out: &mut String, r: &ScenarioReport, hists: Option<&BTreeMap<String
         if modes.is_empty() { "none".into() } else { modes.join(", ") },
         if findings.is_empty() { "none".into() } else { findings.join("; ") }
     );
-    if !r.problems.is_empty() {
-        out.push_str("<ul>");
-        for p in &r.problems {
-            let _ = write!(out, "<li class=\"fail\">{}</li>", esc(&p.to_string()));
+    let why = super::reasons::reasons(r);
+    if !why.is_empty() {
+        out.push_str("<p>Why it did not pass:</p><ul>");
+        for p in &why {
+            let _ = write!(out, "<li class=\"fail\">{}</li>", esc(p));
         }
         out.push_str("</ul>");
     }

@@ -133,20 +133,27 @@ pub struct Loaded {
     pub scenario: Scenario,
 }
 
-/// Loads and validates one scenario file.
+/// Loads and validates one scenario file; the first problem (see [`check`] for all of them).
 pub fn load(path: &Path) -> Result<Loaded, InputError> {
-    let scenario: Scenario = input::load_file(path)?;
+    check(path).map_err(|mut all| all.swap_remove(0))
+}
+
+/// Loads a scenario file and reports every problem it has in one pass: a syntax or type error
+/// stops the parse (one at a time), every later check is made and reported.
+pub fn check(path: &Path) -> Result<Loaded, Vec<InputError>> {
+    let scenario: Scenario = input::load_file(path).map_err(|e| vec![e])?;
     let problem = |message: String| InputError { path: path.to_path_buf(), line: None, column: None, message };
+    let mut problems = Vec::new();
     if scenario.name.is_empty()
         || !scenario.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(locate(path, "name", problem(format!("name {:?} must be snake_case", scenario.name))));
+        problems.push(locate(path, "name", problem(format!("name {:?} must be snake_case", scenario.name))));
     }
     if scenario.window.0 < std::time::Duration::from_millis(10) || scenario.window.0 > MAX_WINDOW {
-        return Err(locate(path, "window", problem(format!("window: must be within 10ms..={}", Dur(MAX_WINDOW)))));
+        problems.push(locate(path, "window", problem(format!("window: must be within 10ms..={}", Dur(MAX_WINDOW)))));
     }
     if scenario.step_deadline.0 < std::time::Duration::from_millis(10) || scenario.step_deadline.0 > steps::MAX_WAIT {
-        return Err(locate(
+        problems.push(locate(
             path,
             "step_deadline",
             problem(format!("step_deadline: must be within 10ms..={}", Dur(steps::MAX_WAIT))),
@@ -154,7 +161,7 @@ pub fn load(path: &Path) -> Result<Loaded, InputError> {
     }
     let channels = scenario.steps.iter().any(|s| matches!(s, Step::ExternalChannelCheck { .. }));
     if channels && scenario.step_deadline.0 < MIN_CHANNEL_DEADLINE {
-        return Err(locate(
+        problems.push(locate(
             path,
             "step_deadline",
             problem(format!(
@@ -164,13 +171,70 @@ pub fn load(path: &Path) -> Result<Loaded, InputError> {
         ));
     }
     if scenario.steps.is_empty() {
-        return Err(locate(path, "steps", problem("steps: at least one step is required".into())));
+        problems.push(locate(path, "steps", problem("steps: at least one step is required".into())));
     }
     for (i, step) in scenario.steps.iter().enumerate() {
-        step.validate(path)
-            .map_err(|m| locate_nth(path, "[[steps]]", i, problem(format!("steps[{i}] ({}): {m}", step.kind()))))?;
+        if let Err(m) = step.validate(path) {
+            problems.push(locate_nth(path, "[[steps]]", i, problem(format!("steps[{i}] ({}): {m}", step.kind()))));
+        }
     }
-    Ok(Loaded { path: path.to_path_buf(), scenario })
+    match fleet_of(path, &scenario) {
+        Ok(fleet) => {
+            for (key, message) in fleet_names(&scenario, &fleet) {
+                problems.push(locate(path, key, problem(message)));
+            }
+        }
+        Err(e) => problems.push(e),
+    }
+    if problems.is_empty() { Ok(Loaded { path: path.to_path_buf(), scenario }) } else { Err(problems) }
+}
+
+/// The provider fleet a scenario runs with: its `providers` file, or the embedded one.
+fn fleet_of(path: &Path, s: &Scenario) -> Result<crate::mock::config::FleetConfig, InputError> {
+    match &s.providers {
+        Some(p) => crate::mock::config::FleetConfig::load(&path.parent().unwrap_or(Path::new(".")).join(p)),
+        None => Ok(crate::mock::config::FleetConfig::embedded()),
+    }
+}
+
+/// Provider and model names the scenario uses that its fleet does not have, with the key to
+/// point at: fault matches, the expected `served_by`, and the model chains in `[gateway.env]`.
+fn fleet_names(s: &Scenario, fleet: &crate::mock::config::FleetConfig) -> Vec<(&'static str, String)> {
+    let providers: Vec<&str> = fleet.providers.iter().map(|p| p.name.as_str()).collect();
+    let models: Vec<&str> = fleet.providers.iter().flat_map(|p| p.models.iter().map(|m| m.id.as_str())).collect();
+    let known = format!("providers: {}", providers.join(", "));
+    let mut out = Vec::new();
+    let rules = s.faults.iter().chain(s.steps.iter().flat_map(|st| match st {
+        Step::Faults { add, .. } => add.as_slice(),
+        _ => &[],
+    }));
+    for r in rules {
+        if let Some(p) = r.matcher.provider.as_deref().filter(|p| !providers.contains(p)) {
+            out.push(("id", format!("fault rule {:?}: match.provider {p:?} is not in the fleet ({known})", r.id)));
+        }
+        if let Some(m) = r.matcher.model.as_deref().filter(|m| !models.contains(m)) {
+            out.push(("id", format!("fault rule {:?}: match.model {m:?} is no model of the fleet", r.id)));
+        }
+    }
+    for st in &s.steps {
+        if let Step::DryRun { expect, .. } = st
+            && let Some(p) = expect.served_by.as_deref().filter(|p| !providers.contains(p))
+        {
+            out.push(("[[steps]]", format!("expect.served_by {p:?} is not in the fleet ({known})")));
+        }
+    }
+    for (k, v) in &s.gateway.env {
+        if !(k.starts_with("AI_") && k.ends_with("_MODEL_CHAIN")) || v.contains("{{") {
+            continue;
+        }
+        for link in v.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+            let (p, m) = link.split_once(':').unwrap_or((link, ""));
+            if !providers.contains(&p) || (!m.is_empty() && !models.contains(&m)) {
+                out.push(("[gateway.env]", format!("{k}: {link:?} is not a provider:model of the fleet ({known})")));
+            }
+        }
+    }
+    out
 }
 
 /// Points an error found after parsing at the line where `key` is written.

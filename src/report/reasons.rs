@@ -1,0 +1,44 @@
+//! Why a scenario did not pass, in one list every writer shares (the console recap, JUnit's
+//! failures, the drill evidence, the HTML report, the GitHub step summary): each failed check
+//! with what was expected and seen, each failed channel with its failure mode, the runbook's first
+//! action and whom to escalate to, and each typed problem (outcome, gates, harness errors).
+
+use crate::drill::problem::Problem;
+use crate::drill::runner::ScenarioReport;
+
+/// Every reason a scenario did not pass, one line each, with decisive numbers and first actions.
+pub fn reasons(r: &ScenarioReport) -> Vec<String> {
+    let mut out = raw_reasons(r);
+    // What a gateway sent can hold terminal escapes: never let them reach a terminal.
+    out.iter_mut().for_each(|s| *s = crate::report::junit::sanitize(s));
+    out
+}
+
+fn raw_reasons(r: &ScenarioReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &r.error {
+        out.push(format!("error: {e}"));
+    }
+    for s in r.steps.iter().filter(|s| !s.passed) {
+        for c in s.checks.iter().filter(|c| !c.passed) {
+            out.push(format!("step {} {}: {}: expected {}, got {}", s.index + 1, s.kind, c.name, c.expected, c.actual));
+        }
+    }
+    for c in &r.channels {
+        if let Some(m) = c.failure_mode.filter(|m| !r.expect.failure_modes.contains(m)) {
+            out.push(format!(
+                "channel {} ({}{}): {}; first action: {} (escalate to {})",
+                c.channel,
+                c.connector_id,
+                if c.required { ", required" } else { "" },
+                m.id(),
+                m.first_action(),
+                m.escalate_to()
+            ));
+        }
+    }
+    out.extend(
+        r.problems.iter().filter(|p| !matches!(p, Problem::UnexpectedFailureMode { .. })).map(|p| p.to_string()),
+    );
+    out
+}
