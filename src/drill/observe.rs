@@ -51,6 +51,9 @@ pub struct Signal {
     pub fallback_used: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub served_by: Option<String>,
+    /// An error answer's `error.code` (orchestrate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     /// Runtime health: `summary.health`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<crate::wire::runtime::HealthState>,

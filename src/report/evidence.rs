@@ -59,9 +59,12 @@ fn timeline(r: &ScenarioReport) -> Timeline {
             )
         })
     });
+    // Each phase is looked for only after the one before it: the evidence is always in order.
+    let detected_at = detect.as_ref().map_or(0.0, |d| d.0);
     let contain = r
         .requests
         .iter()
+        .filter(|q| q.t_ms >= detected_at)
         .find(|q| q.signal.as_ref().is_some_and(|s| s.fallback_used == Some(true)))
         .map(|q| {
             let by = q.signal.as_ref().and_then(|s| s.served_by.as_deref()).unwrap_or("?");
@@ -70,7 +73,8 @@ fn timeline(r: &ScenarioReport) -> Timeline {
         .or_else(|| {
             r.requests
                 .iter()
-                .find(|q| q.endpoint == Endpoint::Orchestrate && q.status == Some(503))
+                .filter(|q| q.t_ms >= detected_at)
+                .find(|q| q.endpoint == Endpoint::Orchestrate && q.status == Some(503) && !disabled(q))
                 .map(|q| (q.t_ms, "orchestration refused new work (503) while no provider could serve".to_string()))
         });
     let last_failure = r
@@ -81,7 +85,7 @@ fn timeline(r: &ScenarioReport) -> Timeline {
         .chain(r.requests.iter().filter(|q| !q.ok).map(|q| q.t_ms + q.latency_ms))
         .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
     let recover = detect.as_ref().and_then(|_| {
-        let after = last_failure.unwrap_or(0.0);
+        let after = last_failure.unwrap_or(0.0).max(contain.as_ref().map_or(detected_at, |c| c.0));
         r.requests
             .iter()
             .find(|q| {
@@ -108,8 +112,16 @@ fn timeline(r: &ScenarioReport) -> Timeline {
                 .nth(g.window_values.len() - 1)
                 .map_or(from + win, |w| w.end_ms);
             Some((end, format!("close criterion met: `{}` ({})", g.gate, g.detail)))
-        });
+        })
+        // Closed no earlier than recovered, and no later than the run's end.
+        .map(|(at, what)| (at.max(recover.as_ref().map_or(detected_at, |r| r.0)).min(r.duration_ms), what));
     Timeline { detect, contain, recover, close }
+}
+
+/// An orchestration refused because the flag is off (runbook C): a configuration fault, not an
+/// outage.
+fn disabled(q: &crate::drill::observe::RequestRecord) -> bool {
+    q.signal.as_ref().and_then(|s| s.error_code.as_deref()) == Some("AGENT_ORCHESTRATION_DISABLED")
 }
 
 /// The seed-000 alert types the drill's signals correspond to.
@@ -131,9 +143,15 @@ fn alert_types(r: &ScenarioReport) -> Vec<(&'static str, String)> {
     let outage = r.requests.iter().any(|q| {
         let signal = q.signal.as_ref();
         signal.is_some_and(|s| s.task_failed == Some(true) && q.endpoint == Endpoint::DryRun)
-            || (q.endpoint == Endpoint::Orchestrate && q.status == Some(503))
+            || (q.endpoint == Endpoint::Orchestrate && q.status == Some(503) && !disabled(q))
             || signal.is_some_and(|s| s.health.is_some_and(|h| h != HealthState::Ok))
     });
+    if r.requests.iter().any(disabled) {
+        out.push((
+            "configuration_fault",
+            "orchestrate answered AGENT_ORCHESTRATION_DISABLED: the flag is off (runbook C), not an outage".into(),
+        ));
+    }
     if outage {
         out.push(("service_outage", "a role had no provider able to serve, or runtime health was not ok".into()));
     }

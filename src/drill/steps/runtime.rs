@@ -146,7 +146,12 @@ pub async fn dry_run(
 }
 
 fn signal_of(b: &DryRunAnswer) -> Signal {
-    Signal { task_failed: Some(b.failed), fallback_used: b.fallback_used, served_by: b.served_by.clone(), health: None }
+    Signal {
+        task_failed: Some(b.failed),
+        fallback_used: b.fallback_used,
+        served_by: b.served_by.clone(),
+        ..Default::default()
+    }
 }
 
 /// A dry-run answer as an SLO task: a success only when complete, parsed and not failed.
@@ -174,7 +179,8 @@ pub async fn orchestrate(
     let seen = ctx.send(reqwest::Method::POST, paths::ORCHESTRATE, Some(&body), Auth::Admin).await;
     let ok = seen.is(201);
     ctx.obs.task(TaskOutcome { ok, latency: seen.latency, ..Default::default() });
-    let signal = Signal { task_failed: Some(!ok), ..Default::default() };
+    let error_code = seen.parse::<ErrorBody>().ok().map(|e| e.error.code);
+    let signal = Signal { task_failed: Some(!ok), error_code: error_code.clone(), ..Default::default() };
     ctx.record(Exchanged {
         endpoint: Endpoint::Orchestrate,
         method: "POST",
@@ -186,7 +192,6 @@ pub async fn orchestrate(
     });
     status_check(out, expect.status.unwrap_or(201), &seen);
     if let Some(want) = &expect.code {
-        let got = seen.parse::<ErrorBody>().ok().map(|e| e.error.code);
-        expect_eq(out, "error.code", Some(want), got.as_ref());
+        expect_eq(out, "error.code", Some(want), error_code.as_ref());
     }
 }
