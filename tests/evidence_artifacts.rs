@@ -62,6 +62,18 @@ fn a_run_writes_every_artifact_valid_and_without_secrets() {
     let (stdout, stderr) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
     assert_eq!(run.status.code(), Some(0), "{stdout}\n{stderr}");
 
+    // The drill evidence's phases are in order in every scenario: Detect, Contain, Recover, Close.
+    let evidence = std::fs::read_to_string(out.join("drill-evidence.md")).unwrap();
+    for block in evidence.split("### Scenario ").skip(1) {
+        let stamps: Vec<&str> = block
+            .lines()
+            .filter(|l| ["| Detect |", "| Contain |", "| Recover |", "| Close |"].iter().any(|p| l.starts_with(p)))
+            .filter_map(|l| l.split('|').nth(2).map(str::trim))
+            .filter(|t| *t != "-")
+            .collect();
+        assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "phases out of order: {block}");
+    }
+
     // No secret anywhere: every file written, and the console.
     assert_no_secret("stdout", &stdout);
     assert_no_secret("stderr", &stderr);
