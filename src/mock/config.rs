@@ -103,6 +103,8 @@ pub struct ProviderSpec {
     pub quota: QuotaSpec,
     /// How often DeepSeek-style keep-alives are sent while a response waits.
     pub keepalive_interval: Dur,
+    /// When the models call a declared tool under `tool_choice: auto`.
+    pub tool_calls: crate::mock::tools::ToolPolicy,
     pub models: Vec<ModelSpec>,
 }
 
@@ -118,6 +120,8 @@ struct RawProvider {
     quota: QuotaSpec,
     #[serde(default = "default_keepalive")]
     keepalive_interval: Dur,
+    #[serde(default)]
+    tool_calls: crate::mock::tools::ToolPolicy,
     models: Vec<ModelSpec>,
 }
 
@@ -155,6 +159,7 @@ impl TryFrom<RawProvider> for ProviderSpec {
             api_keys: r.api_keys,
             quota: r.quota,
             keepalive_interval: r.keepalive_interval,
+            tool_calls: r.tool_calls,
             models: r.models,
         })
     }
@@ -192,6 +197,11 @@ pub struct ModelSpec {
     pub latency: LatencyModel,
     /// Bounds of the natural reply length in tokens (before `max_tokens` cuts it).
     pub reply_tokens: [u32; 2],
+    /// An embeddings model (served on `/v1/embeddings` only) and its vector length.
+    pub embedding_dimensions: Option<u64>,
+    /// A reasoning model: its answers carry reasoning tokens (a Responses `reasoning` item,
+    /// DeepSeek `reasoning_content`).
+    pub reasoning: bool,
 }
 
 #[derive(Deserialize)]
@@ -199,7 +209,12 @@ pub struct ModelSpec {
 struct RawModel {
     id: String,
     context_window: u64,
-    max_output: u64,
+    /// Required for chat models; embeddings models produce no output tokens.
+    max_output: Option<u64>,
+    #[serde(default)]
+    embedding_dimensions: Option<u64>,
+    #[serde(default)]
+    reasoning: bool,
     input_price_per_mtok: f64,
     output_price_per_mtok: f64,
     #[serde(default)]
@@ -220,11 +235,22 @@ impl TryFrom<RawModel> for ModelSpec {
         if r.id.is_empty() {
             return Err("id: must not be empty".into());
         }
-        if r.context_window == 0 || r.max_output == 0 || r.max_output > r.context_window {
+        let max_output = match (r.max_output, r.embedding_dimensions) {
+            (None, Some(_)) => 0,
+            (Some(_), Some(_)) => return Err(format!("model {:?}: an embeddings model has no max_output", r.id)),
+            (None, None) => return Err(format!("model {:?}: max_output is required", r.id)),
+            (Some(m), None) => m,
+        };
+        if r.context_window == 0
+            || (r.embedding_dimensions.is_none() && (max_output == 0 || max_output > r.context_window))
+        {
             return Err(format!(
                 "model {:?}: need 0 < max_output ({}) <= context_window ({})",
-                r.id, r.max_output, r.context_window
+                r.id, max_output, r.context_window
             ));
+        }
+        if r.embedding_dimensions.is_some_and(|d| d == 0 || d > 16_384) {
+            return Err(format!("model {:?}: embedding_dimensions must be 1 to 16384", r.id));
         }
         let prices_ok = |p: f64| p.is_finite() && p >= 0.0;
         if !prices_ok(r.input_price_per_mtok) || !prices_ok(r.output_price_per_mtok) {
@@ -239,12 +265,14 @@ impl TryFrom<RawModel> for ModelSpec {
         Ok(ModelSpec {
             id: r.id,
             context_window: r.context_window,
-            max_output: r.max_output,
+            max_output,
             input_price_per_mtok: r.input_price_per_mtok,
             output_price_per_mtok: r.output_price_per_mtok,
             tokenizer: r.tokenizer,
             latency: r.latency,
             reply_tokens: r.reply_tokens,
+            embedding_dimensions: r.embedding_dimensions,
+            reasoning: r.reasoning,
         })
     }
 }

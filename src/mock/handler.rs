@@ -21,7 +21,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::config::{Dialect, ModelSpec};
-use super::dialect::{self, ApiError, ChatRequest, Completion, Finish};
+use super::dialect::{self, Api, ApiError, ChatRequest, Completion, Finish};
 use super::faults::{Fault, OutageMode, RetryAfterStyle};
 use super::journal::{self, AppliedFault, AttemptRecord, Outcome};
 use super::listener::{ConnAction, ConnControl, ConnFault};
@@ -111,7 +111,29 @@ struct Ctx {
     conn: Option<ConnControl>,
 }
 
+/// Chat completions (OpenAI, DeepSeek) and messages (Anthropic).
 pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    serve_api(p, req, Api::Chat).await
+}
+
+/// OpenAI `POST /v1/responses`.
+pub async fn responses(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    serve_api(p, req, Api::Responses).await
+}
+
+/// OpenAI `POST /v1/embeddings`.
+pub async fn embeddings(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    serve_api(p, req, Api::Embeddings).await
+}
+
+/// Anthropic `POST /v1/messages/count_tokens`.
+pub async fn count_tokens(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    serve_api(p, req, Api::CountTokens).await
+}
+
+/// The pipeline of the module header, for every API route: faults match by path, so the whole
+/// catalogue applies to each route.
+async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     let arrived = Instant::now();
     let d = p.spec.dialect;
     let (parts, body) = req.into_parts();
@@ -126,7 +148,7 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
     let parsed = match &body {
         Ok(b) => {
             rec.body_hash = Some(journal::body_hash(b));
-            dialect::parse_request(d, b)
+            dialect::parse_request(d, api, b)
         }
         Err(_) => Err(ApiError::TooLarge { limit: BODY_LIMIT }),
     };
@@ -189,18 +211,43 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
     let Some(model) = p.spec.model(&req.model) else {
         return error(ctx, &ApiError::ModelNotFound { model: req.model.clone() }, None, None).await;
     };
+    if model.embedding_dimensions.is_some() != (api == Api::Embeddings) {
+        return error(ctx, &ApiError::WrongApi { model: req.model.clone(), api }, None, None).await;
+    }
     if let Some(n) = req.max_tokens
         && n > model.max_output
     {
         return error(ctx, &max_tokens_too_large(d, n, model), None, None).await;
     }
     let body_len = body.as_ref().map_or(0, Bytes::len);
-    let (prompt, req) = count_prompt(model, req, body_len).await;
+    let (counts, req) = count_prompt(model, req, body_len).await;
+    let prompt: u64 = counts.iter().sum();
     ctx.attempt.prompt_tokens = Some(prompt);
     let max_tokens = req.max_tokens.unwrap_or(0);
-    if prompt + max_tokens > model.context_window {
+    let fits = prompt + max_tokens <= model.context_window;
+    let contract = journal::RequestContract {
+        model_served: true,
+        fits_window: fits,
+        tools: req.tools.tools.iter().map(|t| t.name.clone()).collect(),
+        ..journal::RequestContract::default()
+    };
+    ctx.attempt.update(|r| r.contract = Some(contract));
+    if let Some(e) = &req.embedding {
+        // Each input is held to the window on its own.
+        if let Some(tokens) = counts.iter().zip(&e.inputs).map(|(n, (_, ids))| ids.unwrap_or(*n)).max()
+            && tokens > model.context_window
+        {
+            let e = ApiError::EmbeddingInputTooLong { window: model.context_window, tokens };
+            return error(ctx, &e, None, None).await;
+        }
+    } else if !fits {
         let e = ApiError::ContextOverflow { window: model.context_window, prompt, max_tokens };
         return error(ctx, &e, None, None).await;
+    }
+    if api == Api::CountTokens {
+        let headers = dialect::standard_headers(d, &ctx.request_id, None, SystemTime::now());
+        let body = dialect::json_bytes(&serde_json::json!({"input_tokens": prompt}));
+        return stream::respond_bytes(&p, ctx.attempt, headers, body, ctx.pre_wait).await;
     }
     let quota = match p.quotas.admit(&key, prompt + max_tokens, Instant::now()) {
         Admission::Admitted(q) => q,
@@ -217,8 +264,25 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
 
     // The reply depends on the seed and the request body only, so a retry gets the same answer.
     let body_key = DrawKey::new(p.seed).with(body.as_ref().map_or(0, |b| crate::rng::fnv1a(b)));
-    let completion = build_completion(d, &req, model, prompt, body_key, draw, outcome_fault.as_ref());
     let latency = &model.latency;
+    if let (Some(e), Some(dims)) = (&req.embedding, model.embedding_dimensions) {
+        let headers = dialect::standard_headers(d, &ctx.request_id, Some(&quota), SystemTime::now());
+        let dims = e.dimensions.unwrap_or(dims).min(dims);
+        let body = dialect::embeddings::render(e, &req.model, dims, DrawKey::new(p.seed), prompt);
+        let wait = ctx.pre_wait + latency.ttft.0;
+        return stream::respond_bytes(&p, ctx.attempt, headers, body, wait).await;
+    }
+    let completion = build_completion(d, &req, &p.spec, model, prompt, body_key, draw, outcome_fault.as_ref());
+    let (names, valid) = (
+        completion.tool_calls.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+        completion.tool_calls.iter().all(|t| serde_json::from_str::<serde::de::IgnoredAny>(&t.arguments).is_ok()),
+    );
+    if !names.is_empty() {
+        ctx.attempt.update(|r| {
+            r.tool_calls = names;
+            r.tool_arguments_valid = Some(valid);
+        });
+    }
     let jitter = latency.jitter.0.mul_f64(draw.with_str("jitter").unit());
     let keeps_alive = d == Dialect::Deepseek;
     let spec = StreamSpec {
@@ -243,7 +307,14 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
 
 /// The request path for the journal; the API's own routes without an allocation.
 fn route_path(path: &str) -> Cow<'static, str> {
-    const ROUTES: [&str; 3] = ["/v1/chat/completions", "/v1/messages", "/chat/completions"];
+    const ROUTES: [&str; 6] = [
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/chat/completions",
+        "/v1/responses",
+        "/v1/embeddings",
+        "/v1/messages/count_tokens",
+    ];
     match ROUTES.iter().find(|r| **r == path) {
         Some(r) => Cow::Borrowed(r),
         None => Cow::Owned(path.to_string()),
@@ -282,19 +353,24 @@ fn max_tokens_too_large(d: Dialect, n: u64, m: &ModelSpec) -> ApiError {
     ApiError::BadRequest { message, param: Some("max_tokens") }
 }
 
-/// Counts the prompt; large prompts (context-overflow drills) are counted on the blocking
-/// pool so they do not hold an async worker. Hands the request back.
-async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (u64, ChatRequest) {
+/// Counts the prompt (one count per embeddings input, else one for the conversation and its
+/// tool definitions); large prompts (context-overflow drills) are counted on the blocking pool
+/// so they do not hold an async worker. Hands the request back.
+async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (Vec<u64>, ChatRequest) {
     let t = model.tokenizer;
     let count = move |req: ChatRequest| {
+        if let Some(e) = &req.embedding {
+            let n = e.inputs.iter().map(|(text, ids)| ids.unwrap_or_else(|| tokens::count(t, text))).collect();
+            return (n, req);
+        }
         let msgs: Vec<CountedMessage<'_>> = req
             .messages
             .iter()
             .map(|m| CountedMessage { role: &m.role, text: &m.text, name: m.name.as_deref() })
             .collect();
-        let n = tokens::count_chat(t, req.system.as_deref(), &msgs);
+        let n = tokens::count_chat(t, req.system.as_deref(), &msgs) + tokens::count(t, &req.tools.text());
         drop(msgs);
-        (n, req)
+        (vec![n], req)
     };
     if body_len < BLOCKING_COUNT_BYTES {
         return count(req);
@@ -303,30 +379,67 @@ async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (
     tokio::task::spawn_blocking(move || count(req)).await.unwrap_or_default()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_completion(
     d: Dialect,
     req: &ChatRequest,
+    spec: &super::config::ProviderSpec,
     model: &ModelSpec,
     prompt: u64,
     body_key: DrawKey,
     draw: DrawKey,
     fault: Option<&Fault>,
 ) -> Completion {
-    let natural = tokens::natural_length(body_key, model.reply_tokens);
-    let (n, finish) = match (fault, req.max_tokens) {
-        (Some(Fault::TruncatedOutput), Some(max)) => (max, Finish::Length),
-        (Some(Fault::TruncatedOutput), None) => ((natural / 2).max(1), Finish::Length),
-        (_, Some(max)) if max < natural => (max, Finish::Length),
-        _ => (natural, Finish::Stop),
-    };
     let (id, _) = dialect::ids(d, draw.with_str("ids").bits());
+    let natural = tokens::natural_length(body_key, model.reply_tokens);
+    // A reasoning model thinks first; its reasoning counts against the output limit.
+    let thought = if model.reasoning { (natural / 2).max(1) } else { 0 };
+    let thought = req.max_tokens.map_or(thought, |m| thought.min(m.saturating_sub(1)));
+    let budget = req.max_tokens.map(|m| m - thought);
+    let reasoning = tokens::reply_pieces(body_key.with_str("reasoning"), thought, thought);
+    let tool_fault = matches!(fault, Some(Fault::ToolCallMalformed | Fault::ToolNameSplit));
+    // A tool fault fires only on a tool call, so a request that declares tools gets one.
+    let chosen = super::tools::decide(&req.tools, spec.tool_calls, body_key, tool_fault);
+    let malformed = matches!(fault, Some(Fault::ToolCallMalformed));
+    let mut tool_calls =
+        super::tools::plan(&chosen, body_key.with_str("calls"), malformed, |bits| dialect::call_id(d, req.api, bits));
+    let (pieces, finish) = if !tool_calls.is_empty() {
+        // Arguments cut at the output limit, as a model that ran out of tokens sends them.
+        let total: u64 = tool_calls.iter().map(|t| t.fragments.len() as u64).sum();
+        match budget {
+            Some(max) if max < total => {
+                let mut left = max as usize;
+                for t in &mut tool_calls {
+                    t.fragments.truncate(left);
+                    left -= t.fragments.len();
+                    t.arguments = t.fragments.concat();
+                }
+                tool_calls.retain(|t| !t.fragments.is_empty());
+                (Vec::new(), Finish::Length)
+            }
+            _ => (Vec::new(), Finish::ToolCalls),
+        }
+    } else {
+        let (n, finish) = match (fault, budget) {
+            (Some(Fault::TruncatedOutput), Some(max)) => (max, Finish::Length),
+            (Some(Fault::TruncatedOutput), None) => ((natural / 2).max(1), Finish::Length),
+            (_, Some(max)) if max < natural => (max, Finish::Length),
+            _ => (natural, Finish::Stop),
+        };
+        (tokens::reply_pieces(body_key, n, natural), finish)
+    };
     Completion {
+        api: req.api,
         id,
         created: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         model: req.model.clone(),
-        pieces: tokens::reply_pieces(body_key, n, natural),
+        pieces,
+        reasoning,
+        tool_calls,
         prompt_tokens: prompt,
+        cached_tokens: 0,
         finish,
+        split_tool_names: matches!(fault, Some(Fault::ToolNameSplit)),
     }
 }
 
@@ -369,6 +482,9 @@ fn answer_fault(ctx: &Ctx, fault: &Fault, req: Option<&ChatRequest>) -> Option<F
             OutageMode::Garbage => FaultAnswer::Conn(ConnFault::Garbage),
         },
         Fault::NoResponse => FaultAnswer::Conn(ConnFault::Hang),
+        Fault::RetiredModel => {
+            FaultAnswer::Error(ApiError::RetiredModel { model: req.map(|r| r.model.clone()).unwrap_or_default() }, None)
+        }
         // The rest shape a successful answer instead.
         _ => return None,
     })
