@@ -220,11 +220,12 @@ pub fn fragments(text: &str, key: DrawKey) -> Vec<String> {
     out
 }
 
-/// Arguments that are not valid JSON (`tool_call_malformed`): the valid text without its
-/// closing brace, as a model that stopped short would send them.
+/// Arguments that are not valid JSON (`tool_call_malformed`): the object closed with `,]`.
+/// Not even a prefix of valid JSON, so the SDKs' partial parsers (jiter's `partial_mode`, used by
+/// the stream helpers) reject it too, as they do a model's garbled output.
 pub fn malformed(arguments: &str) -> String {
-    let cut = arguments.strip_suffix('}').unwrap_or(arguments);
-    format!("{cut},\"")
+    let open = arguments.strip_suffix('}').unwrap_or(arguments);
+    format!("{open},]")
 }
 
 /// Plans the calls: ids from `id_of(i)`, arguments from each tool's schema, fragments, and a
