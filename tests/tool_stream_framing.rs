@@ -33,6 +33,7 @@ fn completion(api: Api, seed: u64, n_calls: usize, split_names: bool) -> Complet
         tool_calls: calls,
         prompt_tokens: 10,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         finish: Finish::ToolCalls,
         split_tool_names: split_names,
     }

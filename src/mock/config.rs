@@ -105,6 +105,13 @@ pub struct ProviderSpec {
     pub keepalive_interval: Dur,
     /// When the models call a declared tool under `tool_choice: auto`.
     pub tool_calls: crate::mock::tools::ToolPolicy,
+    /// DeepSeek thinking mode: a tool-call history must echo the assistant's
+    /// `reasoning_content`, or the request is refused with DeepSeek's 400. Switchable because
+    /// reports disagree on how strictly the live API enforces it.
+    pub require_reasoning_echo: bool,
+    /// `anthropic-beta` flags this platform accepts; others get a 400 naming them. Absent:
+    /// the first-party API's list ([`crate::mock::dialect::anthropic::FIRST_PARTY_BETAS`]).
+    pub anthropic_betas: Option<Vec<String>>,
     pub models: Vec<ModelSpec>,
 }
 
@@ -122,6 +129,10 @@ struct RawProvider {
     keepalive_interval: Dur,
     #[serde(default)]
     tool_calls: crate::mock::tools::ToolPolicy,
+    #[serde(default)]
+    require_reasoning_echo: bool,
+    #[serde(default)]
+    anthropic_betas: Option<Vec<String>>,
     models: Vec<ModelSpec>,
 }
 
@@ -160,6 +171,8 @@ impl TryFrom<RawProvider> for ProviderSpec {
             quota: r.quota,
             keepalive_interval: r.keepalive_interval,
             tool_calls: r.tool_calls,
+            require_reasoning_echo: r.require_reasoning_echo,
+            anthropic_betas: r.anthropic_betas,
             models: r.models,
         })
     }
@@ -193,6 +206,10 @@ pub struct ModelSpec {
     pub max_output: u64,
     pub input_price_per_mtok: f64,
     pub output_price_per_mtok: f64,
+    /// Price of input tokens read from the prompt cache (default: the input price).
+    pub cached_input_price_per_mtok: Option<f64>,
+    /// Price of input tokens written to the prompt cache (Anthropic; default: the input price).
+    pub cache_write_price_per_mtok: Option<f64>,
     pub tokenizer: Tokenizer,
     pub latency: LatencyModel,
     /// Bounds of the natural reply length in tokens (before `max_tokens` cuts it).
@@ -217,6 +234,10 @@ struct RawModel {
     reasoning: bool,
     input_price_per_mtok: f64,
     output_price_per_mtok: f64,
+    #[serde(default)]
+    cached_input_price_per_mtok: Option<f64>,
+    #[serde(default)]
+    cache_write_price_per_mtok: Option<f64>,
     #[serde(default)]
     tokenizer: Tokenizer,
     #[serde(default)]
@@ -253,7 +274,11 @@ impl TryFrom<RawModel> for ModelSpec {
             return Err(format!("model {:?}: embedding_dimensions must be 1 to 16384", r.id));
         }
         let prices_ok = |p: f64| p.is_finite() && p >= 0.0;
-        if !prices_ok(r.input_price_per_mtok) || !prices_ok(r.output_price_per_mtok) {
+        let cache_prices = [r.cached_input_price_per_mtok, r.cache_write_price_per_mtok];
+        if !prices_ok(r.input_price_per_mtok)
+            || !prices_ok(r.output_price_per_mtok)
+            || cache_prices.into_iter().flatten().any(|p| !prices_ok(p))
+        {
             return Err(format!("model {:?}: prices must be finite and not negative", r.id));
         }
         if r.reply_tokens[0] == 0 || r.reply_tokens[0] > r.reply_tokens[1] {
@@ -268,6 +293,8 @@ impl TryFrom<RawModel> for ModelSpec {
             max_output,
             input_price_per_mtok: r.input_price_per_mtok,
             output_price_per_mtok: r.output_price_per_mtok,
+            cached_input_price_per_mtok: r.cached_input_price_per_mtok,
+            cache_write_price_per_mtok: r.cache_write_price_per_mtok,
             tokenizer: r.tokenizer,
             latency: r.latency,
             reply_tokens: r.reply_tokens,
@@ -280,7 +307,19 @@ impl TryFrom<RawModel> for ModelSpec {
 impl ModelSpec {
     /// Cost in USD of a request with these token counts at this model's prices.
     pub fn cost_usd(&self, prompt_tokens: u64, completion_tokens: u64) -> f64 {
-        (prompt_tokens as f64 * self.input_price_per_mtok + completion_tokens as f64 * self.output_price_per_mtok)
+        self.cost_with_cache_usd(prompt_tokens, 0, 0, completion_tokens)
+    }
+
+    /// Cost in USD when `cached` of the `prompt_tokens` were read from the prompt cache and
+    /// `written` were written to it (`prompt_tokens` counts every input token).
+    pub fn cost_with_cache_usd(&self, prompt_tokens: u64, cached: u64, written: u64, completion_tokens: u64) -> f64 {
+        let plain = prompt_tokens.saturating_sub(cached + written) as f64;
+        let read_price = self.cached_input_price_per_mtok.unwrap_or(self.input_price_per_mtok);
+        let write_price = self.cache_write_price_per_mtok.unwrap_or(self.input_price_per_mtok);
+        (plain * self.input_price_per_mtok
+            + cached as f64 * read_price
+            + written as f64 * write_price
+            + completion_tokens as f64 * self.output_price_per_mtok)
             / 1_000_000.0
     }
 }

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::config::{Dialect, ModelSpec};
-use super::dialect::{self, Api, ApiError, ChatRequest, Completion, Finish};
+use super::dialect::{self, Api, ApiError, ChatRequest};
 use super::faults::{Fault, OutageMode, RetryAfterStyle};
 use super::journal::{self, AppliedFault, AttemptRecord, Outcome};
 use super::listener::{ConnAction, ConnControl, ConnFault};
@@ -192,6 +192,10 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     if let Some(fault) = &outcome_fault
         && let Some(answer) = answer_fault(&ctx, fault, parsed.as_ref().ok())
     {
+        if matches!(fault, Fault::RetiredModel) {
+            let contract = journal::RequestContract { model_served: false, ..journal::RequestContract::default() };
+            ctx.attempt.update(|r| r.contract = Some(contract));
+        }
         return match answer {
             FaultAnswer::Error(e, retry) => error(ctx, &e, retry, None).await,
             FaultAnswer::Conn(fault) => take_over(ctx, fault).await,
@@ -209,10 +213,33 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         Err(e) => return error(ctx, &e, None, None).await,
     };
     let Some(model) = p.spec.model(&req.model) else {
+        let contract = journal::RequestContract { model_served: false, ..journal::RequestContract::default() };
+        ctx.attempt.update(|r| r.contract = Some(contract));
         return error(ctx, &ApiError::ModelNotFound { model: req.model.clone() }, None, None).await;
     };
     if model.embedding_dimensions.is_some() != (api == Api::Embeddings) {
         return error(ctx, &ApiError::WrongApi { model: req.model.clone(), api }, None, None).await;
+    }
+    let rejected_betas = match (d, parts.headers.get("anthropic-beta").and_then(|v| v.to_str().ok())) {
+        (Dialect::Anthropic, Some(h)) => dialect::anthropic::rejected_betas(h, p.spec.anthropic_betas.as_deref()),
+        _ => Vec::new(),
+    };
+    let missing_echo =
+        d == Dialect::Deepseek && model.reasoning && p.spec.require_reasoning_echo && req.missing_reasoning_echo;
+    let contract = journal::RequestContract {
+        model_served: true,
+        tools: req.tools.tools.iter().map(|t| t.name.clone()).collect(),
+        rejected_betas: rejected_betas.clone(),
+        missing_reasoning_echo: missing_echo,
+        ..journal::RequestContract::default()
+    };
+    ctx.attempt.update(|r| r.contract = Some(contract));
+    if !rejected_betas.is_empty() {
+        return error(ctx, &dialect::anthropic::betas_refused(&rejected_betas), None, None).await;
+    }
+    if missing_echo {
+        let message = dialect::openai::REASONING_ECHO_MISSING.to_string();
+        return error(ctx, &ApiError::BadRequest { message, param: None }, None, None).await;
     }
     if let Some(n) = req.max_tokens
         && n > model.max_output
@@ -220,21 +247,19 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         return error(ctx, &max_tokens_too_large(d, n, model), None, None).await;
     }
     let body_len = body.as_ref().map_or(0, Bytes::len);
-    let (counts, req) = count_prompt(model, req, body_len).await;
-    let prompt: u64 = counts.iter().sum();
+    let (counted, req) = count_prompt(model, req, body_len).await;
+    let prompt: u64 = counted.inputs.iter().sum();
     ctx.attempt.prompt_tokens = Some(prompt);
     let max_tokens = req.max_tokens.unwrap_or(0);
     let fits = prompt + max_tokens <= model.context_window;
-    let contract = journal::RequestContract {
-        model_served: true,
-        fits_window: fits,
-        tools: req.tools.tools.iter().map(|t| t.name.clone()).collect(),
-        ..journal::RequestContract::default()
-    };
-    ctx.attempt.update(|r| r.contract = Some(contract));
+    ctx.attempt.update(|r| {
+        if let Some(c) = &mut r.contract {
+            c.fits_window = fits;
+        }
+    });
     if let Some(e) = &req.embedding {
         // Each input is held to the window on its own.
-        if let Some(tokens) = counts.iter().zip(&e.inputs).map(|(n, (_, ids))| ids.unwrap_or(*n)).max()
+        if let Some(tokens) = counted.inputs.iter().zip(&e.inputs).map(|(n, (_, ids))| ids.unwrap_or(*n)).max()
             && tokens > model.context_window
         {
             let e = ApiError::EmbeddingInputTooLong { window: model.context_window, tokens };
@@ -272,7 +297,13 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         let wait = ctx.pre_wait + latency.ttft.0;
         return stream::respond_bytes(&p, ctx.attempt, headers, body, wait).await;
     }
-    let completion = build_completion(d, &req, &p.spec, model, prompt, body_key, draw, outcome_fault.as_ref());
+    let mut completion =
+        super::answer::build_completion(d, &req, &p.spec, model, prompt, body_key, draw, outcome_fault.as_ref());
+    if counted.prefix > 0 {
+        let hit = p.prompt_cache.touch(counted.prefix_key);
+        let used = super::cache::cache_use(d, counted.prefix, hit, req.cache_marked);
+        (completion.cached_tokens, completion.cache_write_tokens) = (used.read, used.written);
+    }
     let (names, valid) = (
         completion.tool_calls.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
         completion.tool_calls.iter().all(|t| serde_json::from_str::<serde::de::IgnoredAny>(&t.arguments).is_ok()),
@@ -353,94 +384,54 @@ fn max_tokens_too_large(d: Dialect, n: u64, m: &ModelSpec) -> ApiError {
     ApiError::BadRequest { message, param: Some("max_tokens") }
 }
 
+/// Prompt tokens: one count per embeddings input, else one for the whole conversation; and the
+/// cacheable prefix's size and identity.
+#[derive(Default)]
+struct Counted {
+    inputs: Vec<u64>,
+    prefix: u64,
+    prefix_key: u64,
+}
+
 /// Counts the prompt (one count per embeddings input, else one for the conversation and its
 /// tool definitions); large prompts (context-overflow drills) are counted on the blocking pool
 /// so they do not hold an async worker. Hands the request back.
-async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (Vec<u64>, ChatRequest) {
+async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (Counted, ChatRequest) {
     let t = model.tokenizer;
+    let model_key = crate::rng::fnv1a(model.id.as_bytes());
     let count = move |req: ChatRequest| {
         if let Some(e) = &req.embedding {
-            let n = e.inputs.iter().map(|(text, ids)| ids.unwrap_or_else(|| tokens::count(t, text))).collect();
-            return (n, req);
+            let inputs = e.inputs.iter().map(|(text, ids)| ids.unwrap_or_else(|| tokens::count(t, text))).collect();
+            return (Counted { inputs, ..Counted::default() }, req);
         }
         let msgs: Vec<CountedMessage<'_>> = req
             .messages
             .iter()
             .map(|m| CountedMessage { role: &m.role, text: &m.text, name: m.name.as_deref() })
             .collect();
-        let n = tokens::count_chat(t, req.system.as_deref(), &msgs) + tokens::count(t, &req.tools.text());
+        let tools_text = req.tools.text();
+        let tools = tokens::count(t, &tools_text);
+        let n = tokens::count_chat(t, req.system.as_deref(), &msgs) + tools;
+        // The cacheable prefix: system, tools and every message but the last.
+        let head = &msgs[..msgs.len().saturating_sub(1)];
+        let (prefix, prefix_key) = if head.is_empty() && req.system.is_none() && tools == 0 {
+            (0, 0)
+        } else {
+            let mut key = crate::rng::DrawKey::new(model_key).with_str(req.system.as_deref().unwrap_or_default());
+            key = key.with_str(&tools_text);
+            for m in head {
+                key = key.with_str(m.role).with_str(m.text);
+            }
+            (tokens::count_chat(t, req.system.as_deref(), head) + tools, key.bits())
+        };
         drop(msgs);
-        (vec![n], req)
+        (Counted { inputs: vec![n], prefix, prefix_key }, req)
     };
     if body_len < BLOCKING_COUNT_BYTES {
         return count(req);
     }
     // Only a panic inside the tokenizer fails the join; count nothing rather than fail the answer.
     tokio::task::spawn_blocking(move || count(req)).await.unwrap_or_default()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build_completion(
-    d: Dialect,
-    req: &ChatRequest,
-    spec: &super::config::ProviderSpec,
-    model: &ModelSpec,
-    prompt: u64,
-    body_key: DrawKey,
-    draw: DrawKey,
-    fault: Option<&Fault>,
-) -> Completion {
-    let (id, _) = dialect::ids(d, draw.with_str("ids").bits());
-    let natural = tokens::natural_length(body_key, model.reply_tokens);
-    // A reasoning model thinks first; its reasoning counts against the output limit.
-    let thought = if model.reasoning { (natural / 2).max(1) } else { 0 };
-    let thought = req.max_tokens.map_or(thought, |m| thought.min(m.saturating_sub(1)));
-    let budget = req.max_tokens.map(|m| m - thought);
-    let reasoning = tokens::reply_pieces(body_key.with_str("reasoning"), thought, thought);
-    let tool_fault = matches!(fault, Some(Fault::ToolCallMalformed | Fault::ToolNameSplit));
-    // A tool fault fires only on a tool call, so a request that declares tools gets one.
-    let chosen = super::tools::decide(&req.tools, spec.tool_calls, body_key, tool_fault);
-    let malformed = matches!(fault, Some(Fault::ToolCallMalformed));
-    let mut tool_calls =
-        super::tools::plan(&chosen, body_key.with_str("calls"), malformed, |bits| dialect::call_id(d, req.api, bits));
-    let (pieces, finish) = if !tool_calls.is_empty() {
-        // Arguments cut at the output limit, as a model that ran out of tokens sends them.
-        let total: u64 = tool_calls.iter().map(|t| t.fragments.len() as u64).sum();
-        match budget {
-            Some(max) if max < total => {
-                let mut left = max as usize;
-                for t in &mut tool_calls {
-                    t.fragments.truncate(left);
-                    left -= t.fragments.len();
-                    t.arguments = t.fragments.concat();
-                }
-                tool_calls.retain(|t| !t.fragments.is_empty());
-                (Vec::new(), Finish::Length)
-            }
-            _ => (Vec::new(), Finish::ToolCalls),
-        }
-    } else {
-        let (n, finish) = match (fault, budget) {
-            (Some(Fault::TruncatedOutput), Some(max)) => (max, Finish::Length),
-            (Some(Fault::TruncatedOutput), None) => ((natural / 2).max(1), Finish::Length),
-            (_, Some(max)) if max < natural => (max, Finish::Length),
-            _ => (natural, Finish::Stop),
-        };
-        (tokens::reply_pieces(body_key, n, natural), finish)
-    };
-    Completion {
-        api: req.api,
-        id,
-        created: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        model: req.model.clone(),
-        pieces,
-        reasoning,
-        tool_calls,
-        prompt_tokens: prompt,
-        cached_tokens: 0,
-        finish,
-        split_tool_names: matches!(fault, Some(Fault::ToolNameSplit)),
-    }
 }
 
 /// An answer a fault decides before the real checks run.

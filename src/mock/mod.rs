@@ -6,7 +6,9 @@
 //! bound; [`ProviderFleet`] starts a whole configuration on loopback ports and is what the
 //! runner uses.
 
+pub mod answer;
 pub mod assemble;
+pub mod cache;
 pub mod config;
 pub mod control;
 pub mod dialect;

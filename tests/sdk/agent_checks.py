@@ -196,9 +196,50 @@ def anthropic_tools(h, url, key):
     h.control(url, "DELETE", "/_gatedrill/faults")
 
 
+SYSTEM = "You are the release gate's assistant. Follow the runbook exactly and cite each section. " * 90
+
+
+def reasoning_caching_betas(h, urls, keys):
+    ds = openai.OpenAI(base_url=urls["deepseek"], api_key=keys["deepseek"], max_retries=0)
+    r = ds.chat.completions.create(model="deepseek-reasoner", messages=ASK)
+    h.check(r.choices[0].message.reasoning_content and r.usage.completion_tokens_details.reasoning_tokens > 0,
+            "deepseek reasoning_content through the openai SDK")
+    history = ASK + [
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function",
+         "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "18C"}]
+    try:
+        ds.chat.completions.create(model="deepseek-reasoner", messages=history)
+        h.check(False, "missing reasoning_content accepted")
+    except openai.BadRequestError as e:
+        h.check("reasoning_content" in e.message, "echo rule is a BadRequestError")
+
+    oa = openai.OpenAI(base_url=urls["openai"] + "/v1", api_key=keys["openai"], max_retries=0)
+    msgs = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hi"}]
+    oa.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+    r = oa.chat.completions.create(model="gpt-4o-mini", messages=msgs)
+    h.check(r.usage.prompt_tokens_details.cached_tokens >= 1024, "openai cached_tokens")
+
+    an = anthropic.Anthropic(base_url=urls["anthropic"], api_key=keys["anthropic"], max_retries=0)
+    system = [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]
+    w = an.messages.create(model="claude-haiku-4-5", max_tokens=16, system=system, messages=ASK)
+    r = an.messages.create(model="claude-haiku-4-5", max_tokens=16, system=system, messages=ASK)
+    h.check(w.usage.cache_creation_input_tokens > 0 and w.usage.cache_creation.ephemeral_5m_input_tokens > 0,
+            "anthropic cache write")
+    h.check(r.usage.cache_read_input_tokens == w.usage.cache_creation_input_tokens, "anthropic cache read")
+    m = an.beta.messages.create(model="claude-haiku-4-5", max_tokens=16, messages=ASK, betas=["context-1m-2025-08-07"])
+    h.check(m.content, "known beta accepted")
+    try:
+        an.beta.messages.create(model="claude-haiku-4-5", max_tokens=16, messages=ASK, betas=["made-up-2099-01-01"])
+        h.check(False, "unknown beta accepted")
+    except anthropic.BadRequestError as e:
+        h.check("made-up-2099-01-01" in str(e), "unknown beta is a BadRequestError naming it")
+
+
 def run(h, urls, keys):
     openai_tools(h, urls["openai"], keys["openai"], "gpt-5", urls["openai"] + "/v1")
     openai_tools(h, urls["deepseek"], keys["deepseek"], "deepseek-chat", urls["deepseek"])
     openai_responses(h, urls["openai"], keys["openai"])
     openai_embeddings(h, urls["openai"], keys["openai"])
     anthropic_tools(h, urls["anthropic"], keys["anthropic"])
+    reasoning_caching_betas(h, urls, keys)

@@ -28,6 +28,7 @@ struct Req {
 struct ReqTool {
     name: String,
     input_schema: Option<Value>,
+    cache_control: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +62,7 @@ struct Block {
     name: Option<String>,
     input: Option<Value>,
     content: Option<Value>,
+    cache_control: Option<Value>,
 }
 
 impl Block {
@@ -84,6 +86,9 @@ impl Content {
     }
     fn has_tool_result(&self) -> bool {
         matches!(self, Content::Blocks(b) if b.iter().any(|b| b.kind == "tool_result"))
+    }
+    fn has_cache_control(&self) -> bool {
+        matches!(self, Content::Blocks(b) if b.iter().any(|b| b.cache_control.is_some()))
     }
 }
 
@@ -116,6 +121,9 @@ pub fn parse_request(body: &[u8], count_only: bool) -> Result<ChatRequest, ApiEr
         )));
     }
     let answers_tool_result = msgs.last().is_some_and(|m| m.role == "user" && m.content.has_tool_result());
+    let cache_marked = msgs.iter().any(|m| m.content.has_cache_control())
+        || r.system.as_ref().is_some_and(Content::has_cache_control)
+        || r.tools.iter().flatten().any(|t| t.cache_control.is_some());
     let messages: Vec<Message> =
         msgs.into_iter().map(|m| Message { role: m.role, text: m.content.into_text(), name: None }).collect();
     let decls: Vec<ToolDecl> = r
@@ -149,6 +157,7 @@ pub fn parse_request(body: &[u8], count_only: bool) -> Result<ChatRequest, ApiEr
         system: r.system.map(Content::into_text),
         tools: ToolRequest::new(decls, choice, parallel, answers_tool_result, &messages),
         messages,
+        cache_marked,
         ..ChatRequest::default()
     })
 }
@@ -252,8 +261,61 @@ fn stop_reason(f: Finish) -> &'static str {
     }
 }
 
-fn usage(input: u64, output: u64) -> Value {
-    json!({"input_tokens": input, "output_tokens": output, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
+/// Usage as Anthropic counts it: `input_tokens` excludes what was read from or written to the
+/// prompt cache.
+fn usage(c: &Completion, output: u64) -> Value {
+    let (read, written) = (c.cached_tokens, c.cache_write_tokens);
+    json!({"input_tokens": c.prompt_tokens.saturating_sub(read + written), "output_tokens": output,
+           "cache_creation_input_tokens": written, "cache_read_input_tokens": read,
+           "cache_creation": {"ephemeral_5m_input_tokens": written, "ephemeral_1h_input_tokens": 0}})
+}
+
+/// `anthropic-beta` flags the first-party API accepts (late 2025).
+pub const FIRST_PARTY_BETAS: &[&str] = &[
+    "message-batches-2024-09-24",
+    "prompt-caching-2024-07-31",
+    "computer-use-2024-10-22",
+    "computer-use-2025-01-24",
+    "pdfs-2024-09-25",
+    "token-counting-2024-11-01",
+    "token-efficient-tools-2025-02-19",
+    "output-128k-2025-02-19",
+    "files-api-2025-04-14",
+    "mcp-client-2025-04-04",
+    "dev-full-thinking-2025-05-14",
+    "interleaved-thinking-2025-05-14",
+    "code-execution-2025-05-22",
+    "extended-cache-ttl-2025-04-11",
+    "fine-grained-tool-streaming-2025-05-14",
+    "context-1m-2025-08-07",
+    "context-management-2025-06-27",
+    "model-context-window-exceeded-2025-08-26",
+    "skills-2025-10-02",
+];
+
+/// The flags of an `anthropic-beta` header (comma-separated) that `accepted` lacks.
+pub fn rejected_betas(header: &str, accepted: Option<&[String]>) -> Vec<String> {
+    header
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .filter(|f| match accepted {
+            Some(list) => !list.iter().any(|a| a == f),
+            None => !FIRST_PARTY_BETAS.contains(f),
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The platform's 400 for flags it does not support, naming them.
+pub fn betas_refused(flags: &[String]) -> ApiError {
+    let named = flags.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
+    ApiError::BadRequest {
+        message: format!(
+            "Unexpected value(s) {named} for the `anthropic-beta` header. Please consult our documentation at docs.anthropic.com or try again without the header."
+        ),
+        param: None,
+    }
 }
 
 /// The answer's content blocks: text, or `tool_use` blocks with parsed `input` (malformed
@@ -278,7 +340,7 @@ pub fn render_completion(c: &Completion) -> Bytes {
         "id": c.id, "type": "message", "role": "assistant", "model": c.model,
         "content": content(c),
         "stop_reason": stop_reason(c.finish), "stop_sequence": null,
-        "usage": usage(c.prompt_tokens, c.completion_tokens()),
+        "usage": usage(c, c.completion_tokens()),
     }))
 }
 
@@ -292,7 +354,7 @@ pub fn stream_plan(c: &Completion) -> StreamPlan {
         "message_start",
         json!({"type": "message_start", "message": {
             "id": c.id, "type": "message", "role": "assistant", "content": [], "model": c.model,
-            "stop_reason": null, "stop_sequence": null, "usage": usage(c.prompt_tokens, 1)}}),
+            "stop_reason": null, "stop_sequence": null, "usage": usage(c, 1)}}),
     ));
     let block_start = |i: usize, block: Value| {
         event("content_block_start", json!({"type": "content_block_start", "index": i, "content_block": block}))

@@ -4,6 +4,7 @@
 //! functions differ, dispatched on [`Dialect`].
 
 pub mod anthropic;
+pub mod deepseek;
 pub mod embeddings;
 pub mod openai;
 pub mod responses;
@@ -45,6 +46,10 @@ pub struct ChatRequest {
     pub tools: ToolRequest,
     /// For `/v1/embeddings`: what to embed and how to encode it.
     pub embedding: Option<embeddings::EmbeddingRequest>,
+    /// An assistant turn with tool calls lacks its `reasoning_content` (DeepSeek thinking mode).
+    pub missing_reasoning_echo: bool,
+    /// The request marks a `cache_control` breakpoint (Anthropic prompt caching).
+    pub cache_marked: bool,
 }
 
 #[derive(Debug)]
@@ -140,6 +145,8 @@ pub struct Completion {
     pub prompt_tokens: u64,
     /// Of `prompt_tokens`, how many the provider's prompt cache served.
     pub cached_tokens: u64,
+    /// Of `prompt_tokens`, how many were written to the prompt cache (Anthropic).
+    pub cache_write_tokens: u64,
     pub finish: Finish,
     /// `tool_name_split`: stream each tool name in two deltas (OpenAI-shaped streams).
     pub split_tool_names: bool,

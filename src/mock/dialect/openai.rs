@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 
 use super::{Api, ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes};
 use crate::mock::config::ProviderSpec;
-use crate::mock::faults::QuotaVariant;
 use crate::mock::quota::Exceeded;
 use crate::mock::tools::{ToolChoice, ToolDecl, ToolRequest};
 use crate::sse;
@@ -47,6 +46,8 @@ struct Msg {
     name: Option<String>,
     #[serde(default)]
     tool_calls: Option<Vec<MsgToolCall>>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +102,11 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
         });
     }
     let answers_tool_result = msgs.last().is_some_and(|m| m.role == "tool");
+    let missing_reasoning_echo = msgs.iter().any(|m| {
+        m.role == "assistant"
+            && m.tool_calls.as_ref().is_some_and(|c| !c.is_empty())
+            && m.reasoning_content.as_deref().is_none_or(str::is_empty)
+    });
     let messages: Vec<Message> = msgs
         .into_iter()
         .map(|m| {
@@ -130,9 +136,13 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
         max_tokens: r.max_completion_tokens.or(r.max_tokens),
         tools: ToolRequest::new(decls, choice, r.parallel_tool_calls.unwrap_or(true), answers_tool_result, &messages),
         messages,
+        missing_reasoning_echo,
         ..ChatRequest::default()
     })
 }
+
+/// DeepSeek's refusal of a thinking-mode tool history without `reasoning_content`.
+pub const REASONING_ECHO_MISSING: &str = "The `reasoning_content` in the thinking mode must be passed back to the API.";
 
 /// `tool_choice` in OpenAI's words (chat and Responses differ only in where an object names
 /// the function, which `named` reads).
@@ -173,7 +183,7 @@ pub fn render_error(e: &ApiError, deepseek: bool) -> ErrorReply {
         code: code.unwrap_or(kind).to_string(),
     };
     if deepseek {
-        return render_deepseek_error(e, reply);
+        return super::deepseek::render_error(e, reply);
     }
     match e {
         ApiError::BadRequest { message, param } => reply(400, message, "invalid_request_error", *param, None),
@@ -315,66 +325,6 @@ fn status_words(s: u16) -> (&'static str, &'static str) {
     }
 }
 
-fn render_deepseek_error(
-    e: &ApiError,
-    reply: impl Fn(u16, &str, &str, Option<&str>, Option<&str>) -> ErrorReply,
-) -> ErrorReply {
-    let irq = Some("invalid_request_error");
-    match e {
-        ApiError::BadRequest { message, .. } => reply(400, message, "invalid_request_error", None, irq),
-        ApiError::MissingAuth | ApiError::InvalidKey { .. } => {
-            let masked = match e {
-                ApiError::InvalidKey { masked } => masked.as_str(),
-                _ => "",
-            };
-            reply(
-                401,
-                &format!("Authentication Fails, Your api key: {masked} is invalid"),
-                "authentication_error",
-                None,
-                irq,
-            )
-        }
-        ApiError::ModelNotFound { .. } => reply(400, "Model Not Exist", "invalid_request_error", None, irq),
-        ApiError::NoRoute { .. } => reply(404, "Not Found", "invalid_request_error", None, irq),
-        ApiError::TooLarge { .. } => reply(413, "Request Entity Too Large", "invalid_request_error", None, irq),
-        ApiError::ContextOverflow { window, prompt, max_tokens } => reply(
-            400,
-            &format!(
-                "This model's maximum context length is {window} tokens. However, you requested {} tokens ({prompt} in the messages, {max_tokens} in the completion). Please reduce the length of the messages or completion.",
-                prompt + max_tokens
-            ),
-            "invalid_request_error",
-            None,
-            irq,
-        ),
-        ApiError::RateLimited { .. } => reply(429, "Rate Limit Reached", "rate_limit_error", None, irq),
-        ApiError::QuotaExhausted(QuotaVariant::Billing | QuotaVariant::SpendLimit) => {
-            reply(402, "Insufficient Balance", "unknown_error", None, irq)
-        }
-        ApiError::Overloaded | ApiError::Unavailable => reply(503, "Server Overloaded", "server_error", None, None),
-        ApiError::Status(s) => {
-            let message = match s {
-                400 => "Invalid Format",
-                401 => "Authentication Fails",
-                402 => "Insufficient Balance",
-                422 => "Invalid Parameters",
-                429 => "Rate Limit Reached",
-                503 => "Server Overloaded",
-                s if *s >= 500 => "Server Error",
-                _ => "Request Error",
-            };
-            let kind = if *s >= 500 { "server_error" } else { "invalid_request_error" };
-            reply(*s, message, kind, None, irq)
-        }
-        ApiError::StreamServerError => reply(500, "Server Error", "server_error", None, None),
-        ApiError::WrongApi { .. } | ApiError::RetiredModel { .. } => {
-            reply(400, "Model Not Exist", "invalid_request_error", None, irq)
-        }
-        ApiError::EmbeddingInputTooLong { .. } => reply(400, "Invalid Format", "invalid_request_error", None, irq),
-    }
-}
-
 #[derive(Serialize)]
 struct Usage {
     prompt_tokens: u64,
@@ -396,29 +346,35 @@ struct PromptDetails {
     audio_tokens: Option<u64>,
 }
 
+/// OpenAI sends all four counts; DeepSeek only `reasoning_tokens`, and only for its reasoner.
 #[derive(Serialize)]
 struct CompletionDetails {
     reasoning_tokens: u64,
-    audio_tokens: u64,
-    accepted_prediction_tokens: u64,
-    rejected_prediction_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audio_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accepted_prediction_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejected_prediction_tokens: Option<u64>,
 }
 
 fn usage(c: &Completion, deepseek: bool) -> Usage {
     let completion_tokens = c.completion_tokens();
+    let openai = (!deepseek).then_some(0);
+    let reasoning = c.reasoning.len() as u64;
     Usage {
         prompt_tokens: c.prompt_tokens,
         completion_tokens,
         total_tokens: c.prompt_tokens + completion_tokens,
-        prompt_tokens_details: PromptDetails { cached_tokens: 0, audio_tokens: (!deepseek).then_some(0) },
-        completion_tokens_details: (!deepseek).then_some(CompletionDetails {
-            reasoning_tokens: 0,
-            audio_tokens: 0,
-            accepted_prediction_tokens: 0,
-            rejected_prediction_tokens: 0,
+        prompt_tokens_details: PromptDetails { cached_tokens: c.cached_tokens, audio_tokens: openai },
+        completion_tokens_details: (!deepseek || reasoning > 0).then_some(CompletionDetails {
+            reasoning_tokens: reasoning,
+            audio_tokens: openai,
+            accepted_prediction_tokens: openai,
+            rejected_prediction_tokens: openai,
         }),
-        prompt_cache_hit_tokens: deepseek.then_some(0),
-        prompt_cache_miss_tokens: deepseek.then_some(c.prompt_tokens),
+        prompt_cache_hit_tokens: deepseek.then_some(c.cached_tokens),
+        prompt_cache_miss_tokens: deepseek.then_some(c.prompt_tokens - c.cached_tokens.min(c.prompt_tokens)),
     }
 }
 
@@ -459,6 +415,9 @@ struct Choice<'a> {
 struct AnswerMessage<'a> {
     role: &'static str,
     content: Option<&'a str>,
+    /// DeepSeek thinking models' reasoning, beside the content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<Vec<WireToolCall<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -505,6 +464,7 @@ pub fn render_completion(c: &Completion, deepseek: bool) -> Bytes {
             message: AnswerMessage {
                 role: "assistant",
                 content,
+                reasoning_content: (deepseek && !c.reasoning.is_empty()).then(|| c.reasoning.concat()),
                 tool_calls: (!calls.is_empty()).then_some(calls),
                 refusal: (!deepseek).then_some(None),
                 annotations: (!deepseek).then_some([]),
@@ -532,7 +492,14 @@ pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> Strea
     };
     let delta = |d: Value| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": null}]);
     let mut frames = Vec::with_capacity(c.completion_tokens() as usize + 4);
-    if c.tool_calls.is_empty() {
+    let thinks = deepseek && !c.reasoning.is_empty();
+    if thinks {
+        // DeepSeek's reasoner streams its reasoning first, with `content: null`.
+        frames.push(chunk(delta(json!({"role": "assistant", "content": null, "reasoning_content": ""})), None));
+        for p in &c.reasoning {
+            frames.push(chunk(delta(json!({"content": null, "reasoning_content": p})), None));
+        }
+    } else if c.tool_calls.is_empty() {
         frames.push(chunk(delta(json!({"role": "assistant", "content": "", "refusal": null})), None));
     }
     for p in &c.pieces {
