@@ -4,6 +4,7 @@
 //! never from error text.
 
 pub mod conduct;
+pub mod contract;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

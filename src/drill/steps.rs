@@ -272,6 +272,10 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
                 .call_timed(reqwest::Method::POST, "/api/admin/agent-gateway/orchestrate", Some(&body), true, true)
                 .await;
             ctx.obs.task(TaskOutcome { ok: ex.status == Some(201), latency: took, ..Default::default() });
+            if ex.body["failed"] == true {
+                // Playbook B's artifact: the session's channel and each role's failing tools.
+                ctx.evidence.push(("orchestrate".into(), ex.body.clone()));
+            }
             status_check(&mut out, expect.status.unwrap_or(201), &ex);
             expect_eq(
                 &mut out,
@@ -488,7 +492,27 @@ pub fn dry_run_task(role: &str, ex: &Exchange, latency: Duration) -> TaskOutcome
         cost_usd: ex.body["costUsd"].as_f64().unwrap_or(0.0),
         judge: role == "judge",
         latency,
+        tool_call: tool_call_outcome(ex),
     }
+}
+
+/// The tool-call outcome of a dry-run that declared tools (`toolsDeclared`), as
+/// `tool_success_rate` defines it (metrics::slo): the answer's `toolCalls` are a success when
+/// every call's arguments parse; broken calls (`failedTools` in an attempt) with no rescuing
+/// answer, or a failed task, are a failure; an answer in words leaves no outcome.
+pub fn tool_call_outcome(ex: &Exchange) -> Option<bool> {
+    use crate::mock::assemble::{ToolCallVerdict, verdict};
+    if ex.body["toolsDeclared"].as_u64().unwrap_or(0) == 0 {
+        return None;
+    }
+    let ok = ex.status == Some(200) && ex.body["failed"] == false;
+    let calls = ex.body["toolCalls"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if !calls.is_empty() {
+        let args = calls.iter().map(|c| c["arguments"].as_str().unwrap_or_default());
+        return Some(ok && verdict(args, true) == ToolCallVerdict::Valid);
+    }
+    let broke = ex.body["attempts"].as_array().into_iter().flatten().any(|a| a["failedTools"].is_array());
+    (broke || !ok).then_some(false)
 }
 
 async fn active_sessions(ctx: &StepCtx<'_>) -> Vec<String> {

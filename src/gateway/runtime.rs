@@ -7,7 +7,10 @@
 //! - a context overflow is not the provider's fault: the walk goes on to the next model whose
 //!   context window is larger, skipping smaller ones, and nothing is cooled;
 //! - a stream without its terminator or finish reason is a failure, never a success;
-//! - cost is priced from the model table shared with the mocks.
+//! - cost is priced from the model table shared with the mocks, cache reads and writes included;
+//! - a role's tools (`AI_<ROLE>_TOOLS`, or a dry-run's own) go to every link of the chain, and
+//!   an answer whose tool calls are unusable (malformed arguments, a stream cut mid-call) is a
+//!   failed attempt like any other: the walk fails over (issue 14 item 8).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +21,8 @@ use tokio::time::Instant;
 use super::client::{self, AttemptCode, CallError};
 use super::config::{GatewayConfig, Role};
 use super::cooldown::CooldownTracker;
+use super::tools::ToolDef;
+use crate::mock::assemble::AssembledCall;
 
 /// What became of one link of the chain.
 #[derive(Clone, Debug, Serialize)]
@@ -36,6 +41,9 @@ pub struct AttemptReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
     pub latency_ms: f64,
+    /// Tools whose calls failed in this attempt (Playbook B's "failing tools").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_tools: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -43,6 +51,15 @@ pub struct AttemptReport {
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Of `prompt_tokens`, read from / written to the provider's prompt cache (priced apart).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cached_tokens: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The result of a role's request.
@@ -61,6 +78,16 @@ pub struct RunOutcome {
     pub latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// How many tools the request declared (0: not a tool task).
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub tools_declared: usize,
+    /// The tool calls of the answer that served the request.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<AssembledCall>,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 pub struct Runtime {
@@ -86,8 +113,21 @@ impl Runtime {
         Runtime { config, cooldown: CooldownTracker::default(), client }
     }
 
-    /// Runs `prompt` for `role` within `timeout` (and the failover budget).
+    /// Runs `prompt` for `role` within `timeout` (and the failover budget), with the role's
+    /// configured tools.
     pub async fn run(&self, role: Role, prompt: &str, timeout: Duration) -> RunOutcome {
+        self.run_with_tools(role, prompt, None, timeout).await
+    }
+
+    /// As [`Runtime::run`], declaring `tools` instead of the role's configured ones when given.
+    pub async fn run_with_tools(
+        &self,
+        role: Role,
+        prompt: &str,
+        tools: Option<&[ToolDef]>,
+        timeout: Duration,
+    ) -> RunOutcome {
+        let tools = tools.unwrap_or_else(|| self.config.role_tools.get(&role).map_or(&[], Vec::as_slice));
         let started = Instant::now();
         let deadline = started + timeout.min(self.config.failover_budget);
         let chain = self.config.chains.get(&role).cloned().unwrap_or_default();
@@ -103,6 +143,8 @@ impl Runtime {
             cost_usd: 0.0,
             latency_ms: 0.0,
             output: None,
+            tools_declared: tools.len(),
+            tool_calls: Vec::new(),
         };
         // After a context overflow, only a larger window can help.
         let mut need_window_above: Option<u64> = None;
@@ -117,6 +159,7 @@ impl Runtime {
                 detail: detail.map(str::to_string),
                 retry_after_ms: None,
                 latency_ms: 0.0,
+                failed_tools: Vec::new(),
             };
             if now >= deadline {
                 out.attempts.push(report("skipped", None, Some("failover_budget_spent")));
@@ -135,7 +178,7 @@ impl Runtime {
             }
             let Some(provider) = self.config.provider(&link.provider) else { continue };
             let result = if self.config.use_http_adapters {
-                let attempt = client::call(&self.client, provider, &link.model, prompt, MAX_OUTPUT_TOKENS);
+                let attempt = client::call(&self.client, provider, &link.model, prompt, MAX_OUTPUT_TOKENS, tools);
                 match tokio::time::timeout(self.config.attempt_timeout.min(deadline - now), attempt).await {
                     Ok(r) => r,
                     Err(_) => Err(CallError {
@@ -143,6 +186,7 @@ impl Runtime {
                         status: None,
                         retry_after: None,
                         detail: "attempt_timeout".into(),
+                        failed_tools: Vec::new(),
                     }),
                 }
             } else {
@@ -151,6 +195,7 @@ impl Runtime {
                     status: None,
                     retry_after: None,
                     detail: "http_adapters_disabled".into(),
+                    failed_tools: Vec::new(),
                 })
             };
             let latency_ms = ms(now.elapsed());
@@ -165,13 +210,22 @@ impl Runtime {
                     out.model = Some(link.model.clone());
                     out.fallback_used = i > 0;
                     out.finish_reason = Some(answer.finish);
-                    out.usage =
-                        Usage { prompt_tokens: answer.prompt_tokens, completion_tokens: answer.completion_tokens };
-                    out.cost_usd = self
-                        .config
-                        .model(&link.model)
-                        .map_or(0.0, |m| m.cost_usd(answer.prompt_tokens, answer.completion_tokens));
+                    out.usage = Usage {
+                        prompt_tokens: answer.prompt_tokens,
+                        completion_tokens: answer.completion_tokens,
+                        cached_tokens: answer.cached_tokens,
+                        cache_write_tokens: answer.cache_write_tokens,
+                    };
+                    out.cost_usd = self.config.model(&link.model).map_or(0.0, |m| {
+                        m.cost_with_cache_usd(
+                            answer.prompt_tokens,
+                            answer.cached_tokens,
+                            answer.cache_write_tokens,
+                            answer.completion_tokens,
+                        )
+                    });
                     out.output = Some(answer.text);
+                    out.tool_calls = answer.tool_calls;
                     break;
                 }
                 Err(e) => {
@@ -179,6 +233,7 @@ impl Runtime {
                     r.http_status = e.status;
                     r.retry_after_ms = e.retry_after.map(|d| d.as_millis() as u64);
                     r.latency_ms = latency_ms;
+                    r.failed_tools = e.failed_tools;
                     out.attempts.push(r);
                     if e.code == AttemptCode::ContextOverflow {
                         need_window_above = need_window_above.max(window.or(Some(0)));

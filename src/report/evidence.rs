@@ -307,6 +307,7 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
         .map(|e| &e.payload);
     payload(out, "Dry-run attempts payload with error codes", dry_run);
     payload(out, "Session summary payload for affected gateway session ids", find("session_summary"));
+    failing_tools(out, r);
     let _ = writeln!(
         out,
         "- Deployment version / commit SHA: gatedrill {}, commit {}, target {}",
@@ -387,4 +388,32 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
         let _ = writeln!(out, "\nLaunch gate: {}", h.action);
     }
     out
+}
+
+/// Seed 000 Playbook B's artifact: the failing tools (by provider) and the affected channels,
+/// from the dry-run and orchestrate answers kept as evidence.
+fn failing_tools(out: &mut String, r: &ScenarioReport) {
+    let mut tools = BTreeSet::new();
+    let mut channels = BTreeSet::new();
+    for e in &r.evidence {
+        let p = &e.payload;
+        let roles = p["roles"].as_array().map_or_else(|| vec![p], |a| a.iter().collect());
+        for role in roles {
+            for a in role["attempts"].as_array().into_iter().flatten() {
+                for t in a["failedTools"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    tools.insert(format!("`{t}` on {}", a["provider"].as_str().unwrap_or("?")));
+                    if let Some(c) = p["session"]["channel"].as_str() {
+                        channels.insert(format!("`{c}`"));
+                    }
+                }
+            }
+        }
+    }
+    if !tools.is_empty() {
+        let join = |s: BTreeSet<String>| {
+            if s.is_empty() { "none recorded".to_string() } else { s.into_iter().collect::<Vec<_>>().join(", ") }
+        };
+        let _ = writeln!(out, "- Failing tools (Playbook B): {}", join(tools));
+        let _ = writeln!(out, "- Affected channels (Playbook B): {}", join(channels));
+    }
 }
