@@ -1,7 +1,8 @@
 //! Prompt caching as each provider reports it (../shared/WIRE.md "Prompt caching usage"; issue
-//! 14 item 5). The prefix of a request (system prompt, tool definitions and every message but
-//! the last) is remembered per provider; a later request with the same prefix on the same model
-//! is a cache hit. Deterministic for a given request sequence, bounded in memory.
+//! 14 item 5). Two prefixes of each request are remembered per provider and model: the whole
+//! prompt, and its head (system prompt, tool definitions and every message but the last). A
+//! later request whose whole prompt or head was seen is a cache hit on the longer of the two.
+//! Deterministic for a given request sequence, bounded in memory.
 //!
 //! What counts, per dialect (the providers' documented rules, simplified):
 //! - OpenAI: automatic for prefixes of 1024 tokens or more, in 128-token steps;
@@ -37,6 +38,11 @@ impl PromptCache {
         seen.insert(key);
         false
     }
+
+    /// The tokens of the longest prefix seen before, of `(key, tokens)` pairs; caches them all.
+    pub fn longest_hit(&self, prefixes: &[(u64, u64)]) -> u64 {
+        prefixes.iter().filter(|(k, n)| *n > 0 && self.touch(*k)).map(|(_, n)| *n).max().unwrap_or(0)
+    }
 }
 
 /// Tokens served from the cache and written to it by one request.
@@ -46,18 +52,19 @@ pub struct CacheUse {
     pub written: u64,
 }
 
-/// What the provider reports for a prefix of `prefix` tokens; `hit` says the prefix was cached
-/// before, `marked` that the request carries a `cache_control` breakpoint (Anthropic).
-pub fn cache_use(d: Dialect, prefix: u64, hit: bool, marked: bool) -> CacheUse {
+/// What the provider reports. `hit` is the longest cached prefix's size in tokens (0: a miss),
+/// `head` the size of the request's head, where an Anthropic `cache_control` breakpoint
+/// (`marked`) sits.
+pub fn cache_use(d: Dialect, hit: u64, head: u64, marked: bool) -> CacheUse {
     const MIN: u64 = 1024;
     match d {
-        Dialect::Openai if hit && prefix >= MIN => CacheUse { read: MIN + (prefix - MIN) / 128 * 128, written: 0 },
-        Dialect::Deepseek if hit => CacheUse { read: prefix / 64 * 64, written: 0 },
-        Dialect::Anthropic if marked && prefix >= MIN => {
-            if hit {
-                CacheUse { read: prefix, written: 0 }
+        Dialect::Openai if hit >= MIN => CacheUse { read: MIN + (hit - MIN) / 128 * 128, written: 0 },
+        Dialect::Deepseek => CacheUse { read: hit / 64 * 64, written: 0 },
+        Dialect::Anthropic if marked && head >= MIN => {
+            if hit >= head {
+                CacheUse { read: head, written: 0 }
             } else {
-                CacheUse { read: 0, written: prefix }
+                CacheUse { read: 0, written: head }
             }
         }
         _ => CacheUse::default(),
@@ -70,20 +77,20 @@ mod tests {
 
     #[test]
     fn each_dialect_counts_its_own_way() {
-        assert_eq!(cache_use(Dialect::Openai, 1500, true, false).read, 1408);
-        assert_eq!(cache_use(Dialect::Openai, 1000, true, false).read, 0);
-        assert_eq!(cache_use(Dialect::Openai, 1500, false, false).read, 0);
-        assert_eq!(cache_use(Dialect::Deepseek, 130, true, false).read, 128);
-        assert_eq!(cache_use(Dialect::Anthropic, 2000, false, true), CacheUse { read: 0, written: 2000 });
-        assert_eq!(cache_use(Dialect::Anthropic, 2000, true, true), CacheUse { read: 2000, written: 0 });
-        assert_eq!(cache_use(Dialect::Anthropic, 2000, true, false), CacheUse::default());
+        assert_eq!(cache_use(Dialect::Openai, 1500, 0, false).read, 1408);
+        assert_eq!(cache_use(Dialect::Openai, 1000, 0, false).read, 0);
+        assert_eq!(cache_use(Dialect::Openai, 0, 1500, false).read, 0);
+        assert_eq!(cache_use(Dialect::Deepseek, 130, 0, false).read, 128);
+        assert_eq!(cache_use(Dialect::Anthropic, 0, 2000, true), CacheUse { read: 0, written: 2000 });
+        assert_eq!(cache_use(Dialect::Anthropic, 2000, 2000, true), CacheUse { read: 2000, written: 0 });
+        assert_eq!(cache_use(Dialect::Anthropic, 2000, 2000, false), CacheUse::default());
     }
 
     #[test]
     fn a_prefix_hits_the_second_time() {
         let c = PromptCache::default();
-        assert!(!c.touch(7));
-        assert!(c.touch(7));
-        assert!(!c.touch(8));
+        assert_eq!(c.longest_hit(&[(7, 100), (8, 40)]), 0);
+        assert_eq!(c.longest_hit(&[(9, 120), (8, 40)]), 40, "the head was seen");
+        assert_eq!(c.longest_hit(&[(9, 120), (8, 40)]), 120, "then the whole prompt");
     }
 }

@@ -299,11 +299,10 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     }
     let mut completion =
         super::answer::build_completion(d, &req, &p.spec, model, prompt, body_key, draw, outcome_fault.as_ref());
-    if counted.prefix > 0 {
-        let hit = p.prompt_cache.touch(counted.prefix_key);
-        let used = super::cache::cache_use(d, counted.prefix, hit, req.cache_marked);
-        (completion.cached_tokens, completion.cache_write_tokens) = (used.read, used.written);
-    }
+    let prefixes = [(counted.prefix_key, counted.prefix), (counted.prefix_key ^ counted.last_key, prompt)];
+    let hit = p.prompt_cache.longest_hit(&prefixes);
+    let used = super::cache::cache_use(d, hit, counted.prefix, req.cache_marked);
+    (completion.cached_tokens, completion.cache_write_tokens) = (used.read, used.written);
     let (names, valid) = (
         completion.tool_calls.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
         completion.tool_calls.iter().all(|t| serde_json::from_str::<serde::de::IgnoredAny>(&t.arguments).is_ok()),
@@ -391,6 +390,8 @@ struct Counted {
     inputs: Vec<u64>,
     prefix: u64,
     prefix_key: u64,
+    /// Identity of the last message: with `prefix_key`, the whole prompt's.
+    last_key: u64,
 }
 
 /// Counts the prompt (one count per embeddings input, else one for the conversation and its
@@ -412,20 +413,21 @@ async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (
         let tools_text = req.tools.text();
         let tools = tokens::count(t, &tools_text);
         let n = tokens::count_chat(t, req.system.as_deref(), &msgs) + tools;
-        // The cacheable prefix: system, tools and every message but the last.
+        // The cacheable head: system, tools and every message but the last.
         let head = &msgs[..msgs.len().saturating_sub(1)];
-        let (prefix, prefix_key) = if head.is_empty() && req.system.is_none() && tools == 0 {
-            (0, 0)
+        let mut key = crate::rng::DrawKey::new(model_key).with_str(req.system.as_deref().unwrap_or_default());
+        key = key.with_str(&tools_text);
+        for m in head {
+            key = key.with_str(m.role).with_str(m.text);
+        }
+        let last_key = msgs.last().map_or(0, |m| crate::rng::DrawKey::new(1).with_str(m.role).with_str(m.text).bits());
+        let prefix = if head.is_empty() && req.system.is_none() && tools == 0 {
+            0
         } else {
-            let mut key = crate::rng::DrawKey::new(model_key).with_str(req.system.as_deref().unwrap_or_default());
-            key = key.with_str(&tools_text);
-            for m in head {
-                key = key.with_str(m.role).with_str(m.text);
-            }
-            (tokens::count_chat(t, req.system.as_deref(), head) + tools, key.bits())
+            tokens::count_chat(t, req.system.as_deref(), head) + tools
         };
         drop(msgs);
-        (Counted { inputs: vec![n], prefix, prefix_key }, req)
+        (Counted { inputs: vec![n], prefix, prefix_key: key.bits(), last_key }, req)
     };
     if body_len < BLOCKING_COUNT_BYTES {
         return count(req);
