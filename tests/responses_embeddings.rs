@@ -260,6 +260,12 @@ async fn embeddings_float_base64_dimensions_and_limits() {
     assert!(e["error"]["message"].as_str().unwrap().starts_with("This model's maximum context length is 8192 tokens"));
     assert_eq!(e["error"]["type"], "invalid_request_error");
 
+    let many: Vec<String> = (0..80).map(|i| format!("{i} {}", "lorem ipsum ".repeat(2000))).collect();
+    let r = post(&f, "openai", url, &json!({"model": "text-embedding-3-small", "input": many})).await;
+    assert_eq!(r.status(), 400, "over 300k tokens in one request");
+    let e: Value = r.json().await.unwrap();
+    assert!(e["error"]["message"].as_str().unwrap().ends_with("max 300000 tokens per request"), "{e}");
+
     let r = post(&f, "openai", url, &json!({"model": "gpt-5", "input": "x"})).await;
     assert_eq!(r.status(), 400, "a chat model does not embed");
     let r = post(

@@ -265,6 +265,13 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
             let e = ApiError::EmbeddingInputTooLong { window: model.context_window, tokens };
             return error(ctx, &e, None, None).await;
         }
+        if prompt > dialect::embeddings::MAX_REQUEST_TOKENS {
+            let message = format!(
+                "Requested {prompt} tokens, max {} tokens per request",
+                dialect::embeddings::MAX_REQUEST_TOKENS
+            );
+            return error(ctx, &ApiError::BadRequest { message, param: None }, None, None).await;
+        }
     } else if !fits {
         let e = ApiError::ContextOverflow { window: model.context_window, prompt, max_tokens };
         return error(ctx, &e, None, None).await;

@@ -126,18 +126,26 @@ pub fn decide(req: &ToolRequest, policy: ToolPolicy, key: DrawKey, force: bool) 
 
 /// Deepest nesting of generated arguments; deeper schemas get empty objects and arrays.
 const MAX_DEPTH: u8 = 6;
+/// Most values generated for one call, whatever the schema (arrays repeat their item schema,
+/// so a small schema could otherwise ask for a huge document).
+const MAX_VALUES: u32 = 2_000;
 const WORDS: &[&str] = &["Paris", "Berlin", "Tokyo", "alpha", "gateway", "report", "ticket", "invoice"];
 
 /// Arguments that validate against `schema`, drawn from `key`.
 pub fn arguments(schema: &Value, key: DrawKey) -> String {
-    let v = value_for(schema, key, 0);
+    let mut budget = MAX_VALUES;
+    let v = value_for(schema, key, 0, &mut budget);
     // The top level of a tool's arguments is always an object.
     let v = if v.is_object() { v } else { Value::Object(Map::new()) };
     serde_json::to_string(&v).unwrap_or_else(|_| "{}".into())
 }
 
-fn value_for(schema: &Value, key: DrawKey, depth: u8) -> Value {
+fn value_for(schema: &Value, key: DrawKey, depth: u8, budget: &mut u32) -> Value {
     let Some(s) = schema.as_object() else { return Value::Object(Map::new()) };
+    if *budget == 0 {
+        return Value::Null;
+    }
+    *budget -= 1;
     if let Some(c) = s.get("const") {
         return c.clone();
     }
@@ -147,7 +155,7 @@ fn value_for(schema: &Value, key: DrawKey, depth: u8) -> Value {
     if let Some(first) =
         ["anyOf", "oneOf", "allOf"].iter().find_map(|k| s.get(*k).and_then(Value::as_array).and_then(|a| a.first()))
     {
-        return value_for(first, key, depth + 1);
+        return value_for(first, key, depth + 1, budget);
     }
     let ty = match s.get("type") {
         Some(Value::String(t)) => t.as_str(),
@@ -163,7 +171,10 @@ fn value_for(schema: &Value, key: DrawKey, depth: u8) -> Value {
                 && let Some(props) = s.get("properties").and_then(Value::as_object)
             {
                 for (name, sub) in props {
-                    out.insert(name.clone(), value_for(sub, key.with_str(name), depth + 1));
+                    if *budget == 0 {
+                        break;
+                    }
+                    out.insert(name.clone(), value_for(sub, key.with_str(name), depth + 1, budget));
                 }
             }
             Value::Object(out)
@@ -175,7 +186,7 @@ fn value_for(schema: &Value, key: DrawKey, depth: u8) -> Value {
             if depth >= MAX_DEPTH {
                 return Value::Array(Vec::new());
             }
-            Value::Array((0..n).map(|i| value_for(&items, key.with(i), depth + 1)).collect())
+            Value::Array((0..n).map(|i| value_for(&items, key.with(i), depth + 1, budget)).collect())
         }
         "integer" | "number" => {
             let lo = num("minimum").or(num("exclusiveMinimum").map(|m| m + 1.0)).unwrap_or(0.0);
@@ -306,6 +317,18 @@ mod tests {
             assert_eq!(v["when"], "2026-11-30");
             assert!(v["strict"].is_boolean());
         }
+    }
+
+    #[test]
+    fn a_schema_that_multiplies_stays_bounded() {
+        let mut schema = json!({"type": "object", "properties": (0..500).map(|i| (format!("p{i}"), json!({"type": "string"}))).collect::<Map<_, _>>()});
+        for _ in 0..6 {
+            schema = json!({"type": "array", "minItems": 3, "items": schema});
+        }
+        let wrapped = json!({"type": "object", "properties": {"x": schema}});
+        let args = arguments(&wrapped, DrawKey::new(1));
+        assert!(args.len() < 64 * 1024, "{} bytes", args.len());
+        assert!(serde_json::from_str::<Value>(&args).is_ok());
     }
 
     #[test]

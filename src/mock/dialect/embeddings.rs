@@ -14,6 +14,8 @@ use crate::rng::DrawKey;
 
 /// Most inputs one request may carry (the API's documented limit).
 pub const MAX_INPUTS: usize = 2048;
+/// Most tokens one request may carry, over all its inputs (the API's documented limit).
+pub const MAX_REQUEST_TOKENS: u64 = 300_000;
 
 /// What to embed and how to answer.
 #[derive(Debug, Default)]
@@ -112,27 +114,34 @@ pub fn vector(key: DrawKey, text: &str, dims: u64) -> Vec<f32> {
     raw.into_iter().map(|x| (x / norm) as f32).collect()
 }
 
-/// The list answer; `tokens` is the prompt token count of the whole request.
+/// The list answer; `tokens` is the prompt token count of the whole request. Written straight
+/// into one buffer: a request of 2048 inputs of 3072 components is millions of numbers, which as
+/// `serde_json::Value`s would take several times the memory.
 pub fn render(req: &EmbeddingRequest, model: &str, dims: u64, key: DrawKey, tokens: u64) -> Bytes {
-    let data: Vec<Value> = req
-        .inputs
-        .iter()
-        .enumerate()
-        .map(|(i, (text, _))| {
-            let v = vector(key, text, dims);
-            let embedding = if req.base64 {
-                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
-            } else {
-                json!(v)
-            };
-            json!({"object": "embedding", "index": i, "embedding": embedding})
-        })
-        .collect();
-    super::json_bytes(&json!({
-        "object": "list", "data": data, "model": model,
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-    }))
+    let mut out = Vec::with_capacity(64 + req.inputs.len() * dims as usize * if req.base64 { 6 } else { 12 });
+    out.extend_from_slice(br#"{"object":"list","data":["#);
+    for (i, (text, _)) in req.inputs.iter().enumerate() {
+        let v = vector(key, text, dims);
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(format!(r#"{{"object":"embedding","index":{i},"embedding":"#).as_bytes());
+        if req.base64 {
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            out.push(b'"');
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(bytes).as_bytes());
+            out.push(b'"');
+        } else {
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut out, &v);
+        }
+        out.push(b'}');
+    }
+    let tail = json!({"model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}).to_string();
+    out.extend_from_slice(b"],");
+    // The tail object's members, without its opening brace.
+    out.extend_from_slice(&tail.as_bytes()[1..]);
+    Bytes::from(out)
 }
 
 #[cfg(test)]
