@@ -17,22 +17,24 @@ use std::sync::Mutex;
 
 use super::config::Dialect;
 
-/// Prefixes remembered per provider; cleared when full, so memory stays flat.
-const MAX_PREFIXES: usize = 65_536;
+/// Prefixes remembered per provider, in shards so concurrent requests rarely share a lock; a
+/// shard is cleared when full, so memory stays flat.
+const SHARDS: usize = 16;
+const MAX_PER_SHARD: usize = 4096;
 
 #[derive(Default)]
 pub struct PromptCache {
-    seen: Mutex<HashSet<u64>>,
+    seen: [Mutex<HashSet<u64>>; SHARDS],
 }
 
 impl PromptCache {
     /// Whether `key` was cached before; caches it now either way.
     pub fn touch(&self, key: u64) -> bool {
-        let Ok(mut seen) = self.seen.lock() else { return false };
+        let Ok(mut seen) = self.seen[(key % SHARDS as u64) as usize].lock() else { return false };
         if seen.contains(&key) {
             return true;
         }
-        if seen.len() >= MAX_PREFIXES {
+        if seen.len() >= MAX_PER_SHARD {
             seen.clear();
         }
         seen.insert(key);

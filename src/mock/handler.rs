@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::time::Instant;
 
+pub use super::attempt::Attempt;
 use super::config::{Dialect, ModelSpec};
 use super::dialect::{self, Api, ApiError, ChatRequest};
 use super::faults::{Fault, OutageMode, RetryAfterStyle};
@@ -37,68 +38,6 @@ pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
 const TEST_ID_HEADER: &str = "x-gatedrill-test-id";
 /// Prompts larger than this are counted off the async workers.
 const BLOCKING_COUNT_BYTES: usize = 64 * 1024;
-
-/// One journaled attempt; finishing it writes the outcome, dropping it unfinished records
-/// that the client went away.
-pub struct Attempt {
-    provider: Arc<Provider>,
-    pub seq: u64,
-    arrived: Instant,
-    done: bool,
-    /// Written with the outcome, so a plain answer takes the journal's lock twice, not four times.
-    pub prompt_tokens: Option<u64>,
-    pub completion_tokens: Option<u64>,
-}
-
-impl Attempt {
-    pub fn begin(p: &Arc<Provider>, rec: AttemptRecord, arrived: Instant) -> Self {
-        let seq = p.journal.begin(rec, arrived, p.fleet_start);
-        Attempt { provider: p.clone(), seq, arrived, done: false, prompt_tokens: None, completion_tokens: None }
-    }
-
-    /// When the request arrived (time to first token counts from here).
-    pub fn arrived(&self) -> Instant {
-        self.arrived
-    }
-
-    pub fn update(&self, f: impl FnOnce(&mut AttemptRecord)) {
-        self.provider.journal.update(self.seq, f);
-    }
-
-    pub fn finish(mut self, f: impl FnOnce(&mut AttemptRecord)) {
-        self.done = true;
-        let took = self.arrived.elapsed();
-        self.provider.with_latency(|l| crate::metrics::record(&mut l.attempt, took));
-        let elapsed = journal::ms(took);
-        let (prompt, completion) = (self.prompt_tokens, self.completion_tokens);
-        self.provider.journal.update(self.seq, |r| {
-            r.prompt_tokens = prompt.or(r.prompt_tokens);
-            r.completion_tokens = completion.or(r.completion_tokens);
-            f(r);
-            r.duration_ms = Some(elapsed);
-        });
-    }
-}
-
-impl Drop for Attempt {
-    fn drop(&mut self) {
-        if !self.done {
-            let took = self.arrived.elapsed();
-            self.provider.with_latency(|l| crate::metrics::record(&mut l.attempt, took));
-            let elapsed = journal::ms(took);
-            let (prompt, completion) = (self.prompt_tokens, self.completion_tokens);
-            self.provider.journal.update(self.seq, |r| {
-                r.prompt_tokens = prompt.or(r.prompt_tokens);
-                r.completion_tokens = completion.or(r.completion_tokens);
-                // A fault already named (a stall the client gave up on) stays the outcome.
-                if r.outcome == Outcome::InFlight {
-                    r.outcome = Outcome::ClientDisconnected;
-                }
-                r.duration_ms = Some(elapsed);
-            });
-        }
-    }
-}
 
 /// What every answer needs: the attempt, its request id, and what the faults asked for.
 struct Ctx {
@@ -194,7 +133,7 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     {
         if matches!(fault, Fault::RetiredModel) {
             let contract = journal::RequestContract { model_served: false, ..journal::RequestContract::default() };
-            ctx.attempt.update(|r| r.contract = Some(contract));
+            ctx.attempt.contract = Some(Box::new(contract));
         }
         return match answer {
             FaultAnswer::Error(e, retry) => error(ctx, &e, retry, None).await,
@@ -214,7 +153,7 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     };
     let Some(model) = p.spec.model(&req.model) else {
         let contract = journal::RequestContract { model_served: false, ..journal::RequestContract::default() };
-        ctx.attempt.update(|r| r.contract = Some(contract));
+        ctx.attempt.contract = Some(Box::new(contract));
         return error(ctx, &ApiError::ModelNotFound { model: req.model.clone() }, None, None).await;
     };
     if model.embedding_dimensions.is_some() != (api == Api::Embeddings) {
@@ -233,7 +172,7 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         missing_reasoning_echo: missing_echo,
         ..journal::RequestContract::default()
     };
-    ctx.attempt.update(|r| r.contract = Some(contract));
+    ctx.attempt.contract = Some(Box::new(contract));
     if !rejected_betas.is_empty() {
         return error(ctx, &dialect::anthropic::betas_refused(&rejected_betas), None, None).await;
     }
@@ -252,11 +191,9 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     ctx.attempt.prompt_tokens = Some(prompt);
     let max_tokens = req.max_tokens.unwrap_or(0);
     let fits = prompt + max_tokens <= model.context_window;
-    ctx.attempt.update(|r| {
-        if let Some(c) = &mut r.contract {
-            c.fits_window = fits;
-        }
-    });
+    if let Some(c) = &mut ctx.attempt.contract {
+        c.fits_window = fits;
+    }
     if let Some(e) = &req.embedding {
         // Each input is held to the window on its own.
         if let Some(tokens) = counted.inputs.iter().zip(&e.inputs).map(|(n, (_, ids))| ids.unwrap_or(*n)).max()
@@ -315,10 +252,7 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         completion.tool_calls.iter().all(|t| serde_json::from_str::<serde::de::IgnoredAny>(&t.arguments).is_ok()),
     );
     if !names.is_empty() {
-        ctx.attempt.update(|r| {
-            r.tool_calls = names;
-            r.tool_arguments_valid = Some(valid);
-        });
+        ctx.attempt.tool_calls = Some(Box::new((names, valid)));
     }
     let jitter = latency.jitter.0.mul_f64(draw.with_str("jitter").unit());
     let keeps_alive = d == Dialect::Deepseek;

@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod assemble;
+pub mod attempt;
 pub mod cache;
 pub mod config;
 pub mod control;
