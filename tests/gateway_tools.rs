@@ -63,6 +63,20 @@ async fn broken_tool_calls_fail_over_naming_the_tool() {
 }
 
 #[tokio::test]
+async fn a_split_tool_name_is_joined_not_failed_over() {
+    let s = stack(TOOLS).await;
+    load_rules(
+        &s.fleet,
+        json!([{"id": "split", "fault": {"kind": "tool_name_split"}, "match": {"provider": "openai"}, "times": 1}]),
+    );
+    let v = s.dry_run("maker", "use create_ticket").await;
+    assert_eq!((v["servedBy"].as_str(), v["fallbackUsed"].as_bool()), (Some("openai"), Some(false)), "{v}");
+    assert_eq!(v["toolCalls"][0]["name"], "create_ticket");
+    let rec = &journal(&s.fleet, "openai").await["records"][0];
+    assert_eq!(rec["faults"][0]["kind"], "tool_name_split", "the fault fired: {rec}");
+}
+
+#[tokio::test]
 async fn orchestration_records_tool_calls_in_session_events() {
     let s = stack(TOOLS).await;
     let (status, v) = s.post("/api/admin/agent-gateway/orchestrate", json!({"draftId": "d-1", "channel": "ops"})).await;
