@@ -79,6 +79,7 @@ async fn responses_object_has_the_documented_shape() {
             .unwrap();
     assert_eq!(b["status"], "incomplete");
     assert_eq!(b["incomplete_details"]["reason"], "max_output_tokens");
+    assert_eq!(b["max_output_tokens"], 3, "the request's settings are echoed");
 
     // A function call, and the text answer once its output comes back.
     let b: Value = post(
@@ -91,6 +92,7 @@ async fn responses_object_has_the_documented_shape() {
     .json()
     .await
     .unwrap();
+    assert_eq!(b["tools"], weather_tool());
     let call = &b["output"][0];
     assert_eq!(call["type"], "function_call");
     assert!(call["call_id"].as_str().unwrap().starts_with("call_"));

@@ -36,6 +36,7 @@ fn completion(api: Api, seed: u64, n_calls: usize, split_names: bool) -> Complet
         cache_write_tokens: 0,
         finish: Finish::ToolCalls,
         split_tool_names: split_names,
+        echo: None,
     }
 }
 

@@ -72,5 +72,6 @@ pub fn build_completion(
         cache_write_tokens: 0,
         finish,
         split_tool_names: matches!(fault, Some(Fault::ToolNameSplit)),
+        echo: req.echo.clone(),
     }
 }

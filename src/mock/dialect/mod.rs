@@ -50,6 +50,8 @@ pub struct ChatRequest {
     pub missing_reasoning_echo: bool,
     /// The request marks a `cache_control` breakpoint (Anthropic prompt caching).
     pub cache_marked: bool,
+    /// Request settings the answer echoes (the Responses object's `tools`, `instructions`, ...).
+    pub echo: Option<serde_json::Value>,
 }
 
 #[derive(Debug)]
@@ -150,6 +152,8 @@ pub struct Completion {
     pub finish: Finish,
     /// `tool_name_split`: stream each tool name in two deltas (OpenAI-shaped streams).
     pub split_tool_names: bool,
+    /// Request settings the answer echoes (Responses).
+    pub echo: Option<serde_json::Value>,
 }
 
 impl Completion {

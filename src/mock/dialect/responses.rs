@@ -64,8 +64,23 @@ fn content_text(v: &Value) -> String {
     }
 }
 
+/// Request fields the response object echoes back, as the API does.
+const ECHOED: [&str; 8] = [
+    "instructions",
+    "max_output_tokens",
+    "parallel_tool_calls",
+    "tool_choice",
+    "tools",
+    "temperature",
+    "top_p",
+    "metadata",
+];
+
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
     let bad = |message: String, param: Option<&'static str>| ApiError::BadRequest { message, param };
+    let echo: serde_json::Map<String, Value> = serde_json::from_slice::<serde_json::Map<String, Value>>(body)
+        .map(|m| m.into_iter().filter(|(k, _)| ECHOED.contains(&k.as_str())).collect())
+        .unwrap_or_default();
     let r: Req = serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             bad("We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)".into(), None)
@@ -121,6 +136,7 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
         system: r.instructions,
         tools: ToolRequest::new(decls, choice, r.parallel_tool_calls.unwrap_or(true), answers_tool_result, &messages),
         messages,
+        echo: (!echo.is_empty()).then_some(Value::Object(echo)),
         ..ChatRequest::default()
     })
 }
@@ -208,14 +224,21 @@ fn response(c: &Completion, state: Option<&str>) -> Value {
             Value::Null,
         ),
     };
-    json!({
+    let mut v = json!({
         "id": item_id("resp_", c, 99), "object": "response", "created_at": c.created, "status": status,
         "background": false, "error": error, "incomplete_details": incomplete, "instructions": null,
         "max_output_tokens": null, "model": c.model, "output": output, "parallel_tool_calls": true,
         "previous_response_id": null, "reasoning": {"effort": null, "summary": null}, "store": true,
         "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [],
         "top_p": 1.0, "truncation": "disabled", "usage": usage, "user": null, "metadata": {},
-    })
+    });
+    // The request's own settings replace the defaults, in place (the key order stays the API's).
+    if let (Some(Value::Object(echo)), Some(obj)) = (&c.echo, v.as_object_mut()) {
+        for (k, val) in echo {
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    v
 }
 
 pub fn render_completion(c: &Completion) -> Bytes {
