@@ -2,8 +2,10 @@
 //! tool-call and Responses streams against plain chat streams, in one run against one running
 //! mock, so the ratios compare like with like on the same machine at the same moment.
 //!
-//! Each kind streams for SECONDS at CONCURRENCY; events are counted by decoding the SSE frames
-//! the client received. Every stream is checked to have ended with its terminal event.
+//! Each kind streams for SECONDS in all at CONCURRENCY, in five interleaved rounds (so a change
+//! in the machine's load during the run weighs on every kind alike); events are counted by
+//! decoding the SSE frames the client received. Every stream is checked to have ended with its
+//! terminal event.
 //!
 //! Usage: cargo run --release --example agent_stream_probe -- BASE_URL SECONDS CONCURRENCY
 
@@ -101,9 +103,18 @@ async fn main() {
     let secs: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let conc: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(16);
     let client = reqwest::Client::new();
+    const ROUNDS: usize = 5;
+    let kinds = kinds();
+    let mut totals = vec![(0u64, 0u64, 0u64, 0f64); kinds.len()];
+    for _ in 0..ROUNDS {
+        for ((_, path, body, terminal), t) in kinds.iter().zip(&mut totals) {
+            let url = format!("{base}{path}");
+            let (s, e, b, w) = run(&client, url, body.clone(), terminal, secs / ROUNDS as f64, conc).await;
+            *t = (t.0 + s, t.1 + e, t.2 + b, t.3 + w);
+        }
+    }
     let mut baseline = None;
-    for (name, path, body, terminal) in kinds() {
-        let (streams, events, broken, wall) = run(&client, format!("{base}{path}"), body, terminal, secs, conc).await;
+    for ((name, ..), (streams, events, broken, wall)) in kinds.iter().zip(totals) {
         let eps = events as f64 / wall;
         let base_eps = *baseline.get_or_insert(eps);
         println!(
