@@ -32,6 +32,9 @@ pub enum Finding {
     ContextOverflowMisrouted,
     /// A planned fault never fired: the drill did not happen.
     PlannedFaultNeverFired,
+    /// A fallback attempt's request was not valid for its target (model, window, tools,
+    /// betas, reasoning echo; `classify::contract`).
+    FallbackRequestInvalid,
 }
 
 /// A finding with its evidence.
@@ -204,6 +207,7 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
             );
         }
     }
+    out.extend(super::contract::judge(journal));
     out.sort_by(|a, b| a.finding.cmp(&b.finding).then_with(|| a.provider.cmp(&b.provider)));
     out
 }

@@ -4,6 +4,7 @@
 //! never from error text.
 
 pub mod conduct;
+pub mod contract;
 pub mod served;
 pub mod transport;
 

@@ -54,6 +54,12 @@ pub struct Signal {
     /// An error answer's `error.code` (orchestrate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// Tools whose calls failed (`tool on provider`), Playbook B's failing tools.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_tools: Vec<String>,
+    /// The channel of the session a task ran in (orchestrate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     /// Runtime health: `summary.health`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<crate::wire::runtime::HealthState>,

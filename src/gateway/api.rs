@@ -186,6 +186,9 @@ struct DryRun {
     #[serde(default)]
     prompt: String,
     timeout_ms: Option<u64>,
+    /// Tools to declare instead of the role's configured ones.
+    #[serde(default)]
+    tools: Option<Vec<super::tools::ToolDef>>,
 }
 
 fn role(s: &str) -> Result<Role, ApiError> {
@@ -205,7 +208,13 @@ pub async fn dry_run(State(gw): State<Arc<Gateway>>, body: Body) -> Result<Respo
     let req: DryRun = json_body(body).await?;
     let role = role(&req.role)?;
     let timeout = std::time::Duration::from_millis(req.timeout_ms.unwrap_or(12_000).min(MAX_TIMEOUT_MS));
-    let out = gw.runtime.run(role, &req.prompt, timeout).await;
+    if let Some(t) = &req.tools
+        && (t.len() > super::tools::MAX_TOOLS || t.iter().any(|t| !super::tools::valid_name(&t.name)))
+    {
+        let message = format!("tools: at most {} tools, names of 1-64 [A-Za-z0-9_-]", super::tools::MAX_TOOLS);
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "AI_RUNTIME_INVALID_TOOLS", message));
+    }
+    let out = gw.runtime.run_with_tools(role, &req.prompt, req.tools.as_deref(), timeout).await;
     Ok(Json(out).into_response())
 }
 
@@ -229,6 +238,7 @@ fn role_event(out: &RunOutcome) -> NewEvent {
         data: json!({
             "servedBy": out.served_by, "model": out.model, "fallbackUsed": out.fallback_used,
             "attempts": out.attempts, "usage": out.usage, "costUsd": out.cost_usd, "latencyMs": out.latency_ms,
+            "toolsDeclared": out.tools_declared, "toolCalls": out.tool_calls,
         }),
     }
 }

@@ -12,7 +12,10 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::config::ProviderConfig;
+use super::tools::{self, ToolDef};
+use crate::mock::assemble::{AssembledCall, ToolCallVerdict, ToolStream};
 use crate::mock::config::Dialect;
+use crate::mock::dialect::Api;
 use crate::sse;
 
 pub use crate::wire::runtime::AttemptCode;
@@ -25,6 +28,8 @@ pub struct CallError {
     pub retry_after: Option<Duration>,
     /// The provider's error type/code, or what happened to the stream or connection.
     pub detail: String,
+    /// Tools whose calls failed in this attempt (malformed arguments, or cut mid-call).
+    pub failed_tools: Vec<String>,
 }
 
 /// A successful attempt.
@@ -35,6 +40,11 @@ pub struct Answer {
     pub finish: String,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Of `prompt_tokens`, read from and written to the provider's prompt cache.
+    pub cached_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// The tool calls the answer carried, assembled from the stream.
+    pub tool_calls: Vec<AssembledCall>,
 }
 
 /// The URL a dialect's chat call goes to, from the configured endpoint (with or without `/v1`).
@@ -49,25 +59,33 @@ pub fn chat_url(p: &ProviderConfig) -> String {
     }
 }
 
-/// One attempt. The caller bounds it in time.
+/// One attempt, declaring `tools` when there are any. The caller bounds it in time.
 pub async fn call(
     client: &reqwest::Client,
     p: &ProviderConfig,
     model: &str,
     prompt: &str,
     max_tokens: u64,
+    tool_defs: &[ToolDef],
 ) -> Result<Answer, CallError> {
     let messages = json!([{"role": "user", "content": prompt}]);
-    let req = match p.dialect {
-        Dialect::Openai | Dialect::Deepseek => client.post(chat_url(p)).bearer_auth(&p.api_key.0).json(&json!({
+    let mut body = match p.dialect {
+        Dialect::Openai | Dialect::Deepseek => json!({
             "model": model, "messages": messages, "max_tokens": max_tokens,
             "stream": true, "stream_options": {"include_usage": true},
-        })),
+        }),
+        Dialect::Anthropic => json!({"model": model, "max_tokens": max_tokens, "messages": messages, "stream": true}),
+    };
+    if !tool_defs.is_empty() {
+        body["tools"] = tools::render(p.dialect, tool_defs);
+    }
+    let req = match p.dialect {
+        Dialect::Openai | Dialect::Deepseek => client.post(chat_url(p)).bearer_auth(&p.api_key.0).json(&body),
         Dialect::Anthropic => client
             .post(chat_url(p))
             .header("x-api-key", &p.api_key.0)
             .header("anthropic-version", "2023-06-01")
-            .json(&json!({"model": model, "max_tokens": max_tokens, "messages": messages, "stream": true})),
+            .json(&body),
     };
     let resp = req.send().await.map_err(transport_error)?;
     let status = resp.status();
@@ -103,7 +121,7 @@ pub fn transport_error(e: reqwest::Error) -> CallError {
             "request".into()
         }
     });
-    CallError { code, status: None, retry_after: None, detail }
+    CallError { code, status: None, retry_after: None, detail, failed_tools: Vec::new() }
 }
 
 /// The kind of the first `io::Error` in an error's source chain.
@@ -167,7 +185,7 @@ pub fn status_error(d: Dialect, status: u16, headers: &HeaderMap, body: &[u8]) -
         _ if !code.is_empty() => code,
         _ => kind,
     };
-    CallError { code: code_, status: Some(status), retry_after: retry_after(headers), detail }
+    CallError { code: code_, status: Some(status), retry_after: retry_after(headers), detail, failed_tools: Vec::new() }
 }
 
 #[derive(Default)]
@@ -177,29 +195,68 @@ struct StreamState {
     done: bool,
     prompt_tokens: u64,
     completion_tokens: u64,
+    cached_tokens: u64,
+    cache_write_tokens: u64,
+    tools: ToolStream,
+}
+
+impl StreamState {
+    /// Names of the tools whose calls were open when the stream failed.
+    fn open_tools(&self) -> Vec<String> {
+        self.tools.calls.values().map(|c| c.name.clone()).collect()
+    }
 }
 
 fn stream_error(code: AttemptCode, detail: &str) -> CallError {
-    CallError { code, status: Some(200), retry_after: None, detail: detail.into() }
+    CallError { code, status: Some(200), retry_after: None, detail: detail.into(), failed_tools: Vec::new() }
 }
 
 async fn read_stream(d: Dialect, resp: reqwest::Response) -> Result<Answer, CallError> {
     let mut body = resp.bytes_stream();
     let mut decoder = sse::Decoder::new();
     let mut st = StreamState::default();
+    let failed =
+        |st: &StreamState, code, detail| CallError { failed_tools: st.open_tools(), ..stream_error(code, detail) };
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| stream_error(AttemptCode::StreamTruncated, "stream_cut"))?;
+        let Ok(chunk) = chunk else { return Err(failed(&st, AttemptCode::StreamTruncated, "stream_cut")) };
         for frame in decoder.feed(&chunk) {
-            apply_frame(d, &frame, &mut st)?;
+            if let Err(e) = apply_frame(d, &frame, &mut st) {
+                return Err(CallError { failed_tools: st.open_tools(), ..e });
+            }
         }
     }
     if !decoder.finish().is_empty() || !st.done {
-        return Err(stream_error(AttemptCode::StreamTruncated, "no_terminator"));
+        return Err(failed(&st, AttemptCode::StreamTruncated, "no_terminator"));
     }
-    let Some(finish) = st.finish else {
-        return Err(stream_error(AttemptCode::StreamTruncated, "no_finish_reason"));
+    let Some(finish) = st.finish.take() else {
+        return Err(failed(&st, AttemptCode::StreamTruncated, "no_finish_reason"));
     };
-    Ok(Answer { text: st.text, finish, prompt_tokens: st.prompt_tokens, completion_tokens: st.completion_tokens })
+    if st.tools.verdict() == ToolCallVerdict::MalformedArguments {
+        let bad = st
+            .tools
+            .calls
+            .values()
+            .filter(|c| tools_verdict_of(c) == ToolCallVerdict::MalformedArguments)
+            .map(|c| c.name.clone())
+            .collect();
+        return Err(CallError {
+            failed_tools: bad,
+            ..stream_error(AttemptCode::ToolCallInvalid, "malformed_arguments")
+        });
+    }
+    Ok(Answer {
+        text: st.text,
+        finish,
+        prompt_tokens: st.prompt_tokens,
+        completion_tokens: st.completion_tokens,
+        cached_tokens: st.cached_tokens,
+        cache_write_tokens: st.cache_write_tokens,
+        tool_calls: st.tools.calls.into_values().collect(),
+    })
+}
+
+fn tools_verdict_of(c: &AssembledCall) -> ToolCallVerdict {
+    crate::mock::assemble::verdict([c.arguments.as_str()], true)
 }
 
 fn apply_frame(d: Dialect, frame: &sse::Frame, st: &mut StreamState) -> Result<(), CallError> {
@@ -216,6 +273,7 @@ fn apply_frame(d: Dialect, frame: &sse::Frame, st: &mut StreamState) -> Result<(
         return Err(stream_error(AttemptCode::StreamError, "error_event"));
     }
     let n = |x: &Value| x.as_u64().unwrap_or(0);
+    st.tools.feed(d, Api::Chat, &v);
     match d {
         Dialect::Openai | Dialect::Deepseek => {
             if let Some(c) = v["choices"].get(0) {
@@ -227,12 +285,22 @@ fn apply_frame(d: Dialect, frame: &sse::Frame, st: &mut StreamState) -> Result<(
                 }
             }
             if v["usage"].is_object() {
-                st.prompt_tokens = n(&v["usage"]["prompt_tokens"]);
-                st.completion_tokens = n(&v["usage"]["completion_tokens"]);
+                let u = &v["usage"];
+                st.prompt_tokens = n(&u["prompt_tokens"]);
+                st.completion_tokens = n(&u["completion_tokens"]);
+                // OpenAI's cached_tokens; DeepSeek's prompt_cache_hit_tokens.
+                st.cached_tokens =
+                    n(&u["prompt_tokens_details"]["cached_tokens"]).max(n(&u["prompt_cache_hit_tokens"]));
             }
         }
         Dialect::Anthropic => match v["type"].as_str().unwrap_or_default() {
-            "message_start" => st.prompt_tokens = n(&v["message"]["usage"]["input_tokens"]),
+            "message_start" => {
+                // Anthropic's input_tokens excludes the cache; the gateway counts every input token.
+                let u = &v["message"]["usage"];
+                st.cached_tokens = n(&u["cache_read_input_tokens"]);
+                st.cache_write_tokens = n(&u["cache_creation_input_tokens"]);
+                st.prompt_tokens = n(&u["input_tokens"]) + st.cached_tokens + st.cache_write_tokens;
+            }
             "content_block_delta" => st.text.push_str(v["delta"]["text"].as_str().unwrap_or_default()),
             "message_delta" => {
                 st.finish = v["delta"]["stop_reason"].as_str().map(str::to_string);

@@ -77,6 +77,8 @@ pub struct GatewayConfig {
     pub webhook_secret: Option<Redacted>,
     /// Prices and context windows by model id.
     pub models: BTreeMap<String, ModelSpec>,
+    /// Tools each role's requests declare (`AI_<ROLE>_TOOLS`).
+    pub role_tools: BTreeMap<Role, Vec<super::tools::ToolDef>>,
 }
 
 /// A configuration problem, naming the variable.
@@ -164,6 +166,7 @@ impl GatewayConfig {
             enforce_profiles: parse_bool(vars, "AGENT_GATEWAY_INGEST_ENFORCE_CONNECTOR_PROFILE", false)?,
             webhook_secret,
             models,
+            role_tools: super::tools::role_tools(vars)?,
         })
     }
 

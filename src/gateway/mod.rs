@@ -15,6 +15,7 @@ pub mod runtime;
 pub mod sessions;
 pub mod sqlite;
 pub mod telemetry;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -7,7 +7,10 @@
 //! - a context overflow is not the provider's fault: the walk goes on to the next model whose
 //!   context window is larger, skipping smaller ones, and nothing is cooled;
 //! - a stream without its terminator or finish reason is a failure, never a success;
-//! - cost is priced from the model table shared with the mocks.
+//! - cost is priced from the model table shared with the mocks, cache reads and writes included;
+//! - a role's tools (`AI_<ROLE>_TOOLS`, or a dry-run's own) go to every link of the chain, and
+//!   an answer whose tool calls are unusable (malformed arguments, a stream cut mid-call) is a
+//!   failed attempt like any other: the walk fails over (issue 14 item 8).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +21,8 @@ use tokio::time::Instant;
 use super::client::{self, AttemptCode, CallError};
 use super::config::{GatewayConfig, Role};
 use super::cooldown::CooldownTracker;
+use super::tools::ToolDef;
+use crate::mock::assemble::AssembledCall;
 pub use crate::wire::runtime::{AttemptOutcome, AttemptReport, ReportedCode, SkipReason, Usage};
 
 /// The result of a role's request.
@@ -36,6 +41,16 @@ pub struct RunOutcome {
     pub latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// How many tools the request declared (0: not a tool task).
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub tools_declared: usize,
+    /// The tool calls of the answer that served the request.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<AssembledCall>,
+}
+
+fn is_zero_usize(n: &usize) -> bool {
+    *n == 0
 }
 
 pub struct Runtime {
@@ -61,8 +76,21 @@ impl Runtime {
         Runtime { config, cooldown: CooldownTracker::default(), client }
     }
 
-    /// Runs `prompt` for `role` within `timeout` (and the failover budget).
+    /// Runs `prompt` for `role` within `timeout` (and the failover budget), with the role's
+    /// configured tools.
     pub async fn run(&self, role: Role, prompt: &str, timeout: Duration) -> RunOutcome {
+        self.run_with_tools(role, prompt, None, timeout).await
+    }
+
+    /// As [`Runtime::run`], declaring `tools` instead of the role's configured ones when given.
+    pub async fn run_with_tools(
+        &self,
+        role: Role,
+        prompt: &str,
+        tools: Option<&[ToolDef]>,
+        timeout: Duration,
+    ) -> RunOutcome {
+        let tools = tools.unwrap_or_else(|| self.config.role_tools.get(&role).map_or(&[], Vec::as_slice));
         let started = Instant::now();
         let deadline = started + timeout.min(self.config.failover_budget);
         let chain = self.config.chains.get(&role).cloned().unwrap_or_default();
@@ -78,6 +106,8 @@ impl Runtime {
             cost_usd: 0.0,
             latency_ms: 0.0,
             output: None,
+            tools_declared: tools.len(),
+            tool_calls: Vec::new(),
         };
         // After a context overflow, only a larger window can help.
         let mut need_window_above: Option<u64> = None;
@@ -93,6 +123,7 @@ impl Runtime {
                 skip_reason: None,
                 retry_after_ms: None,
                 latency_ms: Some(0.0),
+                failed_tools: Vec::new(),
             };
             let skipped = |reason: SkipReason| AttemptReport {
                 skip_reason: Some(reason),
@@ -115,7 +146,7 @@ impl Runtime {
             }
             let Some(provider) = self.config.provider(&link.provider) else { continue };
             let result = if self.config.use_http_adapters {
-                let attempt = client::call(&self.client, provider, &link.model, prompt, MAX_OUTPUT_TOKENS);
+                let attempt = client::call(&self.client, provider, &link.model, prompt, MAX_OUTPUT_TOKENS, tools);
                 match tokio::time::timeout(self.config.attempt_timeout.min(deadline - now), attempt).await {
                     Ok(r) => r,
                     Err(_) => Err(CallError {
@@ -123,6 +154,7 @@ impl Runtime {
                         status: None,
                         retry_after: None,
                         detail: "attempt_timeout".into(),
+                        failed_tools: Vec::new(),
                     }),
                 }
             } else {
@@ -131,6 +163,7 @@ impl Runtime {
                     status: None,
                     retry_after: None,
                     detail: "http_adapters_disabled".into(),
+                    failed_tools: Vec::new(),
                 })
             };
             let latency_ms = ms(now.elapsed());
@@ -145,13 +178,22 @@ impl Runtime {
                     out.model = Some(link.model.clone());
                     out.fallback_used = i > 0;
                     out.finish_reason = Some(answer.finish);
-                    out.usage =
-                        Usage { prompt_tokens: answer.prompt_tokens, completion_tokens: answer.completion_tokens };
-                    out.cost_usd = self
-                        .config
-                        .model(&link.model)
-                        .map_or(0.0, |m| m.cost_usd(answer.prompt_tokens, answer.completion_tokens));
+                    out.usage = Usage {
+                        prompt_tokens: answer.prompt_tokens,
+                        completion_tokens: answer.completion_tokens,
+                        cached_tokens: answer.cached_tokens,
+                        cache_write_tokens: answer.cache_write_tokens,
+                    };
+                    out.cost_usd = self.config.model(&link.model).map_or(0.0, |m| {
+                        m.cost_with_cache_usd(
+                            answer.prompt_tokens,
+                            answer.cached_tokens,
+                            answer.cache_write_tokens,
+                            answer.completion_tokens,
+                        )
+                    });
                     out.output = Some(answer.text);
+                    out.tool_calls = answer.tool_calls;
                     break;
                 }
                 Err(e) => {
@@ -159,6 +201,7 @@ impl Runtime {
                     r.http_status = e.status;
                     r.retry_after_ms = e.retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
                     r.latency_ms = Some(latency_ms);
+                    r.failed_tools = e.failed_tools;
                     out.attempts.push(r);
                     if e.code == AttemptCode::ContextOverflow {
                         need_window_above = need_window_above.max(window.or(Some(0)));

@@ -3,7 +3,13 @@
 //! step or a load sent to the gateway's task endpoints (dry-run, orchestrate, ingest).
 //!
 //! Definitions (documented in README too):
-//! - `tool_success_rate`: tasks that succeeded / tasks.
+//! - `tool_success_rate`: of tool-call outcomes, the successes. A task that declared tools has
+//!   an outcome when its answer carried tool calls (a success if every call's arguments parse
+//!   as a JSON object), when an attempt's tool calls broke (malformed, cut mid-call) and no
+//!   fallback answered with calls, or when the task failed outright (both failures); a model
+//!   that answered in words without trying a tool leaves no outcome.
+//!   A window with no tool tasks falls back to tasks that succeeded / tasks, so drills that
+//!   declare no tools keep their meaning.
 //! - `error_rate`: 1 - `tool_success_rate`.
 //! - `model_fallback_rate`: of tasks a model answered, those served by a fallback provider.
 //! - `p95_response_latency_ms`: 95th percentile of task latency (HdrHistogram).
@@ -75,6 +81,8 @@ pub struct TaskOutcome {
     pub cost_usd: f64,
     pub judge: bool,
     pub latency: Duration,
+    /// For a task that declared tools: whether its answer carried usable tool calls.
+    pub tool_call: Option<bool>,
 }
 
 /// The counters of one window (or of the whole scenario).
@@ -91,6 +99,11 @@ pub struct Window {
     pub judge_tasks: u64,
     pub judge_failed: u64,
     pub p95_ms: Option<f64>,
+    /// Tasks that declared tools, and those answered with usable tool calls.
+    #[serde(default)]
+    pub tool_tasks: u64,
+    #[serde(default)]
+    pub tool_calls_ok: u64,
 }
 
 fn ratio(n: u64, d: u64) -> Option<f64> {
@@ -100,6 +113,7 @@ fn ratio(n: u64, d: u64) -> Option<f64> {
 impl Window {
     pub fn value(&self, key: MetricKey) -> Option<f64> {
         match key {
+            MetricKey::ToolSuccessRate if self.tool_tasks > 0 => ratio(self.tool_calls_ok, self.tool_tasks),
             MetricKey::ToolSuccessRate => ratio(self.succeeded, self.tasks),
             MetricKey::ErrorRate => ratio(self.tasks - self.succeeded.min(self.tasks), self.tasks),
             MetricKey::ModelFallbackRate => ratio(self.fallbacks, self.model_answered),
@@ -117,6 +131,8 @@ impl Window {
         self.cost_usd += t.cost_usd;
         self.judge_tasks += u64::from(t.judge);
         self.judge_failed += u64::from(t.judge && !t.ok);
+        self.tool_tasks += u64::from(t.tool_call.is_some());
+        self.tool_calls_ok += u64::from(t.tool_call == Some(true));
     }
 }
 
@@ -207,6 +223,7 @@ mod tests {
             cost_usd: 0.01,
             judge: false,
             latency: Duration::from_millis(ms),
+            tool_call: None,
         }
     }
 
@@ -234,6 +251,10 @@ mod tests {
         w.add(&TaskOutcome { judge: true, ok: false, ..Default::default() });
         w.add(&TaskOutcome { judge: true, ok: true, ..Default::default() });
         w.add(&TaskOutcome { judge: false, ok: false, ..Default::default() });
+        assert_eq!(w.value(MetricKey::ToolSuccessRate), Some(1.0 / 3.0), "no tool tasks: task success");
+        w.add(&TaskOutcome { ok: true, tool_call: Some(true), ..Default::default() });
+        w.add(&TaskOutcome { ok: true, tool_call: Some(false), ..Default::default() });
+        assert_eq!(w.value(MetricKey::ToolSuccessRate), Some(0.5), "tool tasks: tool-call outcomes");
         assert_eq!(w.value(MetricKey::EscalationRate), Some(0.5));
     }
 }

@@ -103,6 +103,15 @@ pub struct ProviderSpec {
     pub quota: QuotaSpec,
     /// How often DeepSeek-style keep-alives are sent while a response waits.
     pub keepalive_interval: Dur,
+    /// When the models call a declared tool under `tool_choice: auto`.
+    pub tool_calls: crate::mock::tools::ToolPolicy,
+    /// DeepSeek thinking mode: a tool-call history must echo the assistant's
+    /// `reasoning_content`, or the request is refused with DeepSeek's 400. Switchable because
+    /// reports disagree on how strictly the live API enforces it.
+    pub require_reasoning_echo: bool,
+    /// `anthropic-beta` flags this platform accepts; others get a 400 naming them. Absent:
+    /// the first-party API's list ([`crate::mock::dialect::anthropic::FIRST_PARTY_BETAS`]).
+    pub anthropic_betas: Option<Vec<String>>,
     pub models: Vec<ModelSpec>,
 }
 
@@ -118,6 +127,12 @@ struct RawProvider {
     quota: QuotaSpec,
     #[serde(default = "default_keepalive")]
     keepalive_interval: Dur,
+    #[serde(default)]
+    tool_calls: crate::mock::tools::ToolPolicy,
+    #[serde(default)]
+    require_reasoning_echo: bool,
+    #[serde(default)]
+    anthropic_betas: Option<Vec<String>>,
     models: Vec<ModelSpec>,
 }
 
@@ -155,6 +170,9 @@ impl TryFrom<RawProvider> for ProviderSpec {
             api_keys: r.api_keys,
             quota: r.quota,
             keepalive_interval: r.keepalive_interval,
+            tool_calls: r.tool_calls,
+            require_reasoning_echo: r.require_reasoning_echo,
+            anthropic_betas: r.anthropic_betas,
             models: r.models,
         })
     }
@@ -188,10 +206,19 @@ pub struct ModelSpec {
     pub max_output: u64,
     pub input_price_per_mtok: f64,
     pub output_price_per_mtok: f64,
+    /// Price of input tokens read from the prompt cache (default: the input price).
+    pub cached_input_price_per_mtok: Option<f64>,
+    /// Price of input tokens written to the prompt cache (Anthropic; default: the input price).
+    pub cache_write_price_per_mtok: Option<f64>,
     pub tokenizer: Tokenizer,
     pub latency: LatencyModel,
     /// Bounds of the natural reply length in tokens (before `max_tokens` cuts it).
     pub reply_tokens: [u32; 2],
+    /// An embeddings model (served on `/v1/embeddings` only) and its vector length.
+    pub embedding_dimensions: Option<u64>,
+    /// A reasoning model: its answers carry reasoning tokens (a Responses `reasoning` item,
+    /// DeepSeek `reasoning_content`).
+    pub reasoning: bool,
 }
 
 #[derive(Deserialize)]
@@ -199,9 +226,18 @@ pub struct ModelSpec {
 struct RawModel {
     id: String,
     context_window: u64,
-    max_output: u64,
+    /// Required for chat models; embeddings models produce no output tokens.
+    max_output: Option<u64>,
+    #[serde(default)]
+    embedding_dimensions: Option<u64>,
+    #[serde(default)]
+    reasoning: bool,
     input_price_per_mtok: f64,
     output_price_per_mtok: f64,
+    #[serde(default)]
+    cached_input_price_per_mtok: Option<f64>,
+    #[serde(default)]
+    cache_write_price_per_mtok: Option<f64>,
     #[serde(default)]
     tokenizer: Tokenizer,
     #[serde(default)]
@@ -220,14 +256,29 @@ impl TryFrom<RawModel> for ModelSpec {
         if r.id.is_empty() {
             return Err("id: must not be empty".into());
         }
-        if r.context_window == 0 || r.max_output == 0 || r.max_output > r.context_window {
+        let max_output = match (r.max_output, r.embedding_dimensions) {
+            (None, Some(_)) => 0,
+            (Some(_), Some(_)) => return Err(format!("model {:?}: an embeddings model has no max_output", r.id)),
+            (None, None) => return Err(format!("model {:?}: max_output is required", r.id)),
+            (Some(m), None) => m,
+        };
+        if r.context_window == 0
+            || (r.embedding_dimensions.is_none() && (max_output == 0 || max_output > r.context_window))
+        {
             return Err(format!(
                 "model {:?}: need 0 < max_output ({}) <= context_window ({})",
-                r.id, r.max_output, r.context_window
+                r.id, max_output, r.context_window
             ));
         }
+        if r.embedding_dimensions.is_some_and(|d| d == 0 || d > 16_384) {
+            return Err(format!("model {:?}: embedding_dimensions must be 1 to 16384", r.id));
+        }
         let prices_ok = |p: f64| p.is_finite() && p >= 0.0;
-        if !prices_ok(r.input_price_per_mtok) || !prices_ok(r.output_price_per_mtok) {
+        let cache_prices = [r.cached_input_price_per_mtok, r.cache_write_price_per_mtok];
+        if !prices_ok(r.input_price_per_mtok)
+            || !prices_ok(r.output_price_per_mtok)
+            || cache_prices.into_iter().flatten().any(|p| !prices_ok(p))
+        {
             return Err(format!("model {:?}: prices must be finite and not negative", r.id));
         }
         if r.reply_tokens[0] == 0 || r.reply_tokens[0] > r.reply_tokens[1] {
@@ -239,12 +290,16 @@ impl TryFrom<RawModel> for ModelSpec {
         Ok(ModelSpec {
             id: r.id,
             context_window: r.context_window,
-            max_output: r.max_output,
+            max_output,
             input_price_per_mtok: r.input_price_per_mtok,
             output_price_per_mtok: r.output_price_per_mtok,
+            cached_input_price_per_mtok: r.cached_input_price_per_mtok,
+            cache_write_price_per_mtok: r.cache_write_price_per_mtok,
             tokenizer: r.tokenizer,
             latency: r.latency,
             reply_tokens: r.reply_tokens,
+            embedding_dimensions: r.embedding_dimensions,
+            reasoning: r.reasoning,
         })
     }
 }
@@ -252,7 +307,19 @@ impl TryFrom<RawModel> for ModelSpec {
 impl ModelSpec {
     /// Cost in USD of a request with these token counts at this model's prices.
     pub fn cost_usd(&self, prompt_tokens: u64, completion_tokens: u64) -> f64 {
-        (prompt_tokens as f64 * self.input_price_per_mtok + completion_tokens as f64 * self.output_price_per_mtok)
+        self.cost_with_cache_usd(prompt_tokens, 0, 0, completion_tokens)
+    }
+
+    /// Cost in USD when `cached` of the `prompt_tokens` were read from the prompt cache and
+    /// `written` were written to it (`prompt_tokens` counts every input token).
+    pub fn cost_with_cache_usd(&self, prompt_tokens: u64, cached: u64, written: u64, completion_tokens: u64) -> f64 {
+        let plain = prompt_tokens.saturating_sub(cached + written) as f64;
+        let read_price = self.cached_input_price_per_mtok.unwrap_or(self.input_price_per_mtok);
+        let write_price = self.cache_write_price_per_mtok.unwrap_or(self.input_price_per_mtok);
+        (plain * self.input_price_per_mtok
+            + cached as f64 * read_price
+            + written as f64 * write_price
+            + completion_tokens as f64 * self.output_price_per_mtok)
             / 1_000_000.0
     }
 }

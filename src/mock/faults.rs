@@ -68,6 +68,18 @@ pub enum Fault {
     StreamErrorEvent { after_events: u32 },
     /// A complete answer cut at the output limit (`finish_reason: length` / `stop_reason: max_tokens`).
     TruncatedOutput,
+    /// A Responses stream that ends in `response.failed` after HTTP 200, after N events (chat
+    /// streams, which have no such event, get their in-band error instead).
+    ResponseFailed { after_events: u32 },
+    /// Tool-call arguments that are not valid JSON. A request that declares tools gets a tool
+    /// call even when the model would have answered in words.
+    ToolCallMalformed,
+    /// Each tool name streamed in two deltas (legal in OpenAI-shaped streams, often mishandled;
+    /// Anthropic and Responses streams carry the name whole, so there it only forces a call).
+    ToolNameSplit,
+    /// The provider answers as for a withdrawn model id (OpenAI 404 `model_not_found` naming
+    /// the deprecation, Anthropic 404 `not_found_error`, DeepSeek 400 `Model Not Exist`).
+    RetiredModel,
 }
 
 impl Fault {
@@ -90,6 +102,10 @@ impl Fault {
             Fault::StreamStall { .. } => "stream_stall",
             Fault::StreamErrorEvent { .. } => "stream_error_event",
             Fault::TruncatedOutput => "truncated_output",
+            Fault::ResponseFailed { .. } => "response_failed",
+            Fault::ToolCallMalformed => "tool_call_malformed",
+            Fault::ToolNameSplit => "tool_name_split",
+            Fault::RetiredModel => "retired_model",
         }
     }
 
@@ -107,6 +123,7 @@ impl Fault {
                 | Fault::StreamMalformed { .. }
                 | Fault::StreamStall { .. }
                 | Fault::StreamErrorEvent { .. }
+                | Fault::ResponseFailed { .. }
         )
     }
 

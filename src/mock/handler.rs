@@ -20,8 +20,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::time::Instant;
 
+pub use super::attempt::Attempt;
 use super::config::{Dialect, ModelSpec};
-use super::dialect::{self, ApiError, ChatRequest, Completion, Finish};
+use super::dialect::{self, Api, ApiError, ChatRequest};
 use super::faults::{Fault, OutageMode, RetryAfterStyle};
 use super::journal::{self, AppliedFault, AttemptRecord, Outcome};
 use super::listener::{ConnAction, ConnControl, ConnFault};
@@ -38,68 +39,6 @@ const TEST_ID_HEADER: &str = "x-gatedrill-test-id";
 /// Prompts larger than this are counted off the async workers.
 const BLOCKING_COUNT_BYTES: usize = 64 * 1024;
 
-/// One journaled attempt; finishing it writes the outcome, dropping it unfinished records
-/// that the client went away.
-pub struct Attempt {
-    provider: Arc<Provider>,
-    pub seq: u64,
-    arrived: Instant,
-    done: bool,
-    /// Written with the outcome, so a plain answer takes the journal's lock twice, not four times.
-    pub prompt_tokens: Option<u64>,
-    pub completion_tokens: Option<u64>,
-}
-
-impl Attempt {
-    pub fn begin(p: &Arc<Provider>, rec: AttemptRecord, arrived: Instant) -> Self {
-        let seq = p.journal.begin(rec, arrived, p.fleet_start);
-        Attempt { provider: p.clone(), seq, arrived, done: false, prompt_tokens: None, completion_tokens: None }
-    }
-
-    /// When the request arrived (time to first token counts from here).
-    pub fn arrived(&self) -> Instant {
-        self.arrived
-    }
-
-    pub fn update(&self, f: impl FnOnce(&mut AttemptRecord)) {
-        self.provider.journal.update(self.seq, f);
-    }
-
-    pub fn finish(mut self, f: impl FnOnce(&mut AttemptRecord)) {
-        self.done = true;
-        let took = self.arrived.elapsed();
-        self.provider.with_latency(|l| crate::metrics::record(&mut l.attempt, took));
-        let elapsed = journal::ms(took);
-        let (prompt, completion) = (self.prompt_tokens, self.completion_tokens);
-        self.provider.journal.update(self.seq, |r| {
-            r.prompt_tokens = prompt.or(r.prompt_tokens);
-            r.completion_tokens = completion.or(r.completion_tokens);
-            f(r);
-            r.duration_ms = Some(elapsed);
-        });
-    }
-}
-
-impl Drop for Attempt {
-    fn drop(&mut self) {
-        if !self.done {
-            let took = self.arrived.elapsed();
-            self.provider.with_latency(|l| crate::metrics::record(&mut l.attempt, took));
-            let elapsed = journal::ms(took);
-            let (prompt, completion) = (self.prompt_tokens, self.completion_tokens);
-            self.provider.journal.update(self.seq, |r| {
-                r.prompt_tokens = prompt.or(r.prompt_tokens);
-                r.completion_tokens = completion.or(r.completion_tokens);
-                // A fault already named (a stall the client gave up on) stays the outcome.
-                if r.outcome == Outcome::InFlight {
-                    r.outcome = Outcome::ClientDisconnected;
-                }
-                r.duration_ms = Some(elapsed);
-            });
-        }
-    }
-}
-
 /// What every answer needs: the attempt, its request id, and what the faults asked for.
 struct Ctx {
     p: Arc<Provider>,
@@ -111,7 +50,29 @@ struct Ctx {
     conn: Option<ConnControl>,
 }
 
+/// Chat completions (OpenAI, DeepSeek) and messages (Anthropic).
 pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    serve_api(p, req, Api::Chat).await
+}
+
+/// OpenAI `POST /v1/responses`.
+pub async fn responses(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    serve_api(p, req, Api::Responses).await
+}
+
+/// OpenAI `POST /v1/embeddings`.
+pub async fn embeddings(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    serve_api(p, req, Api::Embeddings).await
+}
+
+/// Anthropic `POST /v1/messages/count_tokens`.
+pub async fn count_tokens(State(p): State<Arc<Provider>>, req: Request) -> Response {
+    serve_api(p, req, Api::CountTokens).await
+}
+
+/// The pipeline of the module header, for every API route: faults match by path, so the whole
+/// catalogue applies to each route.
+async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     let arrived = Instant::now();
     let d = p.spec.dialect;
     let (parts, body) = req.into_parts();
@@ -126,7 +87,7 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
     let parsed = match &body {
         Ok(b) => {
             rec.body_hash = Some(journal::body_hash(b));
-            dialect::parse_request(d, b)
+            dialect::parse_request(d, api, b)
         }
         Err(_) => Err(ApiError::TooLarge { limit: BODY_LIMIT }),
     };
@@ -170,6 +131,10 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
     if let Some(fault) = &outcome_fault
         && let Some(answer) = answer_fault(&ctx, fault, parsed.as_ref().ok())
     {
+        if matches!(fault, Fault::RetiredModel) {
+            let contract = journal::RequestContract { model_served: false, ..journal::RequestContract::default() };
+            ctx.attempt.contract = Some(Box::new(contract));
+        }
         return match answer {
             FaultAnswer::Error(e, retry) => error(ctx, &e, retry, None).await,
             FaultAnswer::Conn(fault) => take_over(ctx, fault).await,
@@ -187,20 +152,71 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
         Err(e) => return error(ctx, &e, None, None).await,
     };
     let Some(model) = p.spec.model(&req.model) else {
+        let contract = journal::RequestContract { model_served: false, ..journal::RequestContract::default() };
+        ctx.attempt.contract = Some(Box::new(contract));
         return error(ctx, &ApiError::ModelNotFound { model: req.model.clone() }, None, None).await;
     };
+    if model.embedding_dimensions.is_some() != (api == Api::Embeddings) {
+        return error(ctx, &ApiError::WrongApi { model: req.model.clone(), api }, None, None).await;
+    }
+    let rejected_betas = match (d, parts.headers.get("anthropic-beta").and_then(|v| v.to_str().ok())) {
+        (Dialect::Anthropic, Some(h)) => dialect::anthropic::rejected_betas(h, p.spec.anthropic_betas.as_deref()),
+        _ => Vec::new(),
+    };
+    let missing_echo =
+        d == Dialect::Deepseek && model.reasoning && p.spec.require_reasoning_echo && req.missing_reasoning_echo;
+    let contract = journal::RequestContract {
+        model_served: true,
+        tools: req.tools.tools.iter().map(|t| t.name.clone()).collect(),
+        rejected_betas: rejected_betas.clone(),
+        missing_reasoning_echo: missing_echo,
+        ..journal::RequestContract::default()
+    };
+    ctx.attempt.contract = Some(Box::new(contract));
+    if !rejected_betas.is_empty() {
+        return error(ctx, &dialect::anthropic::betas_refused(&rejected_betas), None, None).await;
+    }
+    if missing_echo {
+        let message = dialect::openai::REASONING_ECHO_MISSING.to_string();
+        return error(ctx, &ApiError::BadRequest { message, param: None }, None, None).await;
+    }
     if let Some(n) = req.max_tokens
         && n > model.max_output
     {
         return error(ctx, &max_tokens_too_large(d, n, model), None, None).await;
     }
     let body_len = body.as_ref().map_or(0, Bytes::len);
-    let (prompt, req) = count_prompt(model, req, body_len).await;
+    let (counted, req) = count_prompt(model, req, body_len).await;
+    let prompt: u64 = counted.inputs.iter().sum();
     ctx.attempt.prompt_tokens = Some(prompt);
     let max_tokens = req.max_tokens.unwrap_or(0);
-    if prompt + max_tokens > model.context_window {
+    let fits = prompt + max_tokens <= model.context_window;
+    if let Some(c) = &mut ctx.attempt.contract {
+        c.fits_window = fits;
+    }
+    if let Some(e) = &req.embedding {
+        // Each input is held to the window on its own.
+        if let Some(tokens) = counted.inputs.iter().zip(&e.inputs).map(|(n, (_, ids))| ids.unwrap_or(*n)).max()
+            && tokens > model.context_window
+        {
+            let e = ApiError::EmbeddingInputTooLong { window: model.context_window, tokens };
+            return error(ctx, &e, None, None).await;
+        }
+        if prompt > dialect::embeddings::MAX_REQUEST_TOKENS {
+            let message = format!(
+                "Requested {prompt} tokens, max {} tokens per request",
+                dialect::embeddings::MAX_REQUEST_TOKENS
+            );
+            return error(ctx, &ApiError::BadRequest { message, param: None }, None, None).await;
+        }
+    } else if !fits {
         let e = ApiError::ContextOverflow { window: model.context_window, prompt, max_tokens };
         return error(ctx, &e, None, None).await;
+    }
+    if api == Api::CountTokens {
+        let headers = dialect::standard_headers(d, &ctx.request_id, None, SystemTime::now());
+        let body = dialect::json_bytes(&serde_json::json!({"input_tokens": prompt}));
+        return stream::respond_bytes(&p, ctx.attempt, headers, body, ctx.pre_wait).await;
     }
     let quota = match p.quotas.admit(&key, prompt + max_tokens, Instant::now()) {
         Admission::Admitted(q) => q,
@@ -217,8 +233,27 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
 
     // The reply depends on the seed and the request body only, so a retry gets the same answer.
     let body_key = DrawKey::new(p.seed).with(body.as_ref().map_or(0, |b| crate::rng::fnv1a(b)));
-    let completion = build_completion(d, &req, model, prompt, body_key, draw, outcome_fault.as_ref());
     let latency = &model.latency;
+    if let (Some(e), Some(dims)) = (&req.embedding, model.embedding_dimensions) {
+        let headers = dialect::standard_headers(d, &ctx.request_id, Some(&quota), SystemTime::now());
+        let dims = e.dimensions.unwrap_or(dims).min(dims);
+        let body = dialect::embeddings::render(e, &req.model, dims, DrawKey::new(p.seed), prompt);
+        let wait = ctx.pre_wait + latency.ttft.0;
+        return stream::respond_bytes(&p, ctx.attempt, headers, body, wait).await;
+    }
+    let mut completion =
+        super::answer::build_completion(d, &req, &p.spec, model, prompt, body_key, draw, outcome_fault.as_ref());
+    let prefixes = [(counted.prefix_key, counted.prefix), (counted.prefix_key ^ counted.last_key, prompt)];
+    let hit = p.prompt_cache.longest_hit(&prefixes);
+    let used = super::cache::cache_use(d, hit, counted.prefix, req.cache_marked);
+    (completion.cached_tokens, completion.cache_write_tokens) = (used.read, used.written);
+    let (names, valid) = (
+        completion.tool_calls.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+        completion.tool_calls.iter().all(|t| serde_json::from_str::<serde::de::IgnoredAny>(&t.arguments).is_ok()),
+    );
+    if !names.is_empty() {
+        ctx.attempt.tool_calls = Some(Box::new((names, valid)));
+    }
     let jitter = latency.jitter.0.mul_f64(draw.with_str("jitter").unit());
     let keeps_alive = d == Dialect::Deepseek;
     let spec = StreamSpec {
@@ -243,7 +278,14 @@ pub async fn chat(State(p): State<Arc<Provider>>, req: Request) -> Response {
 
 /// The request path for the journal; the API's own routes without an allocation.
 fn route_path(path: &str) -> Cow<'static, str> {
-    const ROUTES: [&str; 3] = ["/v1/chat/completions", "/v1/messages", "/chat/completions"];
+    const ROUTES: [&str; 6] = [
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/chat/completions",
+        "/v1/responses",
+        "/v1/embeddings",
+        "/v1/messages/count_tokens",
+    ];
     match ROUTES.iter().find(|r| **r == path) {
         Some(r) => Cow::Borrowed(r),
         None => Cow::Owned(path.to_string()),
@@ -282,52 +324,57 @@ fn max_tokens_too_large(d: Dialect, n: u64, m: &ModelSpec) -> ApiError {
     ApiError::BadRequest { message, param: Some("max_tokens") }
 }
 
-/// Counts the prompt; large prompts (context-overflow drills) are counted on the blocking
-/// pool so they do not hold an async worker. Hands the request back.
-async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (u64, ChatRequest) {
+/// Prompt tokens: one count per embeddings input, else one for the whole conversation; and the
+/// cacheable prefix's size and identity.
+#[derive(Default)]
+struct Counted {
+    inputs: Vec<u64>,
+    prefix: u64,
+    prefix_key: u64,
+    /// Identity of the last message: with `prefix_key`, the whole prompt's.
+    last_key: u64,
+}
+
+/// Counts the prompt (one count per embeddings input, else one for the conversation and its
+/// tool definitions); large prompts (context-overflow drills) are counted on the blocking pool
+/// so they do not hold an async worker. Hands the request back.
+async fn count_prompt(model: &ModelSpec, req: ChatRequest, body_len: usize) -> (Counted, ChatRequest) {
     let t = model.tokenizer;
+    let model_key = crate::rng::fnv1a(model.id.as_bytes());
     let count = move |req: ChatRequest| {
+        if let Some(e) = &req.embedding {
+            let inputs = e.inputs.iter().map(|(text, ids)| ids.unwrap_or_else(|| tokens::count(t, text))).collect();
+            return (Counted { inputs, ..Counted::default() }, req);
+        }
         let msgs: Vec<CountedMessage<'_>> = req
             .messages
             .iter()
             .map(|m| CountedMessage { role: &m.role, text: &m.text, name: m.name.as_deref() })
             .collect();
-        let n = tokens::count_chat(t, req.system.as_deref(), &msgs);
+        let tools_text = req.tools.text();
+        let tools = tokens::count(t, &tools_text);
+        let n = tokens::count_chat(t, req.system.as_deref(), &msgs) + tools;
+        // The cacheable head: system, tools and every message but the last.
+        let head = &msgs[..msgs.len().saturating_sub(1)];
+        let mut key = crate::rng::DrawKey::new(model_key).with_str(req.system.as_deref().unwrap_or_default());
+        key = key.with_str(&tools_text);
+        for m in head {
+            key = key.with_str(m.role).with_str(m.text);
+        }
+        let last_key = msgs.last().map_or(0, |m| crate::rng::DrawKey::new(1).with_str(m.role).with_str(m.text).bits());
+        let prefix = if head.is_empty() && req.system.is_none() && tools == 0 {
+            0
+        } else {
+            tokens::count_chat(t, req.system.as_deref(), head) + tools
+        };
         drop(msgs);
-        (n, req)
+        (Counted { inputs: vec![n], prefix, prefix_key: key.bits(), last_key }, req)
     };
     if body_len < BLOCKING_COUNT_BYTES {
         return count(req);
     }
     // Only a panic inside the tokenizer fails the join; count nothing rather than fail the answer.
     tokio::task::spawn_blocking(move || count(req)).await.unwrap_or_default()
-}
-
-fn build_completion(
-    d: Dialect,
-    req: &ChatRequest,
-    model: &ModelSpec,
-    prompt: u64,
-    body_key: DrawKey,
-    draw: DrawKey,
-    fault: Option<&Fault>,
-) -> Completion {
-    let natural = tokens::natural_length(body_key, model.reply_tokens);
-    let (n, finish) = match (fault, req.max_tokens) {
-        (Some(Fault::TruncatedOutput), Some(max)) => (max, Finish::Length),
-        (Some(Fault::TruncatedOutput), None) => ((natural / 2).max(1), Finish::Length),
-        (_, Some(max)) if max < natural => (max, Finish::Length),
-        _ => (natural, Finish::Stop),
-    };
-    let (id, _) = dialect::ids(d, draw.with_str("ids").bits());
-    Completion {
-        id,
-        created: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        model: req.model.clone(),
-        pieces: tokens::reply_pieces(body_key, n, natural),
-        prompt_tokens: prompt,
-        finish,
-    }
 }
 
 /// An answer a fault decides before the real checks run.
@@ -369,6 +416,9 @@ fn answer_fault(ctx: &Ctx, fault: &Fault, req: Option<&ChatRequest>) -> Option<F
             OutageMode::Garbage => FaultAnswer::Conn(ConnFault::Garbage),
         },
         Fault::NoResponse => FaultAnswer::Conn(ConnFault::Hang),
+        Fault::RetiredModel => {
+            FaultAnswer::Error(ApiError::RetiredModel { model: req.map(|r| r.model.clone()).unwrap_or_default() }, None)
+        }
         // The rest shape a successful answer instead.
         _ => return None,
     })

@@ -57,6 +57,8 @@ pub enum Refusal {
     Unavailable,
     Status,
     StreamServerError,
+    /// The model is served, but not on the API the request used.
+    WrongApi,
 }
 
 impl Refusal {
@@ -105,6 +107,34 @@ pub struct AttemptRecord {
     pub first_token_ms: Option<f64>,
     /// Milliseconds since the previous attempt with the same body hash on this provider.
     pub gap_since_same_body_ms: Option<f64>,
+    /// The request's contract as the provider read it (issue 14 item 9), when it parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<RequestContract>,
+    /// The tool calls the answer carried, by tool name (empty for a text answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<String>,
+    /// Whether those tool calls' arguments were valid JSON (false under `tool_call_malformed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_arguments_valid: Option<bool>,
+}
+
+/// What a request asked of the provider, recorded so the conduct rules can judge whether a
+/// fallback attempt was valid for its target (issue 14 item 9).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RequestContract {
+    /// The provider serves the model id.
+    pub model_served: bool,
+    /// The prompt (plus `max_tokens`) fits the model's context window.
+    pub fits_window: bool,
+    /// The declared tool names, in request order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// `anthropic-beta` flags the provider refused (empty when all were accepted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_betas: Vec<String>,
+    /// A thinking-mode tool history without the `reasoning_content` echo the target requires.
+    #[serde(default)]
+    pub missing_reasoning_echo: bool,
 }
 
 impl AttemptRecord {
@@ -132,6 +162,9 @@ impl AttemptRecord {
             duration_ms: None,
             first_token_ms: None,
             gap_since_same_body_ms: None,
+            contract: None,
+            tool_calls: Vec::new(),
+            tool_arguments_valid: None,
         }
     }
 }

@@ -6,6 +6,10 @@
 //! bound; [`ProviderFleet`] starts a whole configuration on loopback ports and is what the
 //! runner uses.
 
+pub mod answer;
+pub mod assemble;
+pub mod attempt;
+pub mod cache;
 pub mod config;
 pub mod control;
 pub mod dialect;
@@ -18,6 +22,7 @@ pub mod schedule;
 pub mod state;
 pub mod stream;
 pub mod tokens;
+pub mod tools;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -39,12 +44,15 @@ pub use state::Provider;
 /// The HTTP routes of one provider: its dialect's API, the models list, the control API.
 pub fn router(p: Arc<Provider>) -> Router {
     let api = match p.spec.dialect {
-        Dialect::Openai => {
-            Router::new().route("/v1/chat/completions", post(handler::chat)).route("/v1/models", get(handler::models))
-        }
-        Dialect::Anthropic => {
-            Router::new().route("/v1/messages", post(handler::chat)).route("/v1/models", get(handler::models))
-        }
+        Dialect::Openai => Router::new()
+            .route("/v1/chat/completions", post(handler::chat))
+            .route("/v1/responses", post(handler::responses))
+            .route("/v1/embeddings", post(handler::embeddings))
+            .route("/v1/models", get(handler::models)),
+        Dialect::Anthropic => Router::new()
+            .route("/v1/messages", post(handler::chat))
+            .route("/v1/messages/count_tokens", post(handler::count_tokens))
+            .route("/v1/models", get(handler::models)),
         Dialect::Deepseek => Router::new()
             .route("/chat/completions", post(handler::chat))
             .route("/v1/chat/completions", post(handler::chat))

@@ -29,6 +29,8 @@ pub struct Provider {
     /// Latency as the provider saw it: whole attempts, and for streams the first token and the
     /// gaps between tokens. Histograms, so memory stays flat however long the drill.
     pub latency: std::sync::Mutex<ProviderLatency>,
+    /// Prompt prefixes seen, for cache-hit usage.
+    pub prompt_cache: super::cache::PromptCache,
 }
 
 /// A provider's own latency histograms (microseconds).
@@ -62,6 +64,7 @@ impl Provider {
                 ttft: crate::metrics::new_hist(),
                 itl: crate::metrics::new_hist(),
             }),
+            prompt_cache: super::cache::PromptCache::default(),
         }
     }
 

@@ -77,17 +77,21 @@ pub async fn respond_plain(
             run.count_events = false;
             response(headers, "application/json", run.into_body())
         }
-        _ => {
-            pause(&p, generation).await;
-            let bytes = body.len() as u64;
-            attempt.finish(|r| {
-                r.status = Some(200);
-                r.outcome = Outcome::Completed;
-                r.bytes_sent = bytes;
-            });
-            response(headers, "application/json", Body::from(body))
-        }
+        _ => respond_bytes(&p, attempt, headers, body, generation).await,
     }
+}
+
+/// A JSON answer rendered in advance (embeddings, token counts, plain completions), sent after
+/// `wait`.
+pub async fn respond_bytes(p: &Provider, attempt: Attempt, headers: Headers, body: Bytes, wait: Duration) -> Response {
+    pause(p, wait).await;
+    let bytes = body.len() as u64;
+    attempt.finish(|r| {
+        r.status = Some(200);
+        r.outcome = Outcome::Completed;
+        r.bytes_sent = bytes;
+    });
+    response(headers, "application/json", Body::from(body))
 }
 
 /// A streaming answer.
@@ -101,12 +105,15 @@ pub async fn respond_stream(
 ) -> Response {
     pause(&p, spec.before_headers).await;
     let plan = dialect::stream_plan(spec.dialect, &c, include_usage);
-    let malformed = dialect::malformed_frame(spec.dialect, &c);
-    let error = dialect::error_frame(spec.dialect);
     // A stream fault lands before the terminator, however large `after_events` is.
     let cut_at = match &spec.fault {
         Some(f) if f.is_stream_only() => fault_after(f).min(plan.terminal),
         _ => plan.frames.len(),
+    };
+    let malformed = dialect::malformed_frame(spec.dialect, &c, cut_at);
+    let error = match &spec.fault {
+        Some(Fault::ResponseFailed { .. }) => dialect::failed_frame(spec.dialect, &c, cut_at),
+        _ => dialect::error_frame(spec.dialect, &c, cut_at),
     };
     let mut run = Run::new(
         p,
@@ -137,7 +144,8 @@ fn fault_after(f: &Fault) -> usize {
         | Fault::StreamTruncate { after_events }
         | Fault::StreamMalformed { after_events }
         | Fault::StreamStall { after_events, .. }
-        | Fault::StreamErrorEvent { after_events } => *after_events as usize,
+        | Fault::StreamErrorEvent { after_events }
+        | Fault::ResponseFailed { after_events } => *after_events as usize,
         _ => usize::MAX,
     }
 }
@@ -320,7 +328,7 @@ impl Run {
                 self.finish(Outcome::StreamMalformed);
                 item
             }
-            Some(Fault::StreamErrorEvent { .. }) => {
+            Some(Fault::StreamErrorEvent { .. } | Fault::ResponseFailed { .. }) => {
                 let frame = self.error.clone();
                 let item = self.sent(frame, true);
                 self.finish(Outcome::StreamErrorEvent);

@@ -329,6 +329,7 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
     let dry_run = find(&[EvidenceKind::DryRunWithErrors, EvidenceKind::DryRun]);
     payload(out, "Dry-run attempts payload with error codes", dry_run);
     payload(out, "Session summary payload for affected gateway session ids", find(&[EvidenceKind::SessionSummary]));
+    failing_tools(out, r);
     let _ = writeln!(
         out,
         "- Deployment version / commit SHA: gatedrill {}, commit {}, target {}",
@@ -424,4 +425,22 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
 /// Text made safe for one Markdown line or table cell: no line breaks, no table pipes, no HTML.
 fn md(s: &str) -> String {
     s.replace(['\n', '\r'], " ").replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Seed 000 Playbook B's artifact: the failing tools (by provider) and the affected channels,
+/// from what the drill read of the dry-run and orchestrate answers.
+fn failing_tools(out: &mut String, r: &ScenarioReport) {
+    let mut tools = BTreeSet::new();
+    let mut channels = BTreeSet::new();
+    for s in r.requests.iter().filter_map(|q| q.signal.as_ref()).filter(|s| !s.failing_tools.is_empty()) {
+        tools.extend(s.failing_tools.iter().map(|t| format!("`{}`", md(t))));
+        channels.extend(s.channel.iter().map(|c| format!("`{}`", md(c))));
+    }
+    if !tools.is_empty() {
+        let join = |s: BTreeSet<String>| {
+            if s.is_empty() { "none recorded".to_string() } else { s.into_iter().collect::<Vec<_>>().join(", ") }
+        };
+        let _ = writeln!(out, "- Failing tools (Playbook B): {}", join(tools));
+        let _ = writeln!(out, "- Affected channels (Playbook B): {}", join(channels));
+    }
 }

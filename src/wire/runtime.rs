@@ -28,6 +28,9 @@ pub enum AttemptCode {
     StreamTruncated,
     #[serde(rename = "AI_PROVIDER_STREAM_ERROR")]
     StreamError,
+    /// The answer's tool calls are unusable: arguments that are not a JSON object.
+    #[serde(rename = "AI_PROVIDER_TOOL_CALL_INVALID")]
+    ToolCallInvalid,
 }
 
 impl AttemptCode {
@@ -95,6 +98,9 @@ pub struct AttemptReport {
     pub retry_after_ms: Option<u64>,
     #[serde(default)]
     pub latency_ms: Option<f64>,
+    /// Tools whose calls failed in this attempt (Playbook B's "failing tools").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_tools: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -102,6 +108,15 @@ pub struct AttemptReport {
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Of `prompt_tokens`, read from / written to the provider's prompt cache (priced apart).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_tokens: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `POST /api/admin/ai-runtime/dry-run` (and each role of an orchestration). `failed` and
@@ -129,9 +144,37 @@ pub struct DryRunAnswer {
     pub latency_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Tools the request declared (the reference gateway's; absent elsewhere).
+    #[serde(default)]
+    pub tools_declared: Option<u64>,
+    /// The tool calls the answer carried.
+    #[serde(default)]
+    pub tool_calls: Vec<crate::mock::assemble::AssembledCall>,
 }
 
 impl DryRunAnswer {
+    /// The tool-call outcome of a task that declared tools, as `tool_success_rate` defines it
+    /// (`metrics::slo`): usable calls are a success; broken calls (an attempt's `failedTools`)
+    /// with no rescuing answer, or a failed task, a failure; an answer in words, no outcome.
+    /// `complete` says the answer itself was a complete `200`.
+    pub fn tool_call_outcome(&self, complete: bool) -> Option<bool> {
+        use crate::mock::assemble::{ToolCallVerdict, verdict};
+        if self.tools_declared.unwrap_or(0) == 0 {
+            return None;
+        }
+        let ok = complete && !self.failed;
+        if !self.tool_calls.is_empty() {
+            let args = self.tool_calls.iter().map(|c| c.arguments.as_str());
+            return Some(ok && verdict(args, true) == ToolCallVerdict::Valid);
+        }
+        let broke = self.attempts.iter().any(|a| !a.failed_tools.is_empty());
+        (broke || !ok).then_some(false)
+    }
+
+    /// `tool on provider` for every tool whose calls failed in an attempt.
+    pub fn failing_tools(&self) -> impl Iterator<Item = String> + '_ {
+        self.attempts.iter().flat_map(|a| a.failed_tools.iter().map(move |t| format!("{t} on {}", a.provider)))
+    }
     /// Codes of the failed attempts, in order.
     pub fn error_codes(&self) -> Vec<ReportedCode> {
         self.attempts
@@ -146,6 +189,16 @@ impl DryRunAnswer {
     pub fn skipped_with_reason(&self, provider: &str) -> bool {
         self.attempts.iter().any(|a| a.provider == provider && a.skip_reason.is_some())
     }
+}
+
+/// `POST /api/admin/agent-gateway/orchestrate` (the part the drill reads): the session and each
+/// role's answer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OrchestrateAnswer {
+    #[serde(default)]
+    pub session: Option<super::sessions::SessionRef>,
+    #[serde(default)]
+    pub roles: Vec<DryRunAnswer>,
 }
 
 /// `summary.health`.

@@ -18,6 +18,8 @@ import warnings
 import anthropic
 import openai
 
+import agent_checks
+
 OPENAI_KEY = "sk-gatedrill-openai-0001"
 ANTHROPIC_KEY = "sk-ant-gatedrill-0001"
 DEEPSEEK_KEY = "sk-gatedrill-deepseek-0001"
@@ -191,6 +193,8 @@ def main():
         openai_checks(urls["openai"])
         anthropic_checks(urls["anthropic"])
         deepseek_checks(urls["deepseek"])
+        keys = {"openai": OPENAI_KEY, "anthropic": ANTHROPIC_KEY, "deepseek": DEEPSEEK_KEY}
+        agent_checks.run(sys.modules[__name__], urls, keys)
         print("official SDKs: openai %s, anthropic %s, %.1fs"
               % (openai.__version__, anthropic.__version__, time.time() - started))
         print("%d passed, 0 failed" % checks)

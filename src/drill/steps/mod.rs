@@ -61,6 +61,7 @@ pub enum EvidenceKind {
     DryRun,
     DryRunWithErrors,
     SessionSummary,
+    OrchestrateFailed,
 }
 
 /// What steps share during one scenario.

@@ -12,7 +12,7 @@ use crate::drill::observe::{Endpoint, Exchanged, Signal};
 use crate::duration::Dur;
 use crate::metrics::slo::TaskOutcome;
 use crate::scenario::steps::{DryRunExpect, HealthExpect, StatusExpect};
-use crate::wire::runtime::{DryRunAnswer, Profiles, RuntimeHealth};
+use crate::wire::runtime::{DryRunAnswer, OrchestrateAnswer, Profiles, RuntimeHealth};
 use crate::wire::{ErrorBody, paths};
 
 /// `GET /health` or `GET /ready` answers 200.
@@ -164,6 +164,7 @@ pub fn dry_run_task(role: &str, seen: &Observed, answer: Option<&DryRunAnswer>) 
         cost_usd: answer.and_then(|a| a.cost_usd).filter(|c| c.is_finite() && *c >= 0.0).unwrap_or(0.0),
         judge: role == "judge",
         latency: seen.latency,
+        tool_call: answer.and_then(|a| a.tool_call_outcome(seen.is(200))),
     }
 }
 
@@ -180,7 +181,18 @@ pub async fn orchestrate(
     let ok = seen.is(201);
     ctx.obs.task(TaskOutcome { ok, latency: seen.latency, ..Default::default() });
     let error_code = seen.parse::<ErrorBody>().ok().map(|e| e.error.code);
-    let signal = Signal { task_failed: Some(!ok), error_code: error_code.clone(), ..Default::default() };
+    let answer = seen.parse::<OrchestrateAnswer>().ok();
+    let signal = Signal {
+        task_failed: Some(!ok),
+        error_code: error_code.clone(),
+        failing_tools: answer.iter().flat_map(|a| a.roles.iter().flat_map(DryRunAnswer::failing_tools)).collect(),
+        channel: answer.as_ref().and_then(|a| a.session.as_ref()).and_then(|s| s.channel.clone()),
+        ..Default::default()
+    };
+    if !ok {
+        // Playbook B's artifact: the session's channel and each role's failing tools.
+        ctx.evidence.push((EvidenceKind::OrchestrateFailed, "orchestrate".into(), seen.traced()));
+    }
     ctx.record(Exchanged {
         endpoint: Endpoint::Orchestrate,
         method: "POST",

@@ -10,6 +10,7 @@ use super::{ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, Stre
 use crate::mock::config::ProviderSpec;
 use crate::mock::faults::QuotaVariant;
 use crate::mock::quota::Exceeded;
+use crate::mock::tools::{ToolChoice, ToolDecl, ToolRequest};
 use crate::sse;
 
 #[derive(Deserialize)]
@@ -19,6 +20,24 @@ struct Req {
     messages: Option<Vec<Msg>>,
     system: Option<Content>,
     stream: Option<bool>,
+    tools: Option<Vec<ReqTool>>,
+    tool_choice: Option<ReqToolChoice>,
+}
+
+#[derive(Deserialize)]
+struct ReqTool {
+    name: String,
+    input_schema: Option<Value>,
+    cache_control: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ReqToolChoice {
+    #[serde(rename = "type")]
+    kind: String,
+    name: Option<String>,
+    #[serde(default)]
+    disable_parallel_tool_use: bool,
 }
 
 #[derive(Deserialize)]
@@ -34,21 +53,47 @@ enum Content {
     Blocks(Vec<Block>),
 }
 
+/// A content block; `tool_use` and `tool_result` count by their name, input and content.
 #[derive(Deserialize)]
 struct Block {
+    #[serde(rename = "type", default)]
+    kind: String,
     text: Option<String>,
+    name: Option<String>,
+    input: Option<Value>,
+    content: Option<Value>,
+    cache_control: Option<Value>,
+}
+
+impl Block {
+    fn text(self) -> Option<String> {
+        match (self.text, self.name, self.input, self.content) {
+            (Some(t), ..) => Some(t),
+            (None, Some(n), Some(i), _) => Some(format!("{n}{i}")),
+            (None, _, _, Some(Value::String(c))) => Some(c),
+            (None, _, _, Some(c)) => Some(c.to_string()),
+            _ => None,
+        }
+    }
 }
 
 impl Content {
     fn into_text(self) -> String {
         match self {
             Content::Text(t) => t,
-            Content::Blocks(b) => b.into_iter().filter_map(|b| b.text).collect::<Vec<_>>().join("\n"),
+            Content::Blocks(b) => b.into_iter().filter_map(Block::text).collect::<Vec<_>>().join("\n"),
         }
+    }
+    fn has_tool_result(&self) -> bool {
+        matches!(self, Content::Blocks(b) if b.iter().any(|b| b.kind == "tool_result"))
+    }
+    fn has_cache_control(&self) -> bool {
+        matches!(self, Content::Blocks(b) if b.iter().any(|b| b.cache_control.is_some()))
     }
 }
 
-pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
+/// A Messages request; `count_tokens` takes the same body without `max_tokens`.
+pub fn parse_request(body: &[u8], count_only: bool) -> Result<ChatRequest, ApiError> {
     let bad = |message: String| ApiError::BadRequest { message, param: None };
     let r: Req = serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
@@ -58,8 +103,11 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
         }
     })?;
     let model = r.model.filter(|m| !m.is_empty()).ok_or_else(|| bad("model: Field required".into()))?;
-    let max_tokens = r.max_tokens.ok_or_else(|| bad("max_tokens: Field required".into()))?;
-    if max_tokens == 0 {
+    let max_tokens = match r.max_tokens {
+        None if count_only => 0,
+        m => m.ok_or_else(|| bad("max_tokens: Field required".into()))?,
+    };
+    if max_tokens == 0 && !count_only {
         return Err(bad("max_tokens: Input should be greater than or equal to 1".into()));
     }
     let msgs = r.messages.ok_or_else(|| bad("messages: Field required".into()))?;
@@ -72,15 +120,45 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
             m.role
         )));
     }
-    let messages =
+    let answers_tool_result = msgs.last().is_some_and(|m| m.role == "user" && m.content.has_tool_result());
+    let cache_marked = msgs.iter().any(|m| m.content.has_cache_control())
+        || r.system.as_ref().is_some_and(Content::has_cache_control)
+        || r.tools.iter().flatten().any(|t| t.cache_control.is_some());
+    let messages: Vec<Message> =
         msgs.into_iter().map(|m| Message { role: m.role, text: m.content.into_text(), name: None }).collect();
+    let decls: Vec<ToolDecl> = r
+        .tools
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| ToolDecl { name: t.name, schema: t.input_schema.unwrap_or(Value::Null) })
+        .collect();
+    let (choice, parallel) = match r.tool_choice {
+        None => (ToolChoice::Auto, true),
+        Some(c) => {
+            let choice = match (c.kind.as_str(), c.name) {
+                ("auto", _) => ToolChoice::Auto,
+                ("any", _) => ToolChoice::Required,
+                ("none", _) => ToolChoice::None,
+                ("tool", Some(n)) => ToolChoice::Named(n),
+                ("tool", None) => return Err(bad("tool_choice.tool.name: Field required".into())),
+                (other, _) => {
+                    return Err(bad(format!(
+                        "tool_choice: Input tag '{other}' found using 'type' does not match any of the expected tags: 'auto', 'any', 'tool', 'none'"
+                    )));
+                }
+            };
+            (choice, !c.disable_parallel_tool_use)
+        }
+    };
     Ok(ChatRequest {
         model,
         stream: r.stream.unwrap_or(false),
-        include_usage: false,
-        max_tokens: Some(max_tokens),
+        max_tokens: (!count_only).then_some(max_tokens),
         system: r.system.map(Content::into_text),
+        tools: ToolRequest::new(decls, choice, parallel, answers_tool_result, &messages),
         messages,
+        cache_marked,
+        ..ChatRequest::default()
     })
 }
 
@@ -166,6 +244,12 @@ pub fn render_error(e: &ApiError) -> ErrorReply {
             reply(*s, kind, message, None)
         }
         ApiError::StreamServerError => reply(500, "api_error", "Internal server error", None),
+        ApiError::WrongApi { model, .. } | ApiError::RetiredModel { model } => {
+            reply(404, "not_found_error", &format!("model: {model}"), None)
+        }
+        ApiError::EmbeddingInputTooLong { .. } => {
+            reply(400, "invalid_request_error", "embeddings are not an Anthropic API", None)
+        }
     }
 }
 
@@ -173,19 +257,90 @@ fn stop_reason(f: Finish) -> &'static str {
     match f {
         Finish::Stop => "end_turn",
         Finish::Length => "max_tokens",
+        Finish::ToolCalls => "tool_use",
     }
 }
 
-fn usage(input: u64, output: u64) -> Value {
-    json!({"input_tokens": input, "output_tokens": output, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
+/// Usage as Anthropic counts it: `input_tokens` excludes what was read from or written to the
+/// prompt cache.
+fn usage(c: &Completion, output: u64) -> Value {
+    let (read, written) = (c.cached_tokens, c.cache_write_tokens);
+    json!({"input_tokens": c.prompt_tokens.saturating_sub(read + written), "output_tokens": output,
+           "cache_creation_input_tokens": written, "cache_read_input_tokens": read,
+           "cache_creation": {"ephemeral_5m_input_tokens": written, "ephemeral_1h_input_tokens": 0}})
+}
+
+/// `anthropic-beta` flags the first-party API accepts (late 2025).
+pub const FIRST_PARTY_BETAS: &[&str] = &[
+    "message-batches-2024-09-24",
+    "prompt-caching-2024-07-31",
+    "computer-use-2024-10-22",
+    "computer-use-2025-01-24",
+    "pdfs-2024-09-25",
+    "token-counting-2024-11-01",
+    "token-efficient-tools-2025-02-19",
+    "output-128k-2025-02-19",
+    "files-api-2025-04-14",
+    "mcp-client-2025-04-04",
+    "dev-full-thinking-2025-05-14",
+    "interleaved-thinking-2025-05-14",
+    "code-execution-2025-05-22",
+    "extended-cache-ttl-2025-04-11",
+    "fine-grained-tool-streaming-2025-05-14",
+    "context-1m-2025-08-07",
+    "context-management-2025-06-27",
+    "model-context-window-exceeded-2025-08-26",
+    "skills-2025-10-02",
+];
+
+/// The flags of an `anthropic-beta` header (comma-separated) that `accepted` lacks.
+pub fn rejected_betas(header: &str, accepted: Option<&[String]>) -> Vec<String> {
+    header
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .filter(|f| match accepted {
+            Some(list) => !list.iter().any(|a| a == f),
+            None => !FIRST_PARTY_BETAS.contains(f),
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The platform's 400 for flags it does not support, naming them.
+pub fn betas_refused(flags: &[String]) -> ApiError {
+    let named = flags.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ");
+    ApiError::BadRequest {
+        message: format!(
+            "Unexpected value(s) {named} for the `anthropic-beta` header. Please consult our documentation at docs.anthropic.com or try again without the header."
+        ),
+        param: None,
+    }
+}
+
+/// The answer's content blocks: text, or `tool_use` blocks with parsed `input` (malformed
+/// arguments, which have no JSON form, travel as a string, as a broken upstream would send).
+fn content(c: &Completion) -> Value {
+    if c.tool_calls.is_empty() {
+        return json!([{"type": "text", "text": c.text()}]);
+    }
+    Value::Array(
+        c.tool_calls
+            .iter()
+            .map(|t| {
+                let input = serde_json::from_str(&t.arguments).unwrap_or(Value::String(t.arguments.clone()));
+                json!({"type": "tool_use", "id": t.id, "name": t.name, "input": input})
+            })
+            .collect(),
+    )
 }
 
 pub fn render_completion(c: &Completion) -> Bytes {
     json_bytes(&json!({
         "id": c.id, "type": "message", "role": "assistant", "model": c.model,
-        "content": [{"type": "text", "text": c.text()}],
+        "content": content(c),
         "stop_reason": stop_reason(c.finish), "stop_sequence": null,
-        "usage": usage(c.prompt_tokens, c.completion_tokens()),
+        "usage": usage(c, c.completion_tokens()),
     }))
 }
 
@@ -199,20 +354,34 @@ pub fn stream_plan(c: &Completion) -> StreamPlan {
         "message_start",
         json!({"type": "message_start", "message": {
             "id": c.id, "type": "message", "role": "assistant", "content": [], "model": c.model,
-            "stop_reason": null, "stop_sequence": null, "usage": usage(c.prompt_tokens, 1)}}),
+            "stop_reason": null, "stop_sequence": null, "usage": usage(c, 1)}}),
     ));
-    frames.push(event(
-        "content_block_start",
-        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-    ));
-    frames.push(event("ping", json!({"type": "ping"})));
-    for p in &c.pieces {
-        frames.push(event(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}),
-        ));
+    let block_start = |i: usize, block: Value| {
+        event("content_block_start", json!({"type": "content_block_start", "index": i, "content_block": block}))
+    };
+    let block_delta = |i: usize, delta: Value| {
+        event("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": delta}))
+    };
+    let block_stop = |i: usize| event("content_block_stop", json!({"type": "content_block_stop", "index": i}));
+    if c.tool_calls.is_empty() {
+        frames.push(block_start(0, json!({"type": "text", "text": ""})));
+        frames.push(event("ping", json!({"type": "ping"})));
+        for p in &c.pieces {
+            frames.push(block_delta(0, json!({"type": "text_delta", "text": p})));
+        }
+        frames.push(block_stop(0));
     }
-    frames.push(event("content_block_stop", json!({"type": "content_block_stop", "index": 0})));
+    for (i, t) in c.tool_calls.iter().enumerate() {
+        frames.push(block_start(i, json!({"type": "tool_use", "id": t.id, "name": t.name, "input": {}})));
+        if i == 0 {
+            frames.push(event("ping", json!({"type": "ping"})));
+        }
+        frames.push(block_delta(i, json!({"type": "input_json_delta", "partial_json": ""})));
+        for f in &t.fragments {
+            frames.push(block_delta(i, json!({"type": "input_json_delta", "partial_json": f})));
+        }
+        frames.push(block_stop(i));
+    }
     let terminal = frames.len();
     frames.push(event(
         "message_delta",

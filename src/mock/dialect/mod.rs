@@ -4,7 +4,10 @@
 //! functions differ, dispatched on [`Dialect`].
 
 pub mod anthropic;
+pub mod deepseek;
+pub mod embeddings;
 pub mod openai;
+pub mod responses;
 
 use std::time::{Duration, SystemTime};
 
@@ -14,16 +17,41 @@ use bytes::Bytes;
 use super::config::{Dialect, ProviderSpec};
 use super::faults::QuotaVariant;
 use super::quota::{Exceeded, QuotaState};
+use super::tools::{ToolCall, ToolRequest};
 
-/// A chat request reduced to what the mock acts on.
+/// Which of a provider's APIs a request came in on (the route decides).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Api {
+    /// OpenAI / DeepSeek chat completions, Anthropic messages.
+    #[default]
+    Chat,
+    /// OpenAI `POST /v1/responses`.
+    Responses,
+    /// OpenAI `POST /v1/embeddings`.
+    Embeddings,
+    /// Anthropic `POST /v1/messages/count_tokens`.
+    CountTokens,
+}
+
+/// A request reduced to what the mock acts on, whichever API it came in on.
 #[derive(Debug, Default)]
 pub struct ChatRequest {
+    pub api: Api,
     pub model: String,
     pub stream: bool,
     pub include_usage: bool,
     pub max_tokens: Option<u64>,
     pub system: Option<String>,
     pub messages: Vec<Message>,
+    pub tools: ToolRequest,
+    /// For `/v1/embeddings`: what to embed and how to encode it.
+    pub embedding: Option<embeddings::EmbeddingRequest>,
+    /// An assistant turn with tool calls lacks its `reasoning_content` (DeepSeek thinking mode).
+    pub missing_reasoning_echo: bool,
+    /// The request marks a `cache_control` breakpoint (Anthropic prompt caching).
+    pub cache_marked: bool,
+    /// Request settings the answer echoes (the Responses object's `tools`, `instructions`, ...).
+    pub echo: Option<serde_json::Value>,
 }
 
 #[derive(Debug)]
@@ -73,6 +101,20 @@ pub enum ApiError {
     Status(u16),
     /// The generic error sent in-band in a stream.
     StreamServerError,
+    /// The model exists but does not serve this API (a chat model asked for embeddings).
+    WrongApi {
+        model: String,
+        api: Api,
+    },
+    /// A model id the provider has withdrawn (`retired_model`).
+    RetiredModel {
+        model: String,
+    },
+    /// An embeddings input longer than the model's window.
+    EmbeddingInputTooLong {
+        window: u64,
+        tokens: u64,
+    },
 }
 
 impl From<&ApiError> for super::journal::Refusal {
@@ -92,6 +134,9 @@ impl From<&ApiError> for super::journal::Refusal {
             ApiError::Unavailable => R::Unavailable,
             ApiError::Status(_) => R::Status,
             ApiError::StreamServerError => R::StreamServerError,
+            ApiError::WrongApi { .. } => R::WrongApi,
+            ApiError::RetiredModel { .. } => R::ModelNotFound,
+            ApiError::EmbeddingInputTooLong { .. } => R::ContextOverflow,
         }
     }
 }
@@ -109,16 +154,30 @@ pub struct ErrorReply {
 pub enum Finish {
     Stop,
     Length,
+    /// The answer is tool calls (`tool_calls` / `tool_use` / Responses `function_call` items).
+    ToolCalls,
 }
 
 /// A successful answer, before rendering.
 pub struct Completion {
+    pub api: Api,
     pub id: String,
     pub created: u64,
     pub model: String,
     pub pieces: Vec<&'static str>,
+    /// Hidden (or DeepSeek `reasoning_content`) reasoning, one token a piece.
+    pub reasoning: Vec<&'static str>,
+    pub tool_calls: Vec<ToolCall>,
     pub prompt_tokens: u64,
+    /// Of `prompt_tokens`, how many the provider's prompt cache served.
+    pub cached_tokens: u64,
+    /// Of `prompt_tokens`, how many were written to the prompt cache (Anthropic).
+    pub cache_write_tokens: u64,
     pub finish: Finish,
+    /// `tool_name_split`: stream each tool name in two deltas (OpenAI-shaped streams).
+    pub split_tool_names: bool,
+    /// Request settings the answer echoes (Responses).
+    pub echo: Option<serde_json::Value>,
 }
 
 impl Completion {
@@ -126,7 +185,8 @@ impl Completion {
         self.pieces.concat()
     }
     pub fn completion_tokens(&self) -> u64 {
-        self.pieces.len() as u64
+        (self.pieces.len() + self.reasoning.len()) as u64
+            + self.tool_calls.iter().map(|t| t.fragments.len() as u64).sum::<u64>()
     }
 }
 
@@ -139,11 +199,15 @@ pub struct StreamPlan {
     pub terminal: usize,
 }
 
-pub fn parse_request(d: Dialect, body: &[u8]) -> Result<ChatRequest, ApiError> {
-    match d {
-        Dialect::Openai | Dialect::Deepseek => openai::parse_request(body),
-        Dialect::Anthropic => anthropic::parse_request(body),
-    }
+pub fn parse_request(d: Dialect, api: Api, body: &[u8]) -> Result<ChatRequest, ApiError> {
+    let mut r = match (d, api) {
+        (_, Api::Responses) => responses::parse_request(body),
+        (_, Api::Embeddings) => embeddings::parse_request(body),
+        (Dialect::Openai | Dialect::Deepseek, _) => openai::parse_request(body),
+        (Dialect::Anthropic, _) => anthropic::parse_request(body, api == Api::CountTokens),
+    }?;
+    r.api = api;
+    Ok(r)
 }
 
 /// The API key the request presents, or the dialect's refusal.
@@ -178,6 +242,9 @@ pub fn render_error(d: Dialect, e: &ApiError) -> ErrorReply {
 }
 
 pub fn render_completion(d: Dialect, c: &Completion) -> Bytes {
+    if c.api == Api::Responses {
+        return responses::render_completion(c);
+    }
     match d {
         Dialect::Openai => openai::render_completion(c, false),
         Dialect::Deepseek => openai::render_completion(c, true),
@@ -186,6 +253,9 @@ pub fn render_completion(d: Dialect, c: &Completion) -> Bytes {
 }
 
 pub fn stream_plan(d: Dialect, c: &Completion, include_usage: bool) -> StreamPlan {
+    if c.api == Api::Responses {
+        return responses::stream_plan(c);
+    }
     match d {
         Dialect::Openai => openai::stream_plan(c, include_usage, false),
         Dialect::Deepseek => openai::stream_plan(c, include_usage, true),
@@ -194,15 +264,30 @@ pub fn stream_plan(d: Dialect, c: &Completion, include_usage: bool) -> StreamPla
 }
 
 /// The in-band error frame a provider sends after HTTP 200.
-pub fn error_frame(d: Dialect) -> Bytes {
+pub fn error_frame(d: Dialect, c: &Completion, seq: usize) -> Bytes {
+    if c.api == Api::Responses {
+        return responses::error_frame(seq);
+    }
     match d {
         Dialect::Openai | Dialect::Deepseek => openai::error_frame(),
         Dialect::Anthropic => anthropic::error_frame(),
     }
 }
 
+/// `response.failed` after HTTP 200; the chat APIs have no such event and send their in-band
+/// error instead.
+pub fn failed_frame(d: Dialect, c: &Completion, seq: usize) -> Bytes {
+    if c.api == Api::Responses {
+        return responses::failed_frame(c, seq);
+    }
+    error_frame(d, c, seq)
+}
+
 /// A frame whose JSON is cut short.
-pub fn malformed_frame(d: Dialect, c: &Completion) -> Bytes {
+pub fn malformed_frame(d: Dialect, c: &Completion, seq: usize) -> Bytes {
+    if c.api == Api::Responses {
+        return responses::malformed_frame(seq);
+    }
     match d {
         Dialect::Openai | Dialect::Deepseek => openai::malformed_frame(c),
         Dialect::Anthropic => anthropic::malformed_frame(),
@@ -228,6 +313,17 @@ pub fn ids(d: Dialect, bits: u64) -> (String, String) {
             (uuid, h)
         }
         Dialect::Anthropic => (format!("msg_01{}", base62(a, b)), format!("req_011C{}", base62(b, a))),
+    }
+}
+
+/// A tool call's id in the dialect's format: `call_…` (OpenAI chat and Responses, DeepSeek),
+/// `toolu_01…` (Anthropic).
+pub fn call_id(d: Dialect, _api: Api, bits: u64) -> String {
+    let a = crate::rng::mix(bits);
+    let b = crate::rng::mix(a);
+    match d {
+        Dialect::Anthropic => format!("toolu_01{}", base62(a, b)),
+        Dialect::Openai | Dialect::Deepseek => format!("call_{}", &base62(a, b)[..22]),
     }
 }
 

@@ -7,10 +7,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes};
+use super::{Api, ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes};
 use crate::mock::config::ProviderSpec;
-use crate::mock::faults::QuotaVariant;
 use crate::mock::quota::Exceeded;
+use crate::mock::tools::{ToolChoice, ToolDecl, ToolRequest};
 use crate::sse;
 
 #[derive(Deserialize)]
@@ -21,6 +21,21 @@ struct Req {
     max_completion_tokens: Option<u64>,
     stream: Option<bool>,
     stream_options: Option<StreamOptions>,
+    tools: Option<Vec<ReqTool>>,
+    tool_choice: Option<Value>,
+    parallel_tool_calls: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct ReqTool {
+    function: FnDecl,
+}
+
+#[derive(Deserialize)]
+struct FnDecl {
+    name: String,
+    #[serde(default)]
+    parameters: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -29,6 +44,21 @@ struct Msg {
     #[serde(default)]
     content: Option<Content>,
     name: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<MsgToolCall>>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MsgToolCall {
+    function: Option<FnCall>,
+}
+
+#[derive(Deserialize)]
+struct FnCall {
+    name: Option<String>,
+    arguments: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -71,25 +101,74 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
             param: Some("messages"),
         });
     }
-    let messages = msgs
+    let answers_tool_result = msgs.last().is_some_and(|m| m.role == "tool");
+    let missing_reasoning_echo = msgs.iter().any(|m| {
+        m.role == "assistant"
+            && m.tool_calls.as_ref().is_some_and(|c| !c.is_empty())
+            && m.reasoning_content.as_deref().is_none_or(str::is_empty)
+    });
+    let messages: Vec<Message> = msgs
         .into_iter()
-        .map(|m| Message {
-            role: m.role,
-            text: match m.content {
+        .map(|m| {
+            let mut text = match m.content {
                 Some(Content::Text(t)) => t,
                 Some(Content::Parts(p)) => p.into_iter().filter_map(|p| p.text).collect::<Vec<_>>().join("\n"),
                 None => String::new(),
-            },
-            name: m.name,
+            };
+            for f in m.tool_calls.into_iter().flatten().filter_map(|c| c.function) {
+                text.push_str(f.name.as_deref().unwrap_or_default());
+                text.push_str(f.arguments.as_deref().unwrap_or_default());
+            }
+            Message { role: m.role, text, name: m.name }
         })
         .collect();
+    let decls: Vec<ToolDecl> = r
+        .tools
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| ToolDecl { name: t.function.name, schema: t.function.parameters.unwrap_or(Value::Null) })
+        .collect();
+    let choice = tool_choice(r.tool_choice.as_ref(), |v| v["function"]["name"].as_str())?;
     Ok(ChatRequest {
         model,
         stream: r.stream.unwrap_or(false),
         include_usage: r.stream_options.and_then(|o| o.include_usage).unwrap_or(false),
         max_tokens: r.max_completion_tokens.or(r.max_tokens),
-        system: None,
+        tools: ToolRequest::new(decls, choice, r.parallel_tool_calls.unwrap_or(true), answers_tool_result, &messages),
         messages,
+        missing_reasoning_echo,
+        ..ChatRequest::default()
+    })
+}
+
+/// DeepSeek's refusal of a thinking-mode tool history without `reasoning_content`.
+pub const REASONING_ECHO_MISSING: &str = "The `reasoning_content` in the thinking mode must be passed back to the API.";
+
+/// `tool_choice` in OpenAI's words (chat and Responses differ only in where an object names
+/// the function, which `named` reads).
+pub fn tool_choice(v: Option<&Value>, named: impl Fn(&Value) -> Option<&str>) -> Result<ToolChoice, ApiError> {
+    Ok(match v {
+        None | Some(Value::Null) => ToolChoice::Auto,
+        Some(Value::String(s)) => match s.as_str() {
+            "auto" => ToolChoice::Auto,
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            other => {
+                return Err(ApiError::BadRequest {
+                    message: format!("Invalid value: '{other}'. Supported values are: 'none', 'auto', and 'required'."),
+                    param: Some("tool_choice"),
+                });
+            }
+        },
+        Some(obj) => match named(obj) {
+            Some(n) => ToolChoice::Named(n.to_string()),
+            None => {
+                return Err(ApiError::BadRequest {
+                    message: "Missing required parameter: 'tool_choice.function.name'.".into(),
+                    param: Some("tool_choice"),
+                });
+            }
+        },
     })
 }
 
@@ -104,7 +183,7 @@ pub fn render_error(e: &ApiError, deepseek: bool) -> ErrorReply {
         code: code.unwrap_or(kind).to_string(),
     };
     if deepseek {
-        return render_deepseek_error(e, reply);
+        return super::deepseek::render_error(e, reply);
     }
     match e {
         ApiError::BadRequest { message, param } => reply(400, message, "invalid_request_error", *param, None),
@@ -192,6 +271,38 @@ pub fn render_error(e: &ApiError, deepseek: bool) -> ErrorReply {
             None,
             None,
         ),
+        ApiError::WrongApi { model, api: Api::Embeddings } => reply(
+            400,
+            &format!("The model `{model}` does not support embeddings."),
+            "invalid_request_error",
+            Some("model"),
+            None,
+        ),
+        ApiError::WrongApi { .. } => reply(
+            404,
+            "This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use v1/completions?",
+            "invalid_request_error",
+            Some("model"),
+            None,
+        ),
+        ApiError::RetiredModel { model } => reply(
+            404,
+            &format!(
+                "The model `{model}` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations"
+            ),
+            "invalid_request_error",
+            None,
+            Some("model_not_found"),
+        ),
+        ApiError::EmbeddingInputTooLong { window, tokens } => reply(
+            400,
+            &format!(
+                "This model's maximum context length is {window} tokens, however you requested {tokens} tokens ({tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length."
+            ),
+            "invalid_request_error",
+            None,
+            None,
+        ),
     }
 }
 
@@ -211,62 +322,6 @@ fn status_words(s: u16) -> (&'static str, &'static str) {
         504 => ("server_error", "Gateway timeout."),
         s if s >= 500 => ("server_error", "Server error."),
         _ => ("invalid_request_error", "Request error."),
-    }
-}
-
-fn render_deepseek_error(
-    e: &ApiError,
-    reply: impl Fn(u16, &str, &str, Option<&str>, Option<&str>) -> ErrorReply,
-) -> ErrorReply {
-    let irq = Some("invalid_request_error");
-    match e {
-        ApiError::BadRequest { message, .. } => reply(400, message, "invalid_request_error", None, irq),
-        ApiError::MissingAuth | ApiError::InvalidKey { .. } => {
-            let masked = match e {
-                ApiError::InvalidKey { masked } => masked.as_str(),
-                _ => "",
-            };
-            reply(
-                401,
-                &format!("Authentication Fails, Your api key: {masked} is invalid"),
-                "authentication_error",
-                None,
-                irq,
-            )
-        }
-        ApiError::ModelNotFound { .. } => reply(400, "Model Not Exist", "invalid_request_error", None, irq),
-        ApiError::NoRoute { .. } => reply(404, "Not Found", "invalid_request_error", None, irq),
-        ApiError::TooLarge { .. } => reply(413, "Request Entity Too Large", "invalid_request_error", None, irq),
-        ApiError::ContextOverflow { window, prompt, max_tokens } => reply(
-            400,
-            &format!(
-                "This model's maximum context length is {window} tokens. However, you requested {} tokens ({prompt} in the messages, {max_tokens} in the completion). Please reduce the length of the messages or completion.",
-                prompt + max_tokens
-            ),
-            "invalid_request_error",
-            None,
-            irq,
-        ),
-        ApiError::RateLimited { .. } => reply(429, "Rate Limit Reached", "rate_limit_error", None, irq),
-        ApiError::QuotaExhausted(QuotaVariant::Billing | QuotaVariant::SpendLimit) => {
-            reply(402, "Insufficient Balance", "unknown_error", None, irq)
-        }
-        ApiError::Overloaded | ApiError::Unavailable => reply(503, "Server Overloaded", "server_error", None, None),
-        ApiError::Status(s) => {
-            let message = match s {
-                400 => "Invalid Format",
-                401 => "Authentication Fails",
-                402 => "Insufficient Balance",
-                422 => "Invalid Parameters",
-                429 => "Rate Limit Reached",
-                503 => "Server Overloaded",
-                s if *s >= 500 => "Server Error",
-                _ => "Request Error",
-            };
-            let kind = if *s >= 500 { "server_error" } else { "invalid_request_error" };
-            reply(*s, message, kind, None, irq)
-        }
-        ApiError::StreamServerError => reply(500, "Server Error", "server_error", None, None),
     }
 }
 
@@ -291,29 +346,35 @@ struct PromptDetails {
     audio_tokens: Option<u64>,
 }
 
+/// OpenAI sends all four counts; DeepSeek only `reasoning_tokens`, and only for its reasoner.
 #[derive(Serialize)]
 struct CompletionDetails {
     reasoning_tokens: u64,
-    audio_tokens: u64,
-    accepted_prediction_tokens: u64,
-    rejected_prediction_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audio_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accepted_prediction_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejected_prediction_tokens: Option<u64>,
 }
 
 fn usage(c: &Completion, deepseek: bool) -> Usage {
     let completion_tokens = c.completion_tokens();
+    let openai = (!deepseek).then_some(0);
+    let reasoning = c.reasoning.len() as u64;
     Usage {
         prompt_tokens: c.prompt_tokens,
         completion_tokens,
         total_tokens: c.prompt_tokens + completion_tokens,
-        prompt_tokens_details: PromptDetails { cached_tokens: 0, audio_tokens: (!deepseek).then_some(0) },
-        completion_tokens_details: (!deepseek).then_some(CompletionDetails {
-            reasoning_tokens: 0,
-            audio_tokens: 0,
-            accepted_prediction_tokens: 0,
-            rejected_prediction_tokens: 0,
+        prompt_tokens_details: PromptDetails { cached_tokens: c.cached_tokens, audio_tokens: openai },
+        completion_tokens_details: (!deepseek || reasoning > 0).then_some(CompletionDetails {
+            reasoning_tokens: reasoning,
+            audio_tokens: openai,
+            accepted_prediction_tokens: openai,
+            rejected_prediction_tokens: openai,
         }),
-        prompt_cache_hit_tokens: deepseek.then_some(0),
-        prompt_cache_miss_tokens: deepseek.then_some(c.prompt_tokens),
+        prompt_cache_hit_tokens: deepseek.then_some(c.cached_tokens),
+        prompt_cache_miss_tokens: deepseek.then_some(c.prompt_tokens - c.cached_tokens.min(c.prompt_tokens)),
     }
 }
 
@@ -321,6 +382,7 @@ fn finish_reason(f: Finish) -> &'static str {
     match f {
         Finish::Stop => "stop",
         Finish::Length => "length",
+        Finish::ToolCalls => "tool_calls",
     }
 }
 
@@ -352,16 +414,46 @@ struct Choice<'a> {
 #[derive(Serialize)]
 struct AnswerMessage<'a> {
     role: &'static str,
-    content: &'a str,
+    content: Option<&'a str>,
+    /// DeepSeek thinking models' reasoning, beside the content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<WireToolCall<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refusal: Option<Option<()>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotations: Option<[(); 0]>,
 }
 
+#[derive(Serialize)]
+struct WireToolCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
 /// Typed rather than built as a `Value`: this is the hot path of every plain answer.
 pub fn render_completion(c: &Completion, deepseek: bool) -> Bytes {
     let text = c.text();
+    let calls: Vec<WireToolCall<'_>> = c
+        .tool_calls
+        .iter()
+        .map(|t| WireToolCall {
+            id: &t.id,
+            kind: "function",
+            function: WireFunction { name: &t.name, arguments: &t.arguments },
+        })
+        .collect();
+    // With tool calls, OpenAI sends `content: null`; DeepSeek an empty string.
+    let content = if calls.is_empty() || deepseek { Some(text.as_str()) } else { None };
     let answer = Answer {
         id: &c.id,
         object: "chat.completion",
@@ -371,7 +463,9 @@ pub fn render_completion(c: &Completion, deepseek: bool) -> Bytes {
             index: 0,
             message: AnswerMessage {
                 role: "assistant",
-                content: &text,
+                content,
+                reasoning_content: (deepseek && !c.reasoning.is_empty()).then(|| c.reasoning.concat()),
+                tool_calls: (!calls.is_empty()).then_some(calls),
                 refusal: (!deepseek).then_some(None),
                 annotations: (!deepseek).then_some([]),
             },
@@ -397,10 +491,29 @@ pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> Strea
         sse::encode(None, &v.to_string())
     };
     let delta = |d: Value| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": null}]);
-    let mut frames = Vec::with_capacity(c.pieces.len() + 4);
-    frames.push(chunk(delta(json!({"role": "assistant", "content": "", "refusal": null})), None));
+    let mut frames = Vec::with_capacity(c.completion_tokens() as usize + 4);
+    let thinks = deepseek && !c.reasoning.is_empty();
+    if thinks {
+        // DeepSeek's reasoner streams its reasoning first, with `content: null`.
+        frames.push(chunk(delta(json!({"role": "assistant", "content": null, "reasoning_content": ""})), None));
+        for p in &c.reasoning {
+            frames.push(chunk(delta(json!({"content": null, "reasoning_content": p})), None));
+        }
+    } else if c.tool_calls.is_empty() {
+        frames.push(chunk(delta(json!({"role": "assistant", "content": "", "refusal": null})), None));
+    }
     for p in &c.pieces {
         frames.push(chunk(delta(json!({"content": p})), None));
+    }
+    for (i, call) in c.tool_calls.iter().enumerate() {
+        for d in tool_call_deltas(i, call, c.split_tool_names) {
+            let d = if frames.is_empty() {
+                json!({"role": "assistant", "content": null, "tool_calls": [d], "refusal": null})
+            } else {
+                json!({"tool_calls": [d]})
+            };
+            frames.push(chunk(delta(d), None));
+        }
     }
     let terminal = frames.len();
     let fin = json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": finish_reason(c.finish)}]);
@@ -410,6 +523,24 @@ pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> Strea
     }
     frames.push(sse::encode(None, "[DONE]"));
     StreamPlan { frames, first_content: 1, terminal }
+}
+
+/// The `delta.tool_calls[]` entries of one call: id, type and name on the first (the name split
+/// over two deltas under `tool_name_split`), then one argument fragment each.
+pub fn tool_call_deltas(index: usize, call: &crate::mock::tools::ToolCall, split_name: bool) -> Vec<Value> {
+    let mut out = Vec::with_capacity(call.fragments.len() + 2);
+    let cut =
+        if split_name { call.name.char_indices().nth(call.name.chars().count() / 2).map_or(0, |(i, _)| i) } else { 0 };
+    let (head, tail) = call.name.split_at(cut);
+    let (first, rest) = if cut == 0 { (tail, "") } else { (head, tail) };
+    out.push(json!({"index": index, "id": call.id, "type": "function", "function": {"name": first, "arguments": ""}}));
+    if !rest.is_empty() {
+        out.push(json!({"index": index, "function": {"name": rest}}));
+    }
+    for f in &call.fragments {
+        out.push(json!({"index": index, "function": {"arguments": f}}));
+    }
+    out
 }
 
 pub fn error_frame() -> Bytes {
