@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::exchange::Auth;
 use super::observe::{Endpoint, Exchanged};
-use super::steps::{StepCtx, deliver, dry_run_task};
+use super::steps::{StepCtx, deliver, dry_run_task, signal_of};
 use crate::metrics::Summary;
 use crate::metrics::slo::TaskOutcome;
 use crate::scenario::steps::LoadAgainst;
@@ -112,12 +112,14 @@ type Sent = (bool, String, Instant, TaskOutcome, bool);
 
 async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> Sent {
     let sent = Instant::now();
+    let mut signal = None;
     let (endpoint, path, seen, task) = match against {
         LoadAgainst::DryRun => {
             let body = json!({"role": role, "prompt": format!("load probe {i}"), "timeoutMs": 5000});
             let seen = ctx.send(reqwest::Method::POST, paths::DRY_RUN, Some(&body), Auth::Admin).await;
             let answer = seen.parse::<DryRunAnswer>().ok();
             let task = dry_run_task(role, &seen, answer.as_ref());
+            signal = answer.as_ref().map(signal_of);
             (Endpoint::DryRun, paths::DRY_RUN, seen, task)
         }
         LoadAgainst::Orchestrate => {
@@ -133,7 +135,7 @@ async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> Sen
             (Endpoint::Ingest, paths::INGEST, seen, task)
         }
     };
-    ctx.record(Exchanged { endpoint, method: "POST", path, seen: &seen, ok: task.ok, keep_body: false, signal: None });
+    ctx.record(Exchanged { endpoint, method: "POST", path, seen: &seen, ok: task.ok, keep_body: false, signal });
     let label = match (seen.status, seen.failure) {
         (Some(s), None) => s.to_string(),
         (_, Some(f)) => f.id(),

@@ -25,6 +25,7 @@ use crate::mock::ProviderFleet;
 use crate::scenario::steps::{Step, fixture_path};
 
 pub use runtime::dry_run_task;
+pub(crate) use runtime::signal_of;
 pub use sessions::deliver;
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]

@@ -145,11 +145,13 @@ pub async fn dry_run(
     }
 }
 
-fn signal_of(b: &DryRunAnswer) -> Signal {
+/// What the evidence writers need of a dry-run answer.
+pub(crate) fn signal_of(b: &DryRunAnswer) -> Signal {
     Signal {
         task_failed: Some(b.failed),
         fallback_used: b.fallback_used,
         served_by: b.served_by.clone(),
+        failing_tools: b.failing_tools().collect(),
         ..Default::default()
     }
 }
