@@ -5,7 +5,8 @@
 #   1. non-streaming chat completions/s and p50/p99 at 32 connections, against a bare axum
 #      handler returning the same bytes (examples/bare_axum.rs), in the same run;
 #   2. resident memory of the mock before and after MEMORY_REQUESTS requests;
-#   3. streaming time to first byte and events/s (examples/stream_probe.rs).
+#   3. streaming time to first byte and events/s (examples/stream_probe.rs);
+#   4. 900-byte prompts, unique per request against repeated (bench/prompt900.lua).
 # Every load is bounded in time and count and targets 127.0.0.1 only.
 #
 # Usage: bench/mock_throughput.sh [SECONDS_PER_RUN] [MEMORY_REQUESTS] [STREAMS]
@@ -37,6 +38,12 @@ mock_out=$(run_wrk "$mock")
 bare_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$bare_out")
 mock_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$mock_out")
 
+# Prompts of about 900 bytes, the same one again and again against a new one every request (which
+# the count cache cannot serve): the rate of unique over repeated (goal: at least 0.7).
+prompt_run() { UNIQUE=$1 wrk -t2 -c32 -d"${secs}s" -s bench/prompt900.lua "$mock/v1/chat/completions"; }
+repeated_rps=$(prompt_run 0 | awk '/Requests\/sec/ {print $2}')
+unique_rps=$(prompt_run 1 | awk '/Requests\/sec/ {print $2}')
+
 # Memory over MEMORY_REQUESTS requests (bounded: at most 40 runs of at most 5s).
 rss_before=$(rss "$mock_pid")
 served() { curl -s "$mock/_gatedrill/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["journal"]["next_seq"])'; }
@@ -54,6 +61,8 @@ stream=$(./target/release/examples/stream_probe "$mock" "$streams" 16)
   echo "mock non-streaming: ${mock_rps} req/s, p50 $(field "$mock_out" 50%), p99 $(field "$mock_out" 99%)"
   echo "bare axum baseline: ${bare_rps} req/s, p50 $(field "$bare_out" 50%), p99 $(field "$bare_out" 99%)"
   python3 -c "print('mock / bare: %.1f%% (target >= 70%%)' % (100*$mock_rps/$bare_rps))"
+  echo "900-byte prompts: repeated ${repeated_rps} req/s, unique ${unique_rps} req/s"
+  python3 -c "print('unique / repeated: %.2f (target >= 0.70)' % ($unique_rps/$repeated_rps))"
   echo "memory: RSS ${rss_before} KiB before, ${rss_after} KiB after ${served_n} requests;" \
        "growth $(( (rss_after - rss_before) / 1024 )) MiB (target < 20 MiB)"
   echo "streaming: $stream"
