@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 
-from peers import Server, measure, proc_mem, run_streams, run_wrk
+sys.dont_write_bytecode = True  # importing peers.py must not leave bench/__pycache__ in the tree
+from peers import Server, measure, proc_mem, run_streams, run_wrk  # noqa: E402
 
 
 def idle_rss(binary):
