@@ -22,26 +22,39 @@ fn bpe(t: Tokenizer) -> &'static CoreBpe {
     tiktoken::get_encoding(name).expect("tiktoken ships o200k_base and cl100k_base")
 }
 
-/// Loads the tables of the given encodings, each once per process (o200k about 14 MiB, cl100k
-/// about 9; an encoding no configured model uses stays unloaded), then gives the allocator's free
-/// pages back: building a table goes through a hash map several times its final size, and
-/// mimalloc would otherwise keep those pages for the life of the process.
+/// Loads the tables of the given encodings, each once per process (o200k about 12 MiB, cl100k
+/// about 6; an encoding no configured model uses stays unloaded), and gives the allocator's free
+/// pages back: building a table goes through a hash map about twice its final size, and mimalloc
+/// would otherwise keep those pages (it purges freed memory lazily, on later allocator calls,
+/// which an idle server does not make).
 pub fn warm_up(used: impl IntoIterator<Item = Tokenizer>) {
-    let mut loaded = false;
-    for t in used {
-        bpe(t);
-        loaded = true;
-    }
-    if loaded {
-        release_free_memory();
+    let mut used = used.into_iter().peekable();
+    if used.peek().is_some() {
+        purging_at_once(|| {
+            for t in used {
+                bpe(t);
+            }
+        });
     }
 }
 
-/// Returns free memory of this thread's heap, and of abandoned heaps, to the OS.
-fn release_free_memory() {
-    // SAFETY: mi_collect takes no pointers and only walks mimalloc's own free lists; it is sound
-    // at any time, and has nothing to do when another allocator serves the process.
-    unsafe { libmimalloc_sys::mi_collect(true) }
+/// mimalloc's `mi_option_purge_delay`, which the Rust bindings do not name: in `mi_option_e`
+/// (mimalloc.h) it comes right before `use_numa_nodes`, and is 15 (a test holds that).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = libmimalloc_sys::mi_option_use_numa_nodes - 1;
+
+/// Runs `f` with freed memory returned to the OS at once, then collects this thread's heap and
+/// restores the purge delay, so that serving later keeps mimalloc's batching.
+fn purging_at_once(f: impl FnOnce()) {
+    // SAFETY: these calls take no pointers; mi_option_get/set only read and write mimalloc's
+    // option table, and mi_collect only walks its free lists. They are sound at any time, and
+    // change nothing that matters when another allocator serves the process (tests).
+    let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    f();
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay);
+    }
 }
 
 /// Texts up to this size are memoized: drills and load tests send the same prompts again and
@@ -212,6 +225,13 @@ mod tests {
             assert_eq!(count(Tokenizer::O200kBase, &text), full, "{text}");
             assert_eq!(count(Tokenizer::Cl100kBase, &text), full, "{text}");
         }
+    }
+
+    #[test]
+    fn purge_delay_is_option_15_of_mimallocs_option_enum() {
+        // mimalloc.h v3: ..., deprecated_eager_commit_delay (14), purge_delay (15), use_numa_nodes (16).
+        // Should the bindings renumber their neighbour, the derived constant is wrong: fail here.
+        assert_eq!(MI_OPTION_PURGE_DELAY, 15);
     }
 
     #[test]
