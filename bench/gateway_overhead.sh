@@ -7,11 +7,9 @@
 #   - the latency the gateway adds: the difference of the two at p50 and p99.
 # Loopback only; every load is bounded in time.
 #
-# Usage: bench/gateway_overhead.sh [SECONDS_PER_RUN]   (default 10)
+# Usage: bench/gateway_overhead.sh [SECONDS_PER_RUN]   (default 10; CI runs 1 as a smoke test)
 source "$(dirname "$0")/lib.sh"
-fi
 cargo build --release --quiet --bin gatedrill
-
 
 ./target/release/gatedrill mock serve --config bench/providers.bench.toml > "$out/gw-mock.url" &
 pids+=($!)
@@ -28,7 +26,7 @@ gw=$(json_field "$out/gw.url" gateway)
 
 to_ms() { python3 -c 'import sys; v=sys.argv[1]; print(float(v[:-2])/1000 if v.endswith("us") else float(v[:-2]) if v.endswith("ms") else float(v[:-1])*1000)' "$1"; }
 
-wrk -t2 -c16 -d2s -s bench/dry_run.lua "$gw/api/admin/ai-runtime/dry-run" >/dev/null
+wrk -t2 -c16 -d"${warm}s" -s bench/dry_run.lua "$gw/api/admin/ai-runtime/dry-run" >/dev/null
 gw_out=$(wrk -t2 -c16 -d"${secs}s" --latency -s bench/dry_run.lua "$gw/api/admin/ai-runtime/dry-run")
 direct_out=$(wrk -t2 -c16 -d"${secs}s" --latency -s bench/direct_stream.lua "$mock/v1/chat/completions")
 errors=$(grep -E "Non-2xx|Socket errors" <<<"$gw_out" || true)

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 secs=${1:-10}
+# Warm-up runs last 2 s, or less in a smoke run.
+warm=$(( secs < 2 ? secs : 2 ))
 out=bench/results
 mkdir -p "$out"
 if ! command -v wrk >/dev/null 2>&1; then

@@ -9,22 +9,51 @@
 //! encodings (a unit test holds this), so a reply of n pieces is n completion tokens, and a cut
 //! at `max_tokens` is exact without re-tokenizing on the hot path.
 
-use tiktoken_rs::CoreBPE;
+use tiktoken::CoreBpe;
 
 use super::config::Tokenizer;
 use crate::rng::DrawKey;
 
-fn bpe(t: Tokenizer) -> &'static CoreBPE {
-    match t {
-        Tokenizer::O200kBase => tiktoken_rs::o200k_base_singleton(),
-        Tokenizer::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+fn bpe(t: Tokenizer) -> &'static CoreBpe {
+    let name = match t {
+        Tokenizer::O200kBase => "o200k_base",
+        Tokenizer::Cl100kBase => "cl100k_base",
+    };
+    tiktoken::get_encoding(name).expect("tiktoken ships o200k_base and cl100k_base")
+}
+
+/// Loads the tables of the given encodings, each once per process (o200k about 12 MiB, cl100k
+/// about 6; an encoding no configured model uses stays unloaded), and gives the allocator's free
+/// pages back: building a table goes through a hash map about twice its final size, and mimalloc
+/// would otherwise keep those pages (it purges freed memory lazily, on later allocator calls,
+/// which an idle server does not make).
+pub fn warm_up(used: impl IntoIterator<Item = Tokenizer>) {
+    let mut used = used.into_iter().peekable();
+    if used.peek().is_some() {
+        purging_at_once(|| {
+            for t in used {
+                bpe(t);
+            }
+        });
     }
 }
 
-/// Loads the tables of the given encodings (each is tens of MiB; unused ones stay unloaded).
-pub fn warm_up(used: impl IntoIterator<Item = Tokenizer>) {
-    for t in used {
-        bpe(t);
+/// mimalloc's `mi_option_purge_delay`, which the Rust bindings do not name: in `mi_option_e`
+/// (mimalloc.h) it comes right before `use_numa_nodes`, and is 15 (a test holds that).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = libmimalloc_sys::mi_option_use_numa_nodes - 1;
+
+/// Runs `f` with freed memory returned to the OS at once, then collects this thread's heap and
+/// restores the purge delay, so that serving later keeps mimalloc's batching.
+fn purging_at_once(f: impl FnOnce()) {
+    // SAFETY: these calls take no pointers; mi_option_get/set only read and write mimalloc's
+    // option table, and mi_collect only walks its free lists. They are sound at any time, and
+    // change nothing that matters when another allocator serves the process (tests).
+    let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    f();
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, delay);
     }
 }
 
@@ -45,13 +74,13 @@ pub fn count(t: Tokenizer, text: &str) -> u64 {
         return 0;
     }
     if text.len() > MEMO_MAX_TEXT {
-        return bpe(t).encode_ordinary(text).len() as u64;
+        return bpe(t).count(text) as u64;
     }
     let key = (crate::rng::fnv1a(text.as_bytes()), text.len(), t as u8);
     if let Some(n) = MEMO.with(|m| m.borrow().get(&key).copied()) {
         return n;
     }
-    let n = bpe(t).encode_ordinary(text).len() as u64;
+    let n = bpe(t).count(text) as u64;
     MEMO.with(|m| {
         let mut m = m.borrow_mut();
         if m.len() >= MEMO_ENTRIES {
@@ -196,6 +225,13 @@ mod tests {
             assert_eq!(count(Tokenizer::O200kBase, &text), full, "{text}");
             assert_eq!(count(Tokenizer::Cl100kBase, &text), full, "{text}");
         }
+    }
+
+    #[test]
+    fn purge_delay_is_option_15_of_mimallocs_option_enum() {
+        // mimalloc.h v3: ..., deprecated_eager_commit_delay (14), purge_delay (15), use_numa_nodes (16).
+        // Should the bindings renumber their neighbour, the derived constant is wrong: fail here.
+        assert_eq!(MI_OPTION_PURGE_DELAY, 15);
     }
 
     #[test]
