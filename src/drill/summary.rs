@@ -119,7 +119,7 @@ pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, col
         for r in failing {
             let _ = writeln!(out, "  {} {}", paint(colour, ScenarioVerdict::Fail), r.name);
             for reason in crate::report::reasons::reasons(r) {
-                let _ = writeln!(out, "    - {reason}");
+                let _ = writeln!(out, "{}", wrap(&reason, "    - ", "      ", 100));
             }
         }
     }
@@ -127,9 +127,38 @@ pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, col
     out
 }
 
+/// `text` wrapped at word boundaries to `width` columns, the first line after `first`, the rest
+/// after `rest`.
+fn wrap(text: &str, first: &str, rest: &str, width: usize) -> String {
+    let mut out = String::from(first);
+    let mut col = first.chars().count();
+    for (i, word) in text.split(' ').enumerate() {
+        let w = word.chars().count();
+        if i > 0 && col + 1 + w > width {
+            out.push('\n');
+            out.push_str(rest);
+            col = rest.chars().count();
+        } else if i > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_wrap_under_the_width() {
+        let text = "channel telegram (telegram_main, required): ingest_http_error; first action: Check RELEASE_AGENT_GATEWAY_WEBHOOK_SECRET, API URL, and the ingest route";
+        let w = wrap(text, "    - ", "      ", 60);
+        assert!(w.lines().all(|l| l.chars().count() <= 60), "{w}");
+        assert_eq!(w.split_whitespace().filter(|t| *t != "-").collect::<Vec<_>>().join(" "), text);
+    }
 
     #[test]
     fn long_names_are_cut_to_fit() {
