@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Agent-traffic stream throughput (issue 14): SSE events/s of chat tool-call streams, Responses
+# Agent-traffic stream throughput: SSE events/s of chat tool-call streams, Responses
 # text streams and Responses function-call streams against plain chat text streams, in one run
 # against one mock (examples/agent_stream_probe.rs), so the ratios compare like with like.
 #

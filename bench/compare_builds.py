@@ -1,4 +1,4 @@
-"""Two gatedrill builds side by side (issue "Performance"): each optimisation is measured against
+"""Two gatedrill builds side by side: each optimisation is measured against
 the build before it in the same run, rounds interleaved, because this machine is shared and its
 absolute figures drift. For each build's `mock serve` (bench/providers.bench.toml): idle RSS with
 the default fleet, plain chat completions (bench/chat.lua), and 900-byte prompts repeated and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reference gateway throughput and overhead (issue: reference agent gateway).
+# Reference gateway throughput and overhead.
 #
 # With a healthy, zero-latency mock provider, measures on this machine (wrk sharing the cores):
 #   - dry-run probes/s through the gateway, with p50/p99;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Memory and pacing over a long run (issue "Latency, gates and evidence"): an open-model load
+# Memory and pacing over a long run: an open-model load
 # of REQUESTS dry-runs (default one million) at RATE per second against the embedded stack
 # (reference gateway and mock fleet, simulated model latency included), all in one gatedrill
 # process. Reports resident memory at every 100k requests (target: under 64 MiB, growth from

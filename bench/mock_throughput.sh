@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mock provider throughput and memory (issue: mock provider fleet).
+# Mock provider throughput and memory.
 #
 # Measures, on this machine with wrk sharing the cores:
 #   1. non-streaming chat completions/s and p50/p99 at 32 connections, against a bare axum

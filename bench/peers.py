@@ -1,4 +1,4 @@
-"""The side-by-side benchmark (issue "Performance"): gatedrill's mock, a bare axum handler that
+"""The side-by-side benchmark: gatedrill's mock, a bare axum handler that
 returns the mock's own bytes (examples/bare_axum.rs), and the PyPI peers llmock and fakellm, each
 measured in interleaved rounds on this machine, so that the ratios between them hold even when the
 machine is busy. bench/peers.sh builds the binaries and installs the peers; this file only runs

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The side-by-side benchmark against the peers (issue "Performance"): gatedrill's mock, bare axum
+# The side-by-side benchmark against the peers: gatedrill's mock, bare axum
 # returning the same bytes, llmock and fakellm from PyPI; interleaved rounds, medians, a Markdown
 # table and JSON in bench/results/peers.{md,json}. bench/peers.py says what is measured.
 #

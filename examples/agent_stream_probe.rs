@@ -1,4 +1,4 @@
-//! Agent-traffic streaming figures for the benchmark (issue 14): SSE events per second of
+//! Agent-traffic streaming figures for the benchmark: SSE events per second of
 //! tool-call and Responses streams against plain chat streams, in one run against one running
 //! mock, so the ratios compare like with like on the same machine at the same moment.
 //!

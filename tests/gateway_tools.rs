@@ -1,4 +1,4 @@
-//! Tools through the reference gateway (issue 14 item 8): a role's tools and a dry-run's own
+//! Tools through the reference gateway (seed 000, Playbook B): a role's tools and a dry-run's own
 //! reach every provider in its dialect, the assembled calls come back, a broken tool call
 //! (malformed arguments, a stream cut mid-arguments) fails over naming the tool, cached prompt
 //! tokens are priced apart, and orchestration records tool calls in the session's events.

@@ -1,6 +1,6 @@
 //! DeepSeek thinking (`reasoning_content`, the echo rule), prompt-caching usage in each dialect's
-//! fields and its price, and the `anthropic-beta` profile (../shared/WIRE.md "Agent traffic";
-//! issue 14 items 4 to 6).
+//! fields and its price, and the `anthropic-beta` profile (../shared/WIRE.md
+//! "Agent traffic").
 
 mod common;
 

@@ -1,6 +1,5 @@
 //! Golden shapes of the OpenAI Responses API, embeddings and Anthropic count_tokens
-//! (../shared/WIRE.md "Agent traffic"; issue 14 items 2 and 3), and the stream faults placed
-//! inside Responses streams (item 7).
+//! (../shared/WIRE.md "Agent traffic"), and the stream faults placed inside Responses streams.
 
 mod common;
 

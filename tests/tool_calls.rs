@@ -1,5 +1,5 @@
-//! Golden shapes of tool calling in every dialect (../shared/WIRE.md "Agent traffic"; issue 14
-//! item 1): plain answers, streams assembled as an SDK's helper does, parallel calls, tool
+//! Golden shapes of tool calling in every dialect (../shared/WIRE.md "Agent
+//! traffic"): plain answers, streams assembled as an SDK's helper does, parallel calls, tool
 //! results in history, the per-provider policy, and the tool faults.
 
 mod common;

@@ -1,7 +1,7 @@
 //! Property: whatever the split points of the bytes on the wire, a tool-call stream assembles
 //! into exactly the planned calls; cut anywhere before its terminal event, it assembles into an
-//! incomplete call whose arguments are a prefix of the planned ones (issue 14, "proptest over
-//! tool-call stream framing").
+//! incomplete call whose arguments are a prefix of the planned ones (../shared/WIRE.md
+//! "Agent traffic": ids and names on the first delta, arguments in fragments).
 
 use gatedrill::mock::assemble::{ToolCallVerdict, ToolStream};
 use gatedrill::mock::config::Dialect;

@@ -1,6 +1,6 @@
-//! The request contract of every fallback attempt (issue 14 item 9), judged from the providers'
-//! journal: when a gateway fails over, the request it sends the next provider must be valid
-//! for that target. The mocks record what they read of each request
+//! The request contract of every fallback attempt (seed 001 playbook A, "verify dry-run now
+//! succeeds via fallback provider"), judged from the providers' journal: when a gateway fails
+//! over, the request it sends the next provider must be valid for that target. The mocks record what they read of each request
 //! ([`RequestContract`]); an attempt that follows a failed attempt on another provider is a
 //! fallback attempt, and it breaks the contract when its model id is not served there, its
 //! prompt does not fit that model's window, its tools differ from the original request's, the

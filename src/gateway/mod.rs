@@ -1,6 +1,6 @@
-//! The reference agent gateway (issue: "Reference agent gateway"): the runbook's API (seed 001)
-//! with role model chains, failover, cooldowns, sessions and ingest connectors, so gatedrill runs
-//! out of the box and users can compare their gateway with one that behaves well.
+//! The reference agent gateway: the runbook's API (seed 001) with role model chains, failover,
+//! cooldowns, sessions and ingest connectors, so gatedrill runs out of the box and users can
+//! compare their gateway with one that behaves well.
 //!
 //! [`router`] serves in-process tests, [`serve`] a listener the caller bound, and [`start`]
 //! binds loopback and returns a handle with the URL, as the runner uses it.

@@ -10,7 +10,7 @@
 //! - cost is priced from the model table shared with the mocks, cache reads and writes included;
 //! - a role's tools (`AI_<ROLE>_TOOLS`, or a dry-run's own) go to every link of the chain, and
 //!   an answer whose tool calls are unusable (malformed arguments, a stream cut mid-call) is a
-//!   failed attempt like any other: the walk fails over (issue 14 item 8).
+//!   failed attempt like any other: the walk fails over.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Tools in the reference gateway (issue 14 item 8): the tools a role's requests declare
+//! Tools in the reference gateway (seed 000, Playbook B; ../shared/WIRE.md "Agent traffic"): the tools a role's requests declare
 //! (`AI_<ROLE>_TOOLS`, or a dry-run's own `tools`), rendered in each provider's dialect, and what
 //! became of the calls the provider made. A call whose arguments do not parse, or a tool stream
 //! cut before its end, is a failed attempt, and the runtime fails over (`client`, `runtime`).

@@ -1,4 +1,4 @@
-//! Numbers from a drill (issue "Latency, gates and evidence"): HdrHistograms in microseconds per
+//! Numbers from a drill (seed 000's SLO metrics and gates): HdrHistograms in microseconds per
 //! scenario, step, endpoint and provider, written as standard HdrHistogram interval logs so
 //! sharded runs merge exactly; SLO windows with the playbooks' metric keys; gate expressions.
 //! Memory is flat in the number of requests: histograms and per-window counters, never samples.

@@ -1,4 +1,4 @@
-//! The successful answer to a request, before any dialect renders it (issue 14 items 1, 4): its
+//! The successful answer to a request, before any dialect renders it (../shared/WIRE.md "Agent traffic"): its
 //! text or tool calls, a reasoning model's reasoning, and where the output limit or a fault cut
 //! it. Depends on the seed and the request body only, so a retry gets the same answer.
 

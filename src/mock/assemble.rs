@@ -1,5 +1,5 @@
-//! Assembling tool calls from a stream, as an SDK's stream helper does (issue 14 items 1, 7
-//! and 8): OpenAI-shaped `delta.tool_calls[]` by index (id and name on the first delta, name
+//! Assembling tool calls from a stream, as an SDK's stream helper does
+//! (../shared/WIRE.md "Agent traffic"): OpenAI-shaped `delta.tool_calls[]` by index (id and name on the first delta, name
 //! possibly split, arguments in fragments), Anthropic `tool_use` blocks with `input_json_delta`,
 //! and Responses `function_call` items with `function_call_arguments.delta`.
 //!

@@ -107,7 +107,7 @@ pub struct AttemptRecord {
     pub first_token_ms: Option<f64>,
     /// Milliseconds since the previous attempt with the same body hash on this provider.
     pub gap_since_same_body_ms: Option<f64>,
-    /// The request's contract as the provider read it (issue 14 item 9), when it parsed.
+    /// The request's contract as the provider read it, when it parsed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<RequestContract>,
     /// The tool calls the answer carried, by tool name (empty for a text answer).
@@ -119,7 +119,7 @@ pub struct AttemptRecord {
 }
 
 /// What a request asked of the provider, recorded so the conduct rules can judge whether a
-/// fallback attempt was valid for its target (issue 14 item 9).
+/// fallback attempt was valid for its target.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RequestContract {
     /// The provider serves the model id.

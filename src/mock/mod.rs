@@ -1,4 +1,4 @@
-//! The mock provider fleet (issue: "Mock provider fleet"): OpenAI, Anthropic and DeepSeek
+//! The mock provider fleet (../shared/WIRE.md): OpenAI, Anthropic and DeepSeek
 //! dialects, a scheduled fault catalogue, quotas and an attempt journal, one listener per
 //! provider so that one can be taken down while the others serve.
 //!

@@ -1,4 +1,4 @@
-//! Tool calls in the mocks (issue 14 item 1; ../shared/WIRE.md "Agent traffic"): when a mock
+//! Tool calls in the mocks (../shared/WIRE.md "Agent traffic"): when a mock
 //! model calls a tool, which one, with which arguments, and how the arguments are split into
 //! stream fragments. Every dialect renders the same [`ToolCall`]s, so a call planned here looks
 //! the same through OpenAI chat, the Responses API, Anthropic and DeepSeek.

@@ -1,4 +1,4 @@
-//! The scenario format (issue: "Scenario runner"): one TOML (or JSON) file per drill, naming the
+//! The scenario format (DESIGN.md, "Scenario files"): one TOML (or JSON) file per drill, naming the
 //! seed-000 playbook or runbook section it exercises, the gateway environment, the fault rules
 //! and their schedules, the ordered steps, and the expected outcome. Types here are the source
 //! of the committed JSON Schema (`scenarios/scenario.schema.json`); validation that the types

@@ -1,4 +1,4 @@
-"""Agent traffic against the official SDKs (issue 14): tool calls (plain and through the SDKs'
+"""Agent traffic against the official SDKs (../shared/WIRE.md "Agent traffic"): tool calls (plain and through the SDKs'
 own stream helpers), the Responses API (plain, raw typed events, the stream helper), embeddings
 (the SDK's default base64 decoding, float, dimensions), Anthropic count_tokens, and each new
 fault surfacing as the SDK's own exception or stream event.

@@ -1,5 +1,5 @@
-//! OpenAI embeddings, `POST /v1/embeddings` (../shared/WIRE.md "Agent traffic"; issue 14
-//! item 3): `input` as a string, an array of strings, or token arrays; `dimensions`;
+//! OpenAI embeddings, `POST /v1/embeddings` (../shared/WIRE.md "Agent
+//! traffic"): `input` as a string, an array of strings, or token arrays; `dimensions`;
 //! `encoding_format` `float` or `base64` (little-endian f32, which the official SDK asks for by
 //! default and decodes itself). Vectors are deterministic (seed, input text) and unit length, so
 //! a retry or a failover to a mock of the same seed returns the same vector.

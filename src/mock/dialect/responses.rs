@@ -1,5 +1,5 @@
-//! OpenAI Responses API, `POST /v1/responses` (../shared/WIRE.md "Agent traffic"; issue 14 item
-//! 2): the request (`input` as text or items, `instructions`, flat function `tools`,
+//! OpenAI Responses API, `POST /v1/responses` (../shared/WIRE.md "Agent
+//! traffic"): the request (`input` as text or items, `instructions`, flat function `tools`,
 //! `max_output_tokens`), the response object (`status`, `output` items `reasoning`, `message`,
 //! `function_call`; usage with cached and reasoning tokens), and the typed event stream: every
 //! event has an `event:` line, a `type` and a rising `sequence_number`, and a stream ends in
