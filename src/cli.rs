@@ -440,6 +440,8 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         incomplete: interrupted,
         strict: args.strict,
         merged_from: Vec::new(),
+        gateway_version: crate::report::gateway_version(),
+        ci_run_url: crate::report::ci_run_url(),
         scenarios: reports.iter().map(|r| r.name.clone()).collect(),
     };
     let secrets = opts.secrets.lock().map(|s| s.clone()).unwrap_or_default();

@@ -332,10 +332,16 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
     failing_tools(out, r);
     let _ = writeln!(
         out,
-        "- Deployment version / commit SHA: gatedrill {}, commit {}, target {}",
+        "- Deployment version / commit SHA of the gateway under test ({}): {}; the run: gatedrill {} at commit {}{}",
+        meta.target,
+        meta.gateway_version
+            .as_deref()
+            .map_or("not reported (set GATEDRILL_GATEWAY_VERSION to record it)".into(), |v| format!(
+                "{v} (as stated by GATEDRILL_GATEWAY_VERSION)"
+            )),
         meta.version,
         meta.commit.as_deref().unwrap_or("unknown"),
-        meta.target
+        meta.ci_run_url.as_deref().map_or(String::new(), |u| format!(", CI run {u}"))
     );
     out.push_str("- Timeline and mitigation actions for postmortem:\n");
     for s in &r.steps {

@@ -1,7 +1,8 @@
 //! `report.html`: one self-contained page (inline CSS and SVG; no script, no network) with, per
 //! scenario, the verdict, failure modes and findings, the latency percentile distribution, the
-//! timeline of fault phases against success rate and p95, and the gate table with the numbers
-//! that decided each gate.
+//! timeline of fault phases against success rate and p95, the gate table with the numbers that
+//! decided each gate, the launch-gate channels with their first actions, and the attempts each
+//! provider saw by outcome.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -75,6 +76,8 @@ fn scenario(out: &mut String, r: &ScenarioReport, hists: Option<&BTreeMap<String
         }
         out.push_str("</ul>");
     }
+    channels(out, r);
+    providers(out, r);
     match hists {
         Some(h) => out.push_str(&svg::percentile_plot(&format!("{}: latency by percentile", r.name), &plotted(h))),
         None => out.push_str("<p class=\"muted\">no latency.hlog for this scenario</p>"),
@@ -98,6 +101,59 @@ fn scenario(out: &mut String, r: &ScenarioReport, hists: Option<&BTreeMap<String
         }
         out.push_str("</table>");
     }
+}
+
+/// The launch-gate channels of a scenario: failure mode, first action, whom to escalate to.
+fn channels(out: &mut String, r: &ScenarioReport) {
+    if r.channels.is_empty() {
+        return;
+    }
+    out.push_str("<table><tr><th>channel</th><th>connector</th><th>required</th><th>failure mode</th><th>expected / resolved session</th><th>first action</th><th>escalate to</th></tr>");
+    for c in &r.channels {
+        let (mode, action, escalate) = match c.failure_mode {
+            None => ("<span class=\"pass\">passed</span>".to_string(), String::new(), String::new()),
+            Some(m) => (format!("<span class=\"fail\">{}</span>", m.id()), esc(m.first_action()), esc(m.escalate_to())),
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{mode}</td><td>{} / {}</td><td>{action}</td><td>{escalate}</td></tr>",
+            esc(&c.channel),
+            esc(&c.connector_id),
+            if c.required { "yes" } else { "no" },
+            esc(&c.expected_external_session_id),
+            esc(c.resolved_external_session_id.as_deref().unwrap_or("none")),
+        );
+    }
+    out.push_str("</table>");
+}
+
+/// Attempts per provider and outcome, from the providers' journal as the trace keeps it.
+fn providers(out: &mut String, r: &ScenarioReport) {
+    if r.journal.is_empty() {
+        return;
+    }
+    let mut counts: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
+    for a in &r.journal {
+        *counts.entry(a.provider.as_str()).or_default().entry(id(&a.outcome)).or_default() += 1;
+    }
+    let outcomes: std::collections::BTreeSet<&String> = counts.values().flat_map(|m| m.keys()).collect();
+    out.push_str("<table><tr><th>provider attempts</th>");
+    for o in &outcomes {
+        let _ = write!(out, "<th>{}</th>", esc(o));
+    }
+    out.push_str("</tr>");
+    for (p, m) in &counts {
+        let _ = write!(out, "<tr><td>{}</td>", esc(p));
+        for o in &outcomes {
+            let _ = write!(out, "<td>{}</td>", m.get(*o).copied().unwrap_or(0));
+        }
+        out.push_str("</tr>");
+    }
+    let dropped = r.journal_dropped.successes + r.journal_dropped.failures;
+    let _ = write!(
+        out,
+        "</table><p class=\"muted\">attempts as the trace keeps them (every failure up to a cap, completed ones sampled; {dropped} left out)</p>"
+    );
 }
 
 pub fn render(

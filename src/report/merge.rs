@@ -99,6 +99,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(RunMeta, Vec<ScenarioRepor
             .flat_map(|m| std::iter::once(m.run_id.clone()).chain(m.merged_from.clone()))
             .collect(),
         scenarios: reports.iter().map(|r| r.name.clone()).collect(),
+        gateway_version: first.gateway_version.clone(),
+        ci_run_url: crate::report::ci_run_url().or_else(|| first.ci_run_url.clone()),
     };
     Ok((meta, reports))
 }

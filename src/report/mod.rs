@@ -49,6 +49,23 @@ pub struct RunMeta {
     /// The scenarios of this run, so traces left in the folder by an earlier run are not read.
     #[serde(default)]
     pub scenarios: Vec<String>,
+    /// The gateway's version or commit as the user stated it (`GATEDRILL_GATEWAY_VERSION`).
+    #[serde(default)]
+    pub gateway_version: Option<String>,
+    /// The CI run this ran in (GitHub Actions' server, repository and run id).
+    #[serde(default)]
+    pub ci_run_url: Option<String>,
+}
+
+/// The gateway's version as the user stated it, from `GATEDRILL_GATEWAY_VERSION`.
+pub fn gateway_version() -> Option<String> {
+    std::env::var("GATEDRILL_GATEWAY_VERSION").ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The GitHub Actions run URL, when running there.
+pub fn ci_run_url() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    Some(format!("{}/{}/actions/runs/{}", var("GITHUB_SERVER_URL")?, var("GITHUB_REPOSITORY")?, var("GITHUB_RUN_ID")?))
 }
 
 /// Writes a file atomically: a temporary file in the same folder, synced, then renamed.
