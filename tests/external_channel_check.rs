@@ -23,6 +23,7 @@ fn probe() -> ChannelProbe {
         expected_external_session_id: "42".into(),
         required: true,
         stale_secret: false,
+        expect_failure_mode: None,
     }
 }
 
@@ -134,6 +135,7 @@ async fn the_reference_gateway_passes_every_fixture_and_fails_as_predicted() {
             expected_external_session_id: f.expected_external_session_id.clone(),
             required: true,
             stale_secret: false,
+            expect_failure_mode: None,
         };
         let trace = check(&target(&s.gw.url, WEBHOOK_SECRET), &p).await;
         assert_eq!(trace.failure_mode, None, "{}: {:#?}", f.file, trace.requests);

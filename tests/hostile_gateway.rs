@@ -279,3 +279,38 @@ async fn one_hung_channel_fails_that_channel_alone() {
     assert_eq!(required_failed(&r), vec![("slack".to_string(), "ingest_http_error".to_string())]);
     artifacts_parse(&r);
 }
+
+#[test]
+fn a_drill_on_one_channel_never_hides_a_real_failure_on_another() {
+    let hung = serve(Behaviour::Hang);
+    let dir = temp_dir("drill-per-channel");
+    let scenario = dir.join("drill.toml");
+    std::fs::write(
+        &scenario,
+        r#"name = "drill_per_channel"
+description = "telegram is drilled to fail; discord is not"
+playbook = "connector_ingest"
+step_deadline = "900ms"
+[[steps]]
+kind = "external_channel_check"
+channels = [
+  { channel = "telegram", connector = "telegram_main", fixture = "telegram_message.json", expect_failure_mode = "ingest_http_error" },
+  { channel = "discord", connector = "discord_main", fixture = "discord_message_create.json" },
+]
+[expect]
+failure_modes = ["ingest_http_error"]
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let r = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+        .args(["run", "--progress", "never", "--target", &hung.url, "--out"])
+        .arg(&out)
+        .arg(&scenario)
+        .env("ADMIN_API_TOKEN", ADMIN)
+        .output()
+        .unwrap();
+    assert!(r.status.code().is_some(), "{}", String::from_utf8_lossy(&r.stderr));
+    let ran = Ran { code: r.status.code(), secs: 0.0, peak_mib: 0.0, stderr: String::new(), out };
+    assert_eq!(required_failed(&ran), vec![("discord".to_string(), "ingest_http_error".to_string())]);
+}

@@ -33,6 +33,8 @@ pub struct ChannelProbe {
     pub required: bool,
     /// Probe with a stale webhook secret (a rotation the probe did not follow).
     pub stale_secret: bool,
+    /// The failure this channel is drilled for, if it is a drill.
+    pub expect_failure_mode: Option<FailureMode>,
 }
 
 /// One exchange, as kept in the trace.
@@ -66,6 +68,16 @@ pub struct ChannelTrace {
     pub resolved_external_session_id: Option<String>,
     pub requests: Vec<TracedRequest>,
     pub duration_ms: f64,
+    /// The failure this channel was drilled for (a failure with exactly this mode is on purpose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_failure_mode: Option<FailureMode>,
+}
+
+impl ChannelTrace {
+    /// Failed with exactly the mode it was drilled for.
+    pub fn drilled(&self) -> bool {
+        self.failure_mode.is_some() && self.failure_mode == self.expect_failure_mode
+    }
 }
 
 /// A stale secret that no gateway accepts.
@@ -154,6 +166,7 @@ pub async fn check_channel(
         resolved_external_session_id: crate::classify::looked_up_external_id(&obs),
         requests,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        expect_failure_mode: p.expect_failure_mode,
     };
     (trace, seen_all)
 }
@@ -171,5 +184,6 @@ pub fn unobserved(spec: &ChannelProbe) -> ChannelTrace {
         resolved_external_session_id: None,
         requests: Vec::new(),
         duration_ms: 0.0,
+        expect_failure_mode: spec.expect_failure_mode,
     }
 }

@@ -492,6 +492,7 @@ fn unobserved_channels(loaded: &Loaded, have: &[ChannelTrace]) -> Vec<ChannelTra
                 expected_external_session_id: super::steps::expected_id(&loaded.path, &c.fixture).unwrap_or_default(),
                 required: c.required,
                 stale_secret: c.wrong_secret,
+                expect_failure_mode: c.expect_failure_mode,
             }));
         }
     }

@@ -137,7 +137,7 @@ pub fn failed_channels(reports: &[ScenarioReport]) -> (Vec<FailedChannel>, Vec<F
             first_operator_action: mode.first_action().into(),
             escalate_to: mode.escalate_to().into(),
         };
-        if r.expect.failure_modes.contains(&mode) { drilled.push(row) } else { failed.push(row) }
+        if c.drilled() { drilled.push(row) } else { failed.push(row) }
     }
     (failed, drilled)
 }

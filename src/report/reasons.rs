@@ -25,7 +25,7 @@ fn raw_reasons(r: &ScenarioReport) -> Vec<String> {
         }
     }
     for c in &r.channels {
-        if let Some(m) = c.failure_mode.filter(|m| !r.expect.failure_modes.contains(m)) {
+        if let Some(m) = c.failure_mode.filter(|_| !c.drilled()) {
             out.push(format!(
                 "channel {} ({}{}): {}; first action: {} (escalate to {})",
                 c.channel,

@@ -200,6 +200,11 @@ pub struct ChannelSpec {
     /// Probe with a stale webhook secret (a rotation the probe did not follow).
     #[serde(default)]
     pub wrong_secret: bool,
+    /// This channel is a drill expected to fail with this mode: only then is its failure "drilled
+    /// on purpose" and kept out of the launch gate's failed channels. Any other channel's failure
+    /// counts, whatever the scenario expects elsewhere.
+    #[serde(default)]
+    pub expect_failure_mode: Option<crate::classify::FailureMode>,
 }
 
 fn yes() -> bool {

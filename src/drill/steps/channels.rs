@@ -27,6 +27,7 @@ pub async fn run(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, channels: &[Channe
             expected_external_session_id: expected_id(ctx.scenario_path, &c.fixture).unwrap_or_default(),
             required: c.required,
             stale_secret: c.wrong_secret,
+            expect_failure_mode: c.expect_failure_mode,
         };
         match ctx.fixture(&c.fixture) {
             Ok(payload) => probes.push(Ok(ChannelProbe { payload, ..probe })),
