@@ -57,20 +57,34 @@ fn run(dir: &Path, target: &str, out: &str, extra: &[&str]) -> Ran {
     run_as(dir, target, out, extra, (ADMIN, None))
 }
 
-// The child is reaped by `wait4` below, which also gives its peak memory.
-#[allow(clippy::zombie_processes)]
+/// The hostile launch gate with these credentials.
 fn run_as(dir: &Path, target: &str, out: &str, extra: &[&str], creds: (&str, Option<&str>)) -> Ran {
     let scenario = dir.join("hostile.toml");
     std::fs::write(&scenario, SCENARIO).unwrap();
+    run_with(dir, target, out, extra, &scenario, (Some(creds.0), creds.1))
+}
+
+/// Any scenario file; an admin token of `None` runs without one.
+// The child is reaped by `wait4` below, which also gives its peak memory.
+#[allow(clippy::zombie_processes)]
+fn run_with(
+    dir: &Path,
+    target: &str,
+    out: &str,
+    extra: &[&str],
+    scenario: &Path,
+    creds: (Option<&str>, Option<&str>),
+) -> Ran {
     let out = dir.join(out);
     let err_path = dir.join(format!("{}.stderr", out.file_name().unwrap().to_string_lossy()));
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
-        .args(["run", "--progress", "never", "--target", target, "--out"])
-        .arg(&out)
-        .args(extra)
-        .arg(&scenario)
-        .env("ADMIN_API_TOKEN", creds.0)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatedrill"));
+    cmd.args(["run", "--progress", "never", "--target", target, "--out"]).arg(&out).args(extra).arg(scenario);
+    match creds.0 {
+        Some(token) => cmd.env("ADMIN_API_TOKEN", token),
+        None => cmd.env_remove("ADMIN_API_TOKEN"),
+    };
+    let child = cmd
         .env("AGENT_GATEWAY_WEBHOOK_SECRET", creds.1.unwrap_or_default())
         .env_remove("GITHUB_STEP_SUMMARY")
         .stdout(Stdio::null())
@@ -202,17 +216,9 @@ fn a_strict_run_that_could_not_probe_counts_as_failing() {
     assert_eq!(run(&dir, &hung.url, "one", &strict).code, Some(1));
     // The second run has no admin token: it cannot probe, which is no reset.
     let scenario = dir.join("hostile.toml");
-    let out = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
-        .args(["run", "--progress", "never", "--target", &hung.url, "--out"])
-        .arg(dir.join("two"))
-        .args(strict)
-        .arg(&scenario)
-        .env_remove("ADMIN_API_TOKEN")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let two = run_with(&dir, &hung.url, "two", &strict, &scenario, (None, None));
+    assert_eq!(two.code, Some(3), "{}", two.stderr);
     // The summary agrees with the state: every planned required channel, not observed.
-    let two = Ran { code: None, secs: 0.0, peak_mib: 0.0, stderr: String::new(), out: dir.join("two") };
     assert_eq!(required_failed(&two), all_three("unknown"));
 }
 
@@ -221,14 +227,9 @@ fn a_run_in_which_nothing_ran_does_not_pass() {
     let dir = temp_dir("nothing-ran");
     let hung = serve(Behaviour::Hang);
     // A scenario that injects provider faults is skipped against a URL: nothing ran.
-    let out = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
-        .args(["run", "--progress", "never", "--target", &hung.url, "--out"])
-        .arg(dir.join("out"))
-        .arg("scenarios/primary_timeout_failover.toml")
-        .env("ADMIN_API_TOKEN", ADMIN)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let faults = Path::new("scenarios/primary_timeout_failover.toml");
+    let out = run_with(&dir, &hung.url, "out", &[], faults, (Some(ADMIN), None));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
     // A tag no scenario has selects nothing: a usage error, not a pass.
     let none = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
         .args(["run", "--tag", "nosuchtag", "--out"])
@@ -247,15 +248,9 @@ fn a_strict_run_that_plans_no_required_channel_leaves_the_state_alone() {
     let strict = ["--strict", "--state", state.to_str().unwrap()];
     assert_eq!(run(&dir, &hung.url, "one", &strict).code, Some(1));
     let before = std::fs::read_to_string(&state).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
-        .args(["run", "--progress", "never", "--target", &hung.url, "--out"])
-        .arg(dir.join("two"))
-        .args(strict)
-        .arg("scenarios/orchestration_disabled.toml")
-        .env("ADMIN_API_TOKEN", ADMIN)
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("hard-stop state is unchanged"));
+    let no_channels = Path::new("scenarios/orchestration_disabled.toml");
+    let out = run_with(&dir, &hung.url, "two", &strict, no_channels, (Some(ADMIN), None));
+    assert!(out.stderr.contains("hard-stop state is unchanged"), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&state).unwrap(), before, "no reset by a run that checked no channel");
     assert_eq!(run(&dir, &hung.url, "three", &strict).code, Some(3), "the count went on from one");
 }
@@ -302,15 +297,7 @@ failure_modes = ["ingest_http_error"]
 "#,
     )
     .unwrap();
-    let out = dir.join("out");
-    let r = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
-        .args(["run", "--progress", "never", "--target", &hung.url, "--out"])
-        .arg(&out)
-        .arg(&scenario)
-        .env("ADMIN_API_TOKEN", ADMIN)
-        .output()
-        .unwrap();
-    assert!(r.status.code().is_some(), "{}", String::from_utf8_lossy(&r.stderr));
-    let ran = Ran { code: r.status.code(), secs: 0.0, peak_mib: 0.0, stderr: String::new(), out };
+    let ran = run_with(&dir, &hung.url, "out", &[], &scenario, (Some(ADMIN), None));
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     assert_eq!(required_failed(&ran), vec![("discord".to_string(), "ingest_http_error".to_string())]);
 }

@@ -414,7 +414,11 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     for m in want_modes.difference(&modes) {
         report.problems.push(Problem::MissingFailureMode { failure_mode: *m });
     }
-    for m in modes.difference(&want_modes) {
+    // A channel failure is expected only on the channel drilled for it: the same mode on any
+    // other channel is a real failure, whatever the scenario expects elsewhere.
+    let undrilled: BTreeSet<FailureMode> =
+        channels.iter().filter(|c| !c.drilled()).filter_map(|c| c.failure_mode).collect();
+    for m in modes.difference(&want_modes).chain(undrilled.intersection(&want_modes)) {
         report.problems.push(Problem::UnexpectedFailureMode { failure_mode: *m });
     }
     for f in want_findings.difference(&seen) {
