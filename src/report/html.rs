@@ -12,13 +12,15 @@ use super::launch_gate::Summary;
 use super::svg::{self, esc};
 use crate::drill::runner::{ScenarioReport, id};
 use crate::metrics::Hist;
+use crate::metrics::slo::MetricKey;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}\
 h1{font-size:22px}h2{font-size:18px;margin-top:36px;border-top:1px solid #ddd;padding-top:16px}\
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}\
 th{background:#f4f4f4}.PASS,.pass{color:#1a7f37;font-weight:600}.FAIL,.fail,.hard_stop{color:#cf222e;font-weight:600}\
 .SKIP,.inconclusive{color:#9a6700;font-weight:600}code{background:#f4f4f4;padding:1px 4px}.muted{color:#666}\
-svg{display:block;margin:8px 0;border:1px solid #eee}";
+svg{display:block;margin:8px 0;border:1px solid #eee;width:100%;height:auto}\
+@media (max-width:700px){body{margin:8px}td,th{font-size:11px;padding:2px 4px}}";
 
 /// Which series to plot for a scenario: the loads' (corrected and not), else the whole
 /// scenario's, plus the providers' attempts.
@@ -82,8 +84,7 @@ fn scenario(out: &mut String, r: &ScenarioReport, hists: Option<&BTreeMap<String
         Some(h) => out.push_str(&svg::percentile_plot(&format!("{}: latency by percentile", r.name), &plotted(h))),
         None => out.push_str("<p class=\"muted\">no latency.hlog for this scenario</p>"),
     }
-    let phases: Vec<(f64, String)> = r.phases.iter().map(|p| (p.t_ms, p.change.clone())).collect();
-    out.push_str(&svg::timeline_plot(&format!("{}: timeline", r.name), &r.windows, &phases, r.duration_ms));
+    out.push_str(&timeline(r));
     if !r.gates.is_empty() {
         out.push_str(
             "<table><tr><th>gate</th><th>verdict</th><th>value</th><th>threshold</th><th>decided by</th></tr>",
@@ -101,6 +102,29 @@ fn scenario(out: &mut String, r: &ScenarioReport, hists: Option<&BTreeMap<String
         }
         out.push_str("</table>");
     }
+}
+
+/// The scenario's timeline: fault phases from its steps, firings from the providers' journal
+/// (every failed attempt is kept, so every firing that failed an attempt is drawn), and the
+/// threshold of each gate on a rate or on p95.
+fn timeline(r: &ScenarioReport) -> String {
+    let phases: Vec<(f64, String)> = r.phases.iter().map(|p| (p.t_ms, p.change.clone())).collect();
+    let firings: Vec<(f64, String)> =
+        r.journal.iter().filter(|a| !a.faults.is_empty()).map(|a| (a.t_offset_ms, a.provider.clone())).collect();
+    let thresholds: Vec<svg::Threshold> = r
+        .gates
+        .iter()
+        .filter(|g| g.metric.is_rate() || g.metric == MetricKey::P95ResponseLatencyMs)
+        .map(|g| svg::Threshold { label: g.gate.clone(), value: g.threshold, metric: g.metric })
+        .collect();
+    let t = svg::Timeline {
+        windows: &r.windows,
+        phases: &phases,
+        firings: &firings,
+        thresholds: &thresholds,
+        end_ms: r.duration_ms,
+    };
+    svg::timeline_plot(&format!("{}: timeline", r.name), &t)
 }
 
 /// The launch-gate channels of a scenario: failure mode, first action, whom to escalate to.
@@ -165,7 +189,7 @@ pub fn render(
     let mut out = String::new();
     let _ = write!(
         out,
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gatedrill run {id}</title><style>{STYLE}</style></head><body><h1>gatedrill run <code>{id}</code>: <span class="{s}">{s}</span></h1><p class="muted">target {t} · gatedrill {v} · commit {c} · {start} to {end}{inc}</p>"#,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>gatedrill run {id}</title><style>{STYLE}</style></head><body><h1>gatedrill run <code>{id}</code>: <span class="{s}">{s}</span></h1><p class="muted">target {t} · gatedrill {v} · commit {c} · {start} to {end}{inc}</p>"#,
         id = esc(&meta.run_id),
         s = summary.status,
         t = esc(&meta.target),
