@@ -102,6 +102,13 @@ fn a_run_writes_every_artifact_valid_and_without_secrets() {
             validator.iter_errors(&trace).map(|e| format!("{e} at {}", e.instance_path())).collect();
         assert!(errors.is_empty(), "{name}: {errors:?}");
         assert!(out.join(name).join("latency.hlog").is_file());
+        // The attempt mix counts every attempt the journal held, the sampled-out ones too.
+        let mixed: u64 = trace["attempt_mix"].as_array().unwrap().iter().map(|c| c["attempts"].as_u64().unwrap()).sum();
+        let dropped = &trace["journal_dropped"];
+        let held = trace["journal"].as_array().unwrap().len() as u64
+            + dropped["successes"].as_u64().unwrap()
+            + dropped["failures"].as_u64().unwrap();
+        assert_eq!(mixed, held, "{name}");
     }
 
     // The launch-gate summary in the runbook's words; drilled failures kept apart.
@@ -130,6 +137,9 @@ fn a_run_writes_every_artifact_valid_and_without_secrets() {
         "`service_outage`",
         "Incident Evidence to Capture",
         "Dry-run attempts payload",
+        "**Post-incident artifact** (seed 000, Playbook A)",
+        "- Alert types fired: `rate_limit`",
+        "- Affected model ids: `gpt-5`",
     ] {
         assert!(md.contains(needle), "drill-evidence.md lacks {needle:?}");
     }

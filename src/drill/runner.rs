@@ -27,7 +27,7 @@ use crate::metrics::gate::{GateVerdict, Verdict};
 use crate::metrics::hlog::Interval;
 use crate::metrics::slo::Window;
 use crate::mock::config::FleetConfig;
-use crate::mock::journal::{AttemptRecord, Outcome};
+use crate::mock::journal::{AttemptCount, AttemptRecord, Outcome, attempt_mix};
 use crate::mock::schedule::RuleReceipt;
 use crate::mock::{FleetOptions, ProviderFleet};
 use crate::scenario::{Expect, Loaded, Playbook, Step};
@@ -135,6 +135,9 @@ pub struct ScenarioReport {
     /// The providers' journal: failures up to a cap, successes sampled.
     pub journal: Vec<AttemptRecord>,
     pub journal_dropped: Dropped,
+    /// Every attempt of the journal counted by provider, model and outcome (exact, unsampled).
+    #[serde(default)]
+    pub attempt_mix: Vec<AttemptCount>,
     pub receipts: Vec<(String, RuleReceipt)>,
     pub started_at: String,
     pub duration_ms: f64,
@@ -186,6 +189,7 @@ impl ScenarioReport {
             requests_dropped: Dropped::default(),
             journal: Vec::new(),
             journal_dropped: Dropped::default(),
+            attempt_mix: Vec::new(),
             receipts: Vec::new(),
             intervals: Vec::new(),
             started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
@@ -442,6 +446,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     }
     (report.latency, report.intervals, report.windows, report.totals) = (o.latency, o.intervals, o.windows, o.totals);
     (report.requests, report.requests_dropped) = (o.requests, o.dropped);
+    report.attempt_mix = attempt_mix(&report.journal);
     (report.journal, report.journal_dropped) = sample_journal(std::mem::take(&mut report.journal));
     report.channels = channels;
     report.failure_modes = modes.into_iter().collect();

@@ -368,3 +368,44 @@ mod tests {
         assert_eq!(f.len(), "sha256:".len() + 12);
     }
 }
+
+/// Attempts the providers saw, by provider, model and outcome, with the tokens they counted:
+/// the seed-000 "routed model mix" and the report's per-provider table. Counted over the whole
+/// journal before a trace samples it, so the counts are exact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AttemptCount {
+    pub provider: String,
+    pub model: Option<String>,
+    pub outcome: Outcome,
+    pub attempts: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// The journal folded into [`AttemptCount`]s, in order of provider, model and first appearance.
+pub fn attempt_mix(records: &[AttemptRecord]) -> Vec<AttemptCount> {
+    let mut out: Vec<AttemptCount> = Vec::new();
+    for r in records {
+        let i = match out.iter().position(|c| c.provider == r.provider && c.model == r.model && c.outcome == r.outcome)
+        {
+            Some(i) => i,
+            None => {
+                out.push(AttemptCount {
+                    provider: r.provider.clone(),
+                    model: r.model.clone(),
+                    outcome: r.outcome,
+                    attempts: 0,
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                });
+                out.len() - 1
+            }
+        };
+        let c = &mut out[i];
+        c.attempts += 1;
+        c.prompt_tokens = c.prompt_tokens.saturating_add(r.prompt_tokens.unwrap_or(0));
+        c.completion_tokens = c.completion_tokens.saturating_add(r.completion_tokens.unwrap_or(0));
+    }
+    out.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
+    out
+}

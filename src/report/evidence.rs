@@ -249,7 +249,7 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
     if alerts.is_empty() {
         out.push_str("none\n");
     }
-    for (a, why) in alerts {
+    for (a, why) in &alerts {
         let _ = writeln!(out, "- `{a}`: {why}");
     }
     out.push_str("\n**SLO gates**:\n");
@@ -260,7 +260,7 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
         let _ = writeln!(out, "- `{}`: **{}** ({})", g.gate, id(&g.verdict), g.detail);
     }
     let models: BTreeSet<&str> =
-        r.journal.iter().filter(|a| a.outcome != Outcome::Completed).filter_map(|a| a.model.as_deref()).collect();
+        r.attempt_mix.iter().filter(|c| c.outcome != Outcome::Completed).filter_map(|c| c.model.as_deref()).collect();
     let _ = writeln!(
         out,
         "\n**Affected model ids**: {}\n",
@@ -312,6 +312,15 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
         }
         out.push('\n');
     }
+    let at = |p: &Option<(f64, String)>| p.as_ref().map(|(ms, what)| (utc(r, *ms), what.clone()));
+    let derived = super::post_incident::Derived {
+        alert_types: &alerts,
+        affected_models: models.iter().copied().collect(),
+        recovered: at(&t.recover),
+        closed: at(&t.close),
+        changes: r.phases.iter().map(|p| (utc(r, p.t_ms), p.change.clone())).collect(),
+    };
+    super::post_incident::write(out, r, &derived);
     let why = super::reasons::reasons(r);
     if !why.is_empty() {
         out.push_str("**Why it did not pass**:\n");

@@ -151,14 +151,14 @@ fn channels(out: &mut String, r: &ScenarioReport) {
     out.push_str("</table>");
 }
 
-/// Attempts per provider and outcome, from the providers' journal as the trace keeps it.
+/// Attempts per provider and outcome, counted over the whole journal (exact, not sampled).
 fn providers(out: &mut String, r: &ScenarioReport) {
-    if r.journal.is_empty() {
+    if r.attempt_mix.is_empty() {
         return;
     }
     let mut counts: BTreeMap<&str, BTreeMap<String, u64>> = BTreeMap::new();
-    for a in &r.journal {
-        *counts.entry(a.provider.as_str()).or_default().entry(id(&a.outcome)).or_default() += 1;
+    for c in &r.attempt_mix {
+        *counts.entry(c.provider.as_str()).or_default().entry(id(&c.outcome)).or_default() += c.attempts;
     }
     let outcomes: std::collections::BTreeSet<&String> = counts.values().flat_map(|m| m.keys()).collect();
     out.push_str("<table><tr><th>provider attempts</th>");
@@ -173,11 +173,7 @@ fn providers(out: &mut String, r: &ScenarioReport) {
         }
         out.push_str("</tr>");
     }
-    let dropped = r.journal_dropped.successes + r.journal_dropped.failures;
-    let _ = write!(
-        out,
-        "</table><p class=\"muted\">attempts as the trace keeps them (every failure up to a cap, completed ones sampled; {dropped} left out)</p>"
-    );
+    out.push_str("</table>");
 }
 
 pub fn render(

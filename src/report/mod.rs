@@ -12,6 +12,7 @@ pub mod html;
 pub mod junit;
 pub mod launch_gate;
 pub mod merge;
+pub mod post_incident;
 pub mod reasons;
 pub mod redact;
 pub mod state;
