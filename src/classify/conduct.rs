@@ -71,6 +71,10 @@ fn delivered(journal: &[AttemptRecord], rule: &crate::mock::faults::FaultRule) -
         .count() as u64
 }
 
+/// How long after an answer ended (as the provider journals it) the gateway can be expected to
+/// have read it: its last bytes crossing loopback and the gateway's own bookkeeping.
+const INFORMED_AFTER_MS: f64 = 5.0;
+
 fn end_ms(r: &AttemptRecord) -> f64 {
     r.t_offset_ms + r.duration_ms.unwrap_or(0.0)
 }
@@ -121,7 +125,9 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
     }
     // Under concurrency the journal's arrival order is not the order of cause and effect: an
     // attempt sent while another was still in flight cannot have ignored that one's answer. Each
-    // rule judges only the attempts that began after the answer it concerns had ended.
+    // rule judges only the attempts that began after the answer it concerns had ended and had had
+    // time to reach the gateway (INFORMED_AFTER_MS): one that began in the same instant was sent
+    // on a decision made before that answer could be read.
     let mut by_provider: HashMap<&str, Vec<&AttemptRecord>> = HashMap::new();
     for r in journal {
         by_provider.entry(r.provider.as_str()).or_default().push(r);
@@ -131,7 +137,8 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
         let mut per_body: HashMap<_, u32> = HashMap::new();
         for (i, r) in recs.iter().enumerate() {
             let ended = end_ms(r);
-            let later: Vec<&&AttemptRecord> = recs[i + 1..].iter().filter(|n| n.t_offset_ms >= ended).collect();
+            let later: Vec<&&AttemptRecord> =
+                recs[i + 1..].iter().filter(|n| n.t_offset_ms >= ended + INFORMED_AFTER_MS).collect();
             if let Some(wait) = r.retry_after_ms {
                 let until = ended + wait as f64;
                 if let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < until) {
@@ -295,7 +302,13 @@ mod tests {
         assert!(judge_with(&[failed.clone(), concurrent.clone()], Some(200.0)).is_empty());
         // Sent at 60 ms, after the failure ended, inside the cooldown: a violation.
         let after = rec(2, "openai", 60.0, 5.0, 3);
-        assert_eq!(judge_with(&[failed, concurrent, after], Some(200.0)), [Finding::CooldownViolated]);
+        assert_eq!(judge_with(&[failed.clone(), concurrent, after], Some(200.0)), [Finding::CooldownViolated]);
+        // Sent as the failure's last bytes left the provider: decided before the gateway could
+        // read them, so not judged; a few milliseconds later it is.
+        let same_instant = rec(3, "openai", 50.4, 5.0, 4);
+        assert!(judge_with(&[failed.clone(), same_instant], Some(200.0)).is_empty());
+        let informed = rec(4, "openai", 50.0 + INFORMED_AFTER_MS, 5.0, 5);
+        assert_eq!(judge_with(&[failed, informed], Some(200.0)), [Finding::CooldownViolated]);
     }
 
     proptest::proptest! {
