@@ -78,6 +78,9 @@ pub enum Command {
         /// Where the merged run goes.
         #[arg(long)]
         out: PathBuf,
+        /// Merge even when shards are missing; the result is marked partial and incomplete.
+        #[arg(long)]
+        allow_partial: bool,
     },
     /// Mock LLM providers (OpenAI, Anthropic, DeepSeek) with scheduled faults.
     Mock {
@@ -121,6 +124,10 @@ pub struct RunArgs {
     /// Progress bars on stderr: auto shows them when stderr is a terminal.
     #[arg(long, value_enum, default_value_t = crate::drill::progress::ProgressMode::Auto)]
     pub progress: crate::drill::progress::ProgressMode,
+    /// Run only shard K of N (counted from 1) of the selected scenarios; `gatedrill merge`
+    /// joins the N outputs and checks none is missing.
+    #[arg(long)]
+    pub shard: Option<crate::drill::shard::Shard>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -256,8 +263,8 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
             }
             Ok(verdict(&meta, &reports, &summary))
         }
-        Command::Merge { dirs, out } => {
-            let (meta, reports) = crate::report::merge::merge(&dirs, &out).map_err(Failure::usage)?;
+        Command::Merge { dirs, out, allow_partial } => {
+            let (meta, reports) = crate::report::merge::merge(&dirs, &out, allow_partial).map_err(Failure::usage)?;
             let secrets = crate::secret::Secrets::default();
             crate::report::write_traces(&out, &meta, &reports, &secrets).map_err(Failure::usage)?;
             let summary =
@@ -265,6 +272,12 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
             print_console(console, &reports, &meta, &summary);
             if console.format == Format::Text {
                 say!("merged {} run(s), {} scenario(s) into {}", dirs.len(), reports.len(), out.display());
+            }
+            if !meta.missing_shards.is_empty() {
+                eprintln!(
+                    "gatedrill merge: PARTIAL: shard(s) {} missing; the result is marked incomplete",
+                    meta.missing_shards.join(", ")
+                );
             }
             Ok(verdict(&meta, &reports, &summary))
         }
@@ -326,8 +339,14 @@ fn verdict(
     reports: &[crate::drill::runner::ScenarioReport],
     summary: &crate::report::launch_gate::Summary,
 ) -> Exit {
-    if meta.incomplete {
+    if !meta.missing_shards.is_empty() {
+        // A partial merge: the missing shards' drills did not happen, so the run did not pass.
+        Exit::GateFailed
+    } else if meta.incomplete {
         Exit::Interrupted
+    } else if meta.shard.is_some() && reports.is_empty() {
+        // This shard owns none of the selected scenarios; the merge of all shards decides.
+        Exit::Pass
     } else if summary.hard_stop.as_ref().is_some_and(|h| h.paused) {
         Exit::HardStop
     } else if reports.iter().all(|r| r.verdict() == crate::drill::runner::ScenarioVerdict::Skip) {
@@ -378,6 +397,13 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
                 "no scenario has the tag(s) {}: nothing would run",
                 args.tags.join(", ")
             )));
+        }
+    }
+    let selected: Vec<String> = loaded.iter().map(|l| l.scenario.name.clone()).collect();
+    if let Some(shard) = args.shard {
+        loaded.retain(|l| shard.owns(&l.scenario.name));
+        if console.format == Format::Text && !console.quiet {
+            say!("shard {shard}: {} of the {} selected scenario(s)", loaded.len(), selected.len());
         }
     }
     check_writable(&args.out)?;
@@ -443,6 +469,9 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         gateway_version: crate::report::gateway_version(),
         ci_run_url: crate::report::ci_run_url(),
         scenarios: reports.iter().map(|r| r.name.clone()).collect(),
+        shard: args.shard,
+        selected: if args.shard.is_some() { selected } else { Vec::new() },
+        missing_shards: Vec::new(),
     };
     let secrets = opts.secrets.lock().map(|s| s.clone()).unwrap_or_default();
     let reports = reports

@@ -9,6 +9,7 @@ pub mod observe;
 pub mod problem;
 pub mod progress;
 pub mod runner;
+pub mod shard;
 pub mod steps;
 pub mod summary;
 pub mod target;

@@ -56,6 +56,15 @@ pub struct RunMeta {
     /// The CI run this ran in (GitHub Actions' server, repository and run id).
     #[serde(default)]
     pub ci_run_url: Option<String>,
+    /// This run is shard K of N (`--shard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::drill::shard::Shard>,
+    /// With `--shard`: every scenario selected across all shards, so a merge knows what to expect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selected: Vec<String>,
+    /// A merge made with `--allow-partial`: the shards that did not come back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<String>,
 }
 
 /// The gateway's version as the user stated it, from `GATEDRILL_GATEWAY_VERSION`.
