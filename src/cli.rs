@@ -128,6 +128,23 @@ pub struct RunArgs {
     /// joins the N outputs and checks none is missing.
     #[arg(long)]
     pub shard: Option<crate::drill::shard::Shard>,
+    /// Send only segment K of N of every load step: N machines together send the whole load
+    /// (each request once, at its scheduled time); `gatedrill merge` re-decides the gates.
+    #[arg(long, conflicts_with = "shard")]
+    pub segment: Option<crate::drill::shard::Shard>,
+    /// Wait until this UTC time (RFC 3339, e.g. 2026-12-01T03:00:00Z) before the first scenario,
+    /// so the segments' windows line up. At most 24 hours ahead.
+    #[arg(long, value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
+}
+
+fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    let at = humantime::parse_rfc3339_weak(s).map_err(|e| format!("--start-at {s:?}: {e} (expected RFC 3339 UTC)"))?;
+    let ahead = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    if ahead > std::time::Duration::from_secs(24 * 3600) {
+        return Err(format!("--start-at {s:?} is more than 24 hours ahead"));
+    }
+    Ok(at)
 }
 
 #[derive(Debug, Subcommand)]
@@ -420,6 +437,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         } else {
             crate::drill::progress::Progress::new(args.progress)
         },
+        segment: args.segment,
     };
     // The first Ctrl-C or SIGTERM stops the run between steps and still writes what was
     // gathered; a second one, a second or more later, exits at once. One interrupt delivered
@@ -441,6 +459,14 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
             }
         }
     });
+    if let Some(at) = args.start_at {
+        // Aligned starts: every segment's windows begin together. Ctrl-C still ends the wait.
+        let wait = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => {}
+        }
+    }
     let meta_start = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let id = run_id(args.seed);
     let mut reports = Vec::new();
@@ -470,7 +496,8 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         ci_run_url: crate::report::ci_run_url(),
         scenarios: reports.iter().map(|r| r.name.clone()).collect(),
         shard: args.shard,
-        selected: if args.shard.is_some() { selected } else { Vec::new() },
+        segment: args.segment,
+        selected: if args.shard.is_some() || args.segment.is_some() { selected } else { Vec::new() },
         missing_shards: Vec::new(),
     };
     let secrets = opts.secrets.lock().map(|s| s.clone()).unwrap_or_default();

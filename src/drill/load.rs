@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use super::exchange::Auth;
 use super::observe::{Endpoint, Exchanged};
+use super::shard::Shard;
 use super::steps::{StepCtx, deliver, dry_run_task, signal_of};
 use crate::metrics::Summary;
 use crate::metrics::slo::TaskOutcome;
@@ -92,6 +93,10 @@ pub struct LoadReport {
     /// Open model only: from when each request was really sent.
     pub uncorrected: Option<Summary>,
     pub rss: Vec<RssSample>,
+    /// This machine's segment of the step's load (`--segment K/N`): the requests whose index in
+    /// the whole schedule is K-1 modulo N, at their whole-schedule times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Shard>,
 }
 
 impl LoadReport {
@@ -196,11 +201,41 @@ impl Tally {
     }
 }
 
+/// The whole schedule's request indices that belong to this segment, and how many of a span
+/// of them do. With no segment, every index.
+#[derive(Clone, Copy)]
+struct Part {
+    first: u64,
+    step: u64,
+}
+
+impl Part {
+    fn of(segment: Option<Shard>) -> Part {
+        segment.map_or(Part { first: 0, step: 1 }, |s| Part { first: u64::from(s.index - 1), step: u64::from(s.count) })
+    }
+
+    /// This segment's indices in `from..to`.
+    fn count(self, from: u64, to: u64) -> u64 {
+        let from = from.max(self.first);
+        if from >= to {
+            return 0;
+        }
+        let first = from + (self.step - (from - self.first) % self.step) % self.step;
+        if first >= to { 0 } else { (to - 1 - first) / self.step + 1 }
+    }
+
+    /// A share of workers or connections: N machines together hold what one would.
+    fn share(self, n: u32) -> u32 {
+        n.div_ceil(self.step as u32).max(1)
+    }
+}
+
 pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Shape) -> LoadReport {
     let started = Instant::now();
+    let part = Part::of(ctx.segment);
     let tag = format!("load:{:02}", ctx.step.0 + 1);
     let mut t = Tally {
-        report: LoadReport { against: Some(against), ..Default::default() },
+        report: LoadReport { against: Some(against), segment: ctx.segment, ..Default::default() },
         corrected: format!("{tag}:corrected"),
         uncorrected: format!("{tag}:uncorrected"),
         tag,
@@ -211,34 +246,37 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
             t.report.model = LoadModel::Closed;
             // Nothing new starts after the step's deadline; what was not sent is counted.
             let mut started_n = 0u64;
-            let mut results = futures::stream::iter(0..count)
+            let mine = part.count(0, count);
+            let mut results = futures::stream::iter((part.first..count).step_by(part.step as usize))
                 .take_while(|_| std::future::ready(Instant::now() < ctx.until))
                 .map(|i| {
                     started_n += 1;
                     one(ctx, against, role, i)
                 })
-                .buffer_unordered(concurrency as usize);
+                .buffer_unordered(part.share(concurrency) as usize);
             while let Some(r) = results.next().await {
                 t.add(ctx, r, None);
             }
             drop(results);
-            t.not_sent(count.saturating_sub(started_n));
+            t.not_sent(mine.saturating_sub(started_n));
             t.report.latency = ctx.obs.summary(&t.tag);
         }
         Shape::Open { rate, duration, connections } => {
             t.report.model = LoadModel::Open;
-            t.report.requested_rate = Some(rate);
+            // A segment sends its share of the rate, each request at its whole-schedule time.
+            t.report.requested_rate = Some(rate / part.step as f64);
             // Validation bounds the rate; a rate the clock cannot express sends nothing.
-            let interval = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
+            let interval = Duration::try_from_secs_f64(part.step as f64 / rate).unwrap_or(Duration::MAX);
             let total = (rate * duration.as_secs_f64()).floor() as u64;
+            let connections = part.share(connections);
             let mut in_flight = FuturesUnordered::new();
-            let mut next = 0u64;
+            let mut next = part.first;
             let mut last_sent = started;
             let mut total = total;
             while next < total || !in_flight.is_empty() {
                 if next < total && Instant::now() >= ctx.until {
                     // The step's deadline: nothing new is sent; what was due is counted.
-                    t.not_sent(total - next);
+                    t.not_sent(part.count(next, total));
                     total = next;
                     continue;
                 }
@@ -251,15 +289,16 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
                     _ = tokio::time::sleep_until(due), if can_send => {
                         let i = next;
                         in_flight.push(async move { (one(ctx, against, role, i).await, due) });
-                        next += 1;
+                        next += part.step;
                         last_sent = Instant::now();
                     }
                 }
             }
             t.report.latency = ctx.obs.summary(&t.corrected);
             t.report.uncorrected = Some(ctx.obs.summary(&t.uncorrected));
-            // The rate the requests went out at: n requests span n intervals from the start.
-            let span = last_sent.saturating_duration_since(started).saturating_add(interval);
+            // The rate the requests went out at: n requests span n intervals from the first due.
+            let first_due = Duration::try_from_secs_f64(part.first as f64 / rate).unwrap_or_default();
+            let span = last_sent.saturating_duration_since(started + first_due).saturating_add(interval);
             t.report.achieved_rate = t.report.sent as f64 / span.as_secs_f64().max(1e-9);
         }
     }
@@ -272,4 +311,36 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
         t.report.rss.push(RssSample { sent: t.report.sent, rss_mib: mib });
     }
     t.report
+}
+
+#[cfg(test)]
+mod segment_tests {
+    use super::*;
+
+    #[test]
+    fn segments_partition_every_schedule_exactly() {
+        for n in 1..=7u32 {
+            for total in [0u64, 1, 2, 5, 12, 97] {
+                let mut owners = vec![0u32; total as usize];
+                let mut counted = 0;
+                for k in 1..=n {
+                    let p = Part::of(Some(Shard { index: k, count: n }));
+                    for i in (p.first..total).step_by(p.step as usize) {
+                        owners[i as usize] += 1;
+                    }
+                    counted += p.count(0, total);
+                    // Counting from any point agrees with walking the indices.
+                    for from in 0..=total {
+                        let walked = (p.first..total).step_by(p.step as usize).filter(|i| *i >= from).count() as u64;
+                        assert_eq!(p.count(from, total), walked, "k={k} n={n} from={from} total={total}");
+                    }
+                }
+                assert!(owners.iter().all(|o| *o == 1), "n={n} total={total}: {owners:?}");
+                assert_eq!(counted, total);
+            }
+        }
+        assert_eq!(Part::of(None).count(3, 10), 7);
+        assert_eq!(Part::of(Some(Shard { index: 2, count: 4 })).share(10), 3);
+        assert_eq!(Part::of(Some(Shard { index: 2, count: 4 })).share(1), 1);
+    }
 }

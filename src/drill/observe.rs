@@ -106,6 +106,9 @@ pub struct Dropped {
     pub failures: u64,
 }
 
+/// The interval log's series of task latencies, one interval per SLO window.
+pub const SLO_SERIES: &str = "slo";
+
 /// What the observer hands to the report when the scenario ends.
 pub struct Observations {
     pub latency: BTreeMap<String, Summary>,
@@ -207,7 +210,12 @@ impl Observer {
 
     /// One task, for the SLO windows.
     pub fn task(&self, t: TaskOutcome) {
-        self.lock().slo.record(Instant::now(), t);
+        let now = Instant::now();
+        let mut g = self.lock();
+        // The same windows as the SLO book's, in the interval log: a merge of load segments
+        // recomputes each window's p95 exactly from them.
+        g.latency.record(SLO_SERIES, now, t.latency);
+        g.slo.record(now, t);
     }
 
     /// A latency under a tag of the caller's (load series, failover overhead).

@@ -44,6 +44,8 @@ pub struct RunOptions {
     /// Every secret the run handled (tokens, keys, URL userinfo), masked in every artifact.
     pub secrets: std::sync::Arc<std::sync::Mutex<crate::secret::Secrets>>,
     pub progress: super::progress::Progress,
+    /// This machine's segment of every load step (`--segment K/N`).
+    pub segment: Option<super::shard::Shard>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -298,6 +300,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         step: (0, "start"),
         until: tokio::time::Instant::now(),
         body_cap: super::exchange::BODY_CAP,
+        segment: opts.segment,
         phases: Vec::new(),
         evidence: Vec::new(),
         progress: progress.clone(),

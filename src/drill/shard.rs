@@ -24,7 +24,7 @@ impl FromStr for Shard {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("--shard {s:?}: expected K/N with 1 <= K <= N <= {MAX_SHARDS}, e.g. 1/4");
+        let bad = || format!("{s:?}: expected K/N with 1 <= K <= N <= {MAX_SHARDS}, e.g. 1/4");
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count) = (k.trim().parse::<u32>().map_err(|_| bad())?, n.trim().parse::<u32>().map_err(|_| bad())?);
         if index == 0 || index > count || count > MAX_SHARDS {

@@ -382,29 +382,43 @@ pub struct AttemptCount {
     pub completion_tokens: u64,
 }
 
-/// The journal folded into [`AttemptCount`]s, in order of provider, model and first appearance.
+impl AttemptCount {
+    fn same(&self, provider: &str, model: Option<&str>, outcome: Outcome) -> bool {
+        self.provider == provider && self.model.as_deref() == model && self.outcome == outcome
+    }
+
+    fn add(&mut self, attempts: u64, prompt_tokens: u64, completion_tokens: u64) {
+        self.attempts += attempts;
+        self.prompt_tokens = self.prompt_tokens.saturating_add(prompt_tokens);
+        self.completion_tokens = self.completion_tokens.saturating_add(completion_tokens);
+    }
+}
+
+/// Adds `c` to the matching count in `out` (same provider, model and outcome), or appends it.
+pub fn add_count(out: &mut Vec<AttemptCount>, c: AttemptCount) {
+    match out.iter_mut().find(|o| o.same(&c.provider, c.model.as_deref(), c.outcome)) {
+        Some(o) => o.add(c.attempts, c.prompt_tokens, c.completion_tokens),
+        None => out.push(c),
+    }
+}
+
+/// The journal folded into [`AttemptCount`]s, in order of provider and model.
 pub fn attempt_mix(records: &[AttemptRecord]) -> Vec<AttemptCount> {
     let mut out: Vec<AttemptCount> = Vec::new();
     for r in records {
-        let i = match out.iter().position(|c| c.provider == r.provider && c.model == r.model && c.outcome == r.outcome)
-        {
-            Some(i) => i,
-            None => {
-                out.push(AttemptCount {
-                    provider: r.provider.clone(),
-                    model: r.model.clone(),
-                    outcome: r.outcome,
-                    attempts: 0,
-                    prompt_tokens: 0,
-                    completion_tokens: 0,
-                });
-                out.len() - 1
-            }
-        };
-        let c = &mut out[i];
-        c.attempts += 1;
-        c.prompt_tokens = c.prompt_tokens.saturating_add(r.prompt_tokens.unwrap_or(0));
-        c.completion_tokens = c.completion_tokens.saturating_add(r.completion_tokens.unwrap_or(0));
+        let (prompt, completion) = (r.prompt_tokens.unwrap_or(0), r.completion_tokens.unwrap_or(0));
+        // Matched by reference: a record's strings are cloned only for a new count.
+        match out.iter_mut().find(|c| c.same(&r.provider, r.model.as_deref(), r.outcome)) {
+            Some(c) => c.add(1, prompt, completion),
+            None => out.push(AttemptCount {
+                provider: r.provider.clone(),
+                model: r.model.clone(),
+                outcome: r.outcome,
+                attempts: 1,
+                prompt_tokens: prompt,
+                completion_tokens: completion,
+            }),
+        }
     }
     out.sort_by(|a, b| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)));
     out

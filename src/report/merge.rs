@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{ArtifactError, RunMeta, load_run};
 use crate::drill::runner::ScenarioReport;
+use crate::drill::shard::Shard;
 use crate::metrics::{Hist, Summary, hlog, new_hist};
 
 pub const LATENCY_SUMMARY: &str = "latency-summary.json";
@@ -55,37 +56,57 @@ pub fn latency_summary(hists: &BTreeMap<String, BTreeMap<String, Hist>>) -> Late
     }
 }
 
-/// The runs given to a merge that are shards of one sharded run must all be there, once each,
-/// and belong together: the same shard count, selection, seed and gatedrill version, each holding
-/// only scenarios its index owns. Returns the shards that are missing (with `allow_partial`) or
-/// refuses, naming what is wrong.
-fn check_shards(
+/// How the runs given to a merge were split: by scenario (`--shard`) or by load (`--segment`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Split {
+    Shards,
+    Segments,
+}
+
+impl Split {
+    fn of(m: &RunMeta) -> Option<(Split, Shard)> {
+        m.shard.map(|s| (Split::Shards, s)).or(m.segment.map(|s| (Split::Segments, s)))
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Split::Shards => "shard",
+            Split::Segments => "segment",
+        }
+    }
+}
+
+/// The runs given to a merge that are parts of one split run must all be there, once each, and
+/// belong together: the same split, count, selection, seed and gatedrill version; a shard holds
+/// only scenarios its index owns, a segment every selected one. Returns the split and the parts
+/// that are missing (with `allow_partial`), or refuses, naming what is wrong.
+fn check_parts(
     metas: &[(PathBuf, RunMeta)],
     unreadable: &[ArtifactError],
     allow_partial: bool,
-) -> Result<Vec<String>, ArtifactError> {
+) -> Result<(Option<Split>, Vec<String>), ArtifactError> {
     let refuse = |path: &Path, message: String| ArtifactError { path: path.to_path_buf(), message };
-    let sharded: Vec<&(PathBuf, RunMeta)> = metas.iter().filter(|(_, m)| m.shard.is_some()).collect();
     if let Some(e) = unreadable.first()
         && !allow_partial
     {
         return Err(refuse(&e.path, format!("{} (merge --allow-partial to merge without it)", e.message)));
     }
-    let Some((first_dir, first)) = sharded.first() else {
-        return Ok(unreadable.iter().map(|e| e.path.display().to_string()).collect());
+    let unread = || unreadable.iter().map(|e| format!("{}: {}", e.path.display(), e.message)).collect::<Vec<_>>();
+    let Some((first_dir, first, (split, part))) = metas.iter().find_map(|(d, m)| Split::of(m).map(|p| (d, m, p)))
+    else {
+        return Ok((None, unread()));
     };
-    if sharded.len() != metas.len() {
-        let plain = metas.iter().find(|(_, m)| m.shard.is_none()).map_or(first_dir.as_path(), |(d, _)| d.as_path());
-        return Err(refuse(plain, "not a shard: a sharded run merges only with its own shards".into()));
-    }
-    let count = first.shard.map_or(1, |s| s.count);
+    let word = split.word();
+    let count = part.count;
     let mut seen = std::collections::BTreeMap::new();
-    for (dir, m) in &sharded {
-        let shard = m.shard.unwrap_or(crate::drill::shard::Shard { index: 1, count: 1 });
+    for (dir, m) in metas {
+        let Some((_, this)) = Split::of(m).filter(|(s, _)| *s == split) else {
+            return Err(refuse(dir, format!("not a {word}: a run split by {word} merges only with its own {word}s")));
+        };
         let differs =
-            |what: &str| refuse(dir, format!("a foreign shard: its {what} differs from {}'s", first_dir.display()));
-        if shard.count != count {
-            return Err(differs("shard count"));
+            |what: &str| refuse(dir, format!("a foreign {word}: its {what} differs from {}'s", first_dir.display()));
+        if this.count != count {
+            return Err(differs(&format!("{word} count")));
         }
         if m.selected != first.selected {
             return Err(differs("scenario selection"));
@@ -96,31 +117,29 @@ fn check_shards(
         if m.version != first.version {
             return Err(differs("gatedrill version"));
         }
-        if let Some(name) = m.scenarios.iter().find(|n| !shard.owns(n) || !first.selected.contains(n)) {
-            return Err(refuse(dir, format!("a foreign shard: scenario {name:?} does not belong to shard {shard}")));
+        let belongs = |n: &String| first.selected.contains(n) && (split == Split::Segments || this.owns(n));
+        if let Some(name) = m.scenarios.iter().find(|n| !belongs(n)) {
+            return Err(refuse(dir, format!("a foreign {word}: scenario {name:?} does not belong to {word} {this}")));
         }
-        if let Some(other) = seen.insert(shard.index, dir) {
-            return Err(refuse(dir, format!("shard {shard} given twice (also {})", other.display())));
+        if let Some(other) = seen.insert(this.index, dir) {
+            return Err(refuse(dir, format!("{word} {this} given twice (also {})", other.display())));
         }
     }
     let mut missing = Vec::new();
     for k in (1..=count).filter(|k| !seen.contains_key(k)) {
-        let shard = crate::drill::shard::Shard { index: k, count };
-        let owned: Vec<&str> = first.selected.iter().filter(|n| shard.owns(n)).map(String::as_str).collect();
-        if owned.is_empty() {
-            missing.push(format!("{shard} (no scenario)"));
-        } else {
-            missing.push(format!("{shard} ({})", owned.join(", ")));
-        }
+        let this = Shard { index: k, count };
+        let owned: Vec<&str> =
+            first.selected.iter().filter(|n| split == Split::Segments || this.owns(n)).map(String::as_str).collect();
+        missing.push(format!("{this} ({})", if owned.is_empty() { "no scenario".into() } else { owned.join(", ") }));
     }
     if !missing.is_empty() && !allow_partial {
         return Err(refuse(
             first_dir,
-            format!("shard(s) missing: {} (merge --allow-partial to merge without them)", missing.join("; ")),
+            format!("{word}(s) missing: {} (merge --allow-partial to merge without them)", missing.join("; ")),
         ));
     }
-    missing.extend(unreadable.iter().map(|e| format!("{}: {}", e.path.display(), e.message)));
-    Ok(missing)
+    missing.extend(unread());
+    Ok((Some(split), missing))
 }
 
 /// Loads the runs, renames scenarios that appear in more than one (`name__2`), copies their
@@ -139,7 +158,7 @@ pub fn merge(
         }
     }
     let shard_metas: Vec<(PathBuf, RunMeta)> = loaded.iter().map(|(d, (m, _))| (d.clone(), m.clone())).collect();
-    let missing_shards = check_shards(&shard_metas, &unreadable, allow_partial)?;
+    let (split, missing_shards) = check_parts(&shard_metas, &unreadable, allow_partial)?;
     if loaded.is_empty() {
         return Err(ArtifactError {
             path: dirs.first().cloned().unwrap_or_default(),
@@ -148,6 +167,32 @@ pub fn merge(
     }
     let mut metas = Vec::new();
     let mut reports: Vec<ScenarioReport> = Vec::new();
+    if split == Some(Split::Segments) {
+        // Every segment ran every scenario: join each scenario's parts into one result.
+        let mut parts: BTreeMap<String, Vec<super::segments::Part>> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for (dir, (meta, runs)) in std::mem::take(&mut loaded) {
+            for r in runs {
+                let source = dir.join(&r.name).join("latency.hlog");
+                let intervals = match std::fs::read_to_string(&source) {
+                    Ok(text) => hlog::parse(&text)
+                        .map_err(|e| ArtifactError { path: source.clone(), message: e.to_string() })?,
+                    Err(_) => Vec::new(),
+                };
+                if !order.contains(&r.name) {
+                    order.push(r.name.clone());
+                }
+                parts.entry(r.name.clone()).or_default().push(super::segments::Part { report: r, intervals });
+            }
+            metas.push(meta);
+        }
+        for name in order {
+            let mut p = parts.remove(&name).unwrap_or_default().into_iter();
+            if let Some(first) = p.next() {
+                reports.push(super::segments::combine(first, p.collect()));
+            }
+        }
+    }
     for (dir, (meta, runs)) in loaded {
         let dir = &dir;
         for mut r in runs {
@@ -191,6 +236,7 @@ pub fn merge(
         gateway_version: first.gateway_version.clone(),
         ci_run_url: crate::report::ci_run_url().or_else(|| first.ci_run_url.clone()),
         shard: None,
+        segment: None,
         selected: Vec::new(),
         missing_shards,
     };

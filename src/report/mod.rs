@@ -15,6 +15,7 @@ pub mod merge;
 pub mod post_incident;
 pub mod reasons;
 pub mod redact;
+pub mod segments;
 pub mod state;
 pub mod svg;
 
@@ -59,6 +60,9 @@ pub struct RunMeta {
     /// This run is shard K of N (`--shard`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::drill::shard::Shard>,
+    /// This run sent segment K of N of every load step (`--segment`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<crate::drill::shard::Shard>,
     /// With `--shard`: every scenario selected across all shards, so a merge knows what to expect.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selected: Vec<String>,

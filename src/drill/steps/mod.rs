@@ -89,9 +89,20 @@ pub struct StepCtx<'a> {
     /// Payloads kept as incident evidence.
     pub evidence: Vec<(EvidenceKind, String, TracedBody)>,
     pub progress: super::progress::ScenarioProgress,
+    /// This machine's segment of every load step (`--segment K/N`).
+    pub segment: Option<super::shard::Shard>,
 }
 
 impl StepCtx<'_> {
+    /// A task from a probe step (anything but load). With `--segment`, every segment runs the
+    /// probes (each machine's checks need them), but only segment 1 counts them in the SLO
+    /// windows, so the joined windows count each probe once, as one machine would.
+    pub fn probe_task(&self, t: crate::metrics::slo::TaskOutcome) {
+        if self.segment.is_none_or(|s| s.index == 1) {
+            self.obs.task(t);
+        }
+    }
+
     /// One exchange with the target, ending by the step's `until`; not yet recorded.
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>, auth: Auth<'_>) -> Observed {
         self.send_within(method, path, body, auth, self.ex.deadline).await

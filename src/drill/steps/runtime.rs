@@ -91,7 +91,7 @@ pub async fn dry_run(
     let seen = ctx.send_within(reqwest::Method::POST, paths::DRY_RUN, Some(&body), Auth::Admin, wait).await;
     let answer = seen.parse::<DryRunAnswer>();
     let task = dry_run_task(role, &seen, answer.as_ref().ok());
-    ctx.obs.task(task);
+    ctx.probe_task(task);
     ctx.record(Exchanged {
         endpoint: Endpoint::DryRun,
         method: "POST",
@@ -181,7 +181,7 @@ pub async fn orchestrate(
     let body = json!({"draftId": draft_id, "channel": channel.unwrap_or("release-check")});
     let seen = ctx.send(reqwest::Method::POST, paths::ORCHESTRATE, Some(&body), Auth::Admin).await;
     let ok = seen.is(201);
-    ctx.obs.task(TaskOutcome { ok, latency: seen.latency, ..Default::default() });
+    ctx.probe_task(TaskOutcome { ok, latency: seen.latency, ..Default::default() });
     let error_code = seen.parse::<ErrorBody>().ok().map(|e| e.error.code);
     let answer = seen.parse::<OrchestrateAnswer>().ok();
     let signal = Signal {

@@ -41,7 +41,7 @@ pub async fn ingest(
     let probe = IngestProbe { connector_id: connector.into(), channel: channel.into(), payload };
     let body = serde_json::to_value(probe).unwrap_or_default();
     let (seen, applied) = deliver(ctx, &body, wrong_secret.then_some("gatedrill-wrong-secret")).await;
-    ctx.obs.task(TaskOutcome { ok: applied, latency: seen.latency, ..Default::default() });
+    ctx.probe_task(TaskOutcome { ok: applied, latency: seen.latency, ..Default::default() });
     ctx.record(Exchanged {
         endpoint: Endpoint::Ingest,
         method: "POST",
