@@ -204,6 +204,9 @@ pub fn merge(
                 k += 1;
             }
             r.name = name;
+            // The merge's verdict is decided from the data, not copied: the gates again on the
+            // trace's windows (for a shard, the same windows, so the same verdicts).
+            super::segments::redecide(&mut r);
             if source.is_file() {
                 let text = std::fs::read(&source)
                     .map_err(|e| ArtifactError { path: source.clone(), message: e.to_string() })?;

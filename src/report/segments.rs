@@ -142,7 +142,7 @@ pub fn combine(first: Part, others: Vec<Part>) -> ScenarioReport {
 }
 
 /// Gates evaluated again on the joined windows; the segments' own gate problems are replaced.
-fn redecide(r: &mut ScenarioReport) {
+pub fn redecide(r: &mut ScenarioReport) {
     r.problems.retain(|p| !matches!(p, Problem::Gate { .. }));
     let mut seen = std::collections::BTreeSet::new();
     r.problems.retain(|p| seen.insert(p.to_string()));
