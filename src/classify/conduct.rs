@@ -87,6 +87,11 @@ fn failed(r: &AttemptRecord) -> bool {
     !matches!(r.outcome, Outcome::Completed | Outcome::InFlight)
 }
 
+/// A failure that should cool the provider down: not one the request's own shape caused.
+fn unhealthy(r: &AttemptRecord) -> bool {
+    failed(r) && !r.refusal.is_some_and(Refusal::is_request_shaped)
+}
+
 /// Findings from a merged journal (arrival order) and the receipts of every planned rule.
 pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx: &Context<'_>) -> Vec<Evidence> {
     let mut out = Vec::new();
@@ -163,7 +168,7 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
                     format!("attempt {} resent the request refused with {:?} (attempt {})", n.seq, r.error, r.seq),
                 );
             }
-            if let (Some(cool), true) = (ctx.cooldown_ms, failed(r))
+            if let (Some(cool), true) = (ctx.cooldown_ms, unhealthy(r))
                 && r.retry_after_ms.is_none()
                 && let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < ended + cool)
             {
@@ -200,9 +205,14 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
         if !overflowed {
             continue;
         }
+        // The same request's next attempt: by the drill's marker when the gateway forwarded it,
+        // else by a prompt of about the same size.
         let next = journal[i + 1..].iter().find(|n| {
             n.t_offset_ms >= end_ms(r)
-                && n.prompt_tokens.zip(r.prompt_tokens).is_none_or(|(a, b)| a.abs_diff(b) * 10 <= b.max(1))
+                && match (&n.test_id, &r.test_id) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => n.prompt_tokens.zip(r.prompt_tokens).is_none_or(|(a, b)| a.abs_diff(b) * 10 <= b.max(1)),
+                }
         });
         if let Some(n) = next
             && n.model.as_deref().and_then(|m| (ctx.window)(m)).is_some_and(|nw| nw <= w)
@@ -309,6 +319,20 @@ mod tests {
         assert!(judge_with(&[failed.clone(), same_instant], Some(200.0)).is_empty());
         let informed = rec(4, "openai", 50.0 + INFORMED_AFTER_MS, 5.0, 5);
         assert_eq!(judge_with(&[failed, informed], Some(200.0)), [Finding::CooldownViolated]);
+    }
+
+    #[test]
+    fn a_refusal_of_the_request_itself_calls_for_no_cooldown() {
+        let mut overflow = rec(0, "deepseek", 0.0, 5.0, 1);
+        (overflow.status, overflow.outcome, overflow.refusal) =
+            (Some(400), Outcome::HttpError, Some(Refusal::ContextOverflow));
+        let next = rec(1, "deepseek", 50.0, 5.0, 2);
+        let found = judge_with(&[overflow.clone(), next.clone()], Some(200.0));
+        assert!(!found.contains(&Finding::CooldownViolated), "{found:?}");
+        // A provider-side failure at the same moment still calls for one.
+        let mut down = overflow;
+        (down.status, down.refusal) = (Some(503), Some(Refusal::Unavailable));
+        assert!(judge_with(&[down, next], Some(200.0)).contains(&Finding::CooldownViolated));
     }
 
     proptest::proptest! {

@@ -66,6 +66,20 @@ impl Refusal {
     pub fn is_non_retryable(self) -> bool {
         matches!(self, Refusal::MissingAuth | Refusal::InvalidKey | Refusal::QuotaExhausted)
     }
+
+    /// Refusals of the request's shape (too long for the window, malformed, an unknown model):
+    /// they say nothing of the provider's health, so they call for no cooldown (runbook:
+    /// a context overflow routes to a larger window, cooling nobody down).
+    pub fn is_request_shaped(self) -> bool {
+        matches!(
+            self,
+            Refusal::BadRequest
+                | Refusal::ModelNotFound
+                | Refusal::NoRoute
+                | Refusal::TooLarge
+                | Refusal::ContextOverflow
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
