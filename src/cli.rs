@@ -290,10 +290,10 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
             if console.format == Format::Text {
                 say!("merged {} run(s), {} scenario(s) into {}", dirs.len(), reports.len(), out.display());
             }
-            if !meta.missing_shards.is_empty() {
+            if !meta.missing_parts.is_empty() {
                 eprintln!(
                     "gatedrill merge: PARTIAL: shard(s) {} missing; the result is marked incomplete",
-                    meta.missing_shards.join(", ")
+                    meta.missing_parts.join(", ")
                 );
             }
             Ok(verdict(&meta, &reports, &summary))
@@ -356,7 +356,7 @@ fn verdict(
     reports: &[crate::drill::runner::ScenarioReport],
     summary: &crate::report::launch_gate::Summary,
 ) -> Exit {
-    if !meta.missing_shards.is_empty() {
+    if !meta.missing_parts.is_empty() {
         // A partial merge: the missing shards' drills did not happen, so the run did not pass.
         Exit::GateFailed
     } else if meta.incomplete {
@@ -498,7 +498,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         shard: args.shard,
         segment: args.segment,
         selected: if args.shard.is_some() || args.segment.is_some() { selected } else { Vec::new() },
-        missing_shards: Vec::new(),
+        missing_parts: Vec::new(),
     };
     let secrets = opts.secrets.lock().map(|s| s.clone()).unwrap_or_default();
     let reports = reports

@@ -94,7 +94,7 @@ fn four_shards_merged_decide_as_one_run() {
     assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
     let meta = json(&partial.join("run.json"));
     assert_eq!(meta["incomplete"], true);
-    assert!(meta["missingShards"][0].as_str().unwrap().starts_with("3/4"), "{meta}");
+    assert!(meta["missingParts"][0].as_str().unwrap().starts_with("3/4"), "{meta}");
 
     // A shard of another split (other seed) is foreign; so is one given twice.
     let foreign = dir("foreign");

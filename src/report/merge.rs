@@ -2,7 +2,9 @@
 //! matrix jobs) into one: the traces side by side, each scenario's interval log copied, and
 //! `latency-summary.json` computed by decoding and adding every interval of equal tag, which
 //! is exact (HdrHistograms add without loss). A run writes the same summary for itself.
-//! Shards of one `--shard K/N` run are checked to belong together and to be all there.
+//! The parts of a split run (`--shard K/N` or `--segment K/N`) are checked to belong together
+//! and to be all there; segments are joined per scenario (`segments`), and every gate is decided
+//! again on the merged data.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -158,7 +160,7 @@ pub fn merge(
         }
     }
     let shard_metas: Vec<(PathBuf, RunMeta)> = loaded.iter().map(|(d, (m, _))| (d.clone(), m.clone())).collect();
-    let (split, missing_shards) = check_parts(&shard_metas, &unreadable, allow_partial)?;
+    let (split, missing_parts) = check_parts(&shard_metas, &unreadable, allow_partial)?;
     if loaded.is_empty() {
         return Err(ArtifactError {
             path: dirs.first().cloned().unwrap_or_default(),
@@ -229,7 +231,7 @@ pub fn merge(
         commit: first.commit.clone(),
         started_at: metas.iter().map(|m| m.started_at.clone()).min().unwrap_or_default(),
         finished_at: metas.iter().map(|m| m.finished_at.clone()).max().unwrap_or_default(),
-        incomplete: metas.iter().any(|m| m.incomplete) || !missing_shards.is_empty(),
+        incomplete: metas.iter().any(|m| m.incomplete) || !missing_parts.is_empty(),
         strict: metas.iter().any(|m| m.strict),
         merged_from: metas
             .iter()
@@ -241,7 +243,7 @@ pub fn merge(
         shard: None,
         segment: None,
         selected: Vec::new(),
-        missing_shards,
+        missing_parts,
     };
     Ok((meta, reports))
 }

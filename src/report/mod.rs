@@ -66,9 +66,9 @@ pub struct RunMeta {
     /// With `--shard`: every scenario selected across all shards, so a merge knows what to expect.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selected: Vec<String>,
-    /// A merge made with `--allow-partial`: the shards that did not come back.
+    /// A merge made with `--allow-partial`: the shards or segments that did not come back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub missing_shards: Vec<String>,
+    pub missing_parts: Vec<String>,
 }
 
 /// The gateway's version as the user stated it, from `GATEDRILL_GATEWAY_VERSION`.
