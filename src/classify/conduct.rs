@@ -165,7 +165,16 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
                 push(
                     Finding::RetriedNonRetryable,
                     provider,
-                    format!("attempt {} resent the request refused with {:?} (attempt {})", n.seq, r.error, r.seq),
+                    format!(
+                        "attempt {} resent the request refused with {} (attempt {})",
+                        n.seq,
+                        match (&r.error, r.status) {
+                            (Some(code), _) => code.clone(),
+                            (None, Some(status)) => format!("status {status}"),
+                            (None, None) => "a refusal".into(),
+                        },
+                        r.seq
+                    ),
                 );
             }
             if let (Some(cool), true) = (ctx.cooldown_ms, unhealthy(r))
@@ -220,7 +229,10 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
             push(
                 Finding::ContextOverflowMisrouted,
                 &n.provider,
-                format!("after an overflow on {model} ({w} tokens), {:?} was tried", n.model),
+                format!(
+                    "after an overflow on {model} ({w} tokens), {} was tried",
+                    n.model.as_deref().unwrap_or("a model with no larger window")
+                ),
             );
         }
     }

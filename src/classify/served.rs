@@ -50,7 +50,7 @@ pub fn judge_dry_run(window: &[AttemptRecord], report: &DryRunAnswer, role: &str
             out.findings.push(Evidence {
                 finding: Finding::TruncatedSuccessAccepted,
                 provider: p.into(),
-                detail: format!("reported as served while attempt {} ended {:?}", r.seq, r.outcome),
+                detail: format!("reported as served while attempt {} ended {}", r.seq, crate::wire::id_of(&r.outcome)),
             });
         }
     }

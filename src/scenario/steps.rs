@@ -236,6 +236,16 @@ pub enum Condition {
     ActiveSessionsAtMost { count: u64 },
 }
 
+impl std::fmt::Display for Condition {
+    /// The condition in the runbook's words, as a person reads it in a check.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Condition::RuntimeHealth { health } => write!(f, "summary.health = {}", crate::wire::id_of(health)),
+            Condition::ActiveSessionsAtMost { count } => write!(f, "at most {count} active session(s)"),
+        }
+    }
+}
+
 /// Upper bounds that keep every load loop bounded (README, "Bounds").
 pub const MAX_LOAD_COUNT: u64 = 100_000;
 /// Requests an open-model load may plan (rate × duration).

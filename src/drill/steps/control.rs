@@ -71,7 +71,7 @@ pub async fn wait_until(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, condition: 
     out.push(check(
         "condition held before the deadline",
         held,
-        format!("{condition:?} within {}", crate::duration::Dur(deadline)),
+        format!("{condition} within {}", crate::duration::Dur(deadline)),
         last,
     ));
 }

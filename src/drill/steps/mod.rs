@@ -41,15 +41,13 @@ pub(crate) fn check(name: &str, passed: bool, expected: impl ToString, actual: i
 }
 
 /// A check of an expected value against what was seen; a value that was not seen fails it.
-pub(crate) fn expect_eq<T: PartialEq + std::fmt::Debug>(
-    out: &mut Vec<Check>,
-    name: &str,
-    want: Option<&T>,
-    got: Option<&T>,
-) {
+pub(crate) fn expect_eq<T: PartialEq + Serialize>(out: &mut Vec<Check>, name: &str, want: Option<&T>, got: Option<&T>) {
+    // Shown as the wire writes them (`"anthropic"`, `["AI_PROVIDER_RATE_LIMITED"]`), the form a
+    // scenario file states them in, never as Rust's debug form.
+    let shown = |v: &T| serde_json::to_string(v).unwrap_or_else(|e| format!("(unprintable: {e})"));
     if let Some(w) = want {
         let passed = got == Some(w);
-        out.push(check(name, passed, format!("{w:?}"), got.map_or("absent".into(), |g| format!("{g:?}"))));
+        out.push(check(name, passed, shown(w), got.map_or("absent".into(), shown)));
     }
 }
 
