@@ -333,10 +333,13 @@ fn verdict(
     } else if reports.iter().all(|r| r.verdict() == crate::drill::runner::ScenarioVerdict::Skip) {
         // Nothing ran: a drill that did not happen did not pass.
         Exit::GateFailed
-    } else if reports.iter().all(|r| r.verdict() != crate::drill::runner::ScenarioVerdict::Fail) {
-        Exit::Pass
-    } else {
+    } else if reports.iter().any(|r| r.verdict() == crate::drill::runner::ScenarioVerdict::Fail) {
         Exit::GateFailed
+    } else if reports.iter().any(|r| r.verdict() == crate::drill::runner::ScenarioVerdict::Inconclusive) {
+        // Neither pass nor fail: a person decides (its own code, never 1 or 3).
+        Exit::Inconclusive
+    } else {
+        Exit::Pass
     }
 }
 

@@ -25,6 +25,7 @@ use crate::classify::conduct::{self, Evidence, Finding};
 use crate::metrics::Summary;
 use crate::metrics::gate::{GateVerdict, Verdict};
 use crate::metrics::hlog::Interval;
+use crate::metrics::series::{Attempts, Source};
 use crate::metrics::slo::Window;
 use crate::mock::config::FleetConfig;
 use crate::mock::journal::{AttemptRecord, Outcome};
@@ -78,6 +79,9 @@ pub struct EvidenceItem {
 pub enum ScenarioVerdict {
     Pass,
     Fail,
+    /// Every check held, and some gate could not be decided (not enough data, no baseline):
+    /// neither a pass nor a fail; a person decides.
+    Inconclusive,
     Skip,
 }
 
@@ -86,6 +90,7 @@ impl ScenarioVerdict {
         match self {
             ScenarioVerdict::Pass => "PASS",
             ScenarioVerdict::Fail => "FAIL",
+            ScenarioVerdict::Inconclusive => "INCONCLUSIVE",
             ScenarioVerdict::Skip => "SKIP",
         }
     }
@@ -136,6 +141,9 @@ pub struct ScenarioReport {
     pub journal: Vec<AttemptRecord>,
     pub journal_dropped: Dropped,
     pub receipts: Vec<(String, RuleReceipt)>,
+    /// Every provider's attempts by outcome, counted over the whole journal.
+    #[serde(default)]
+    pub attempts: Attempts,
     pub started_at: String,
     pub duration_ms: f64,
     /// The interval log's lines, written beside the trace as `latency.hlog`.
@@ -150,6 +158,12 @@ impl ScenarioReport {
             ScenarioVerdict::Skip
         } else if self.passed {
             ScenarioVerdict::Pass
+        } else if self.error.is_none()
+            && !self.problems.is_empty()
+            && self.steps.iter().all(|s| s.passed)
+            && self.problems.iter().all(|p| matches!(p, Problem::Gate { verdict: Verdict::Inconclusive, .. }))
+        {
+            ScenarioVerdict::Inconclusive
         } else {
             ScenarioVerdict::Fail
         }
@@ -187,6 +201,7 @@ impl ScenarioReport {
             journal: Vec::new(),
             journal_dropped: Dropped::default(),
             receipts: Vec::new(),
+            attempts: Attempts::new(),
             intervals: Vec::new(),
             started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             duration_ms: 0.0,
@@ -433,8 +448,17 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         report.problems.push(Problem::UnexpectedFinding { finding: *f, provider, detail });
     }
     let o = obs.finish(provider_latency);
-    report.gates = s.gates.iter().map(|g| g.evaluate(&o.windows, &o.totals)).collect();
-    for g in report.gates.iter().filter(|g| g.verdict != Verdict::Pass) {
+    report.attempts = attempts_by_outcome(&report.journal);
+    let source = Source {
+        windows: &o.windows,
+        totals: &o.totals,
+        latency: &o.latency,
+        attempts: &report.attempts,
+        findings: findings.len() as u64,
+    };
+    report.gates = s.gates.iter().map(|g| g.evaluate(&source, None)).collect();
+    // An advisory gate is reported everywhere and never part of the verdict.
+    for g in report.gates.iter().filter(|g| g.verdict != Verdict::Pass && !g.advisory) {
         report.problems.push(Problem::Gate { gate: g.gate.clone(), verdict: g.verdict, detail: g.detail.clone() });
     }
     if report.incomplete {
@@ -451,6 +475,15 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     report.duration_ms = ms(started.elapsed());
     progress.finish(report.verdict().as_str());
     report
+}
+
+/// Every provider's attempts by outcome, from the whole journal (before the trace samples it).
+fn attempts_by_outcome(journal: &[AttemptRecord]) -> Attempts {
+    let mut out = Attempts::new();
+    for a in journal {
+        *out.entry(a.provider.clone()).or_default().entry(id(&a.outcome)).or_default() += 1;
+    }
+    out
 }
 
 /// The journal as kept in a trace: every failed attempt up to a cap, completed ones sampled.

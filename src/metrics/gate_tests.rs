@@ -1,0 +1,162 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::metrics::series::Attempts;
+use crate::metrics::slo::Window;
+
+fn windows(fallback: &[(u64, u64)]) -> Vec<Window> {
+    fallback
+        .iter()
+        .enumerate()
+        .map(|(i, (fb, n))| Window {
+            index: i as u64,
+            start_ms: i as f64 * 100.0,
+            end_ms: (i + 1) as f64 * 100.0,
+            tasks: *n,
+            succeeded: *n,
+            model_answered: *n,
+            fallbacks: *fb,
+            ..Window::default()
+        })
+        .collect()
+}
+
+fn judge(g: &str, w: &[Window], total: &Window) -> GateVerdict {
+    let gate: Gate = g.parse().unwrap();
+    let (latency, attempts) = (BTreeMap::new(), Attempts::new());
+    gate.evaluate(&Source { windows: w, totals: total, latency: &latency, attempts: &attempts, findings: 0 }, None)
+}
+
+fn table(toml_text: &str) -> Result<Gate, String> {
+    #[derive(serde::Deserialize)]
+    struct T {
+        g: Gate,
+    }
+    toml::from_str::<T>(toml_text).map(|t| t.g).map_err(|e| e.to_string())
+}
+
+#[test]
+fn parses_the_issue_examples() {
+    let g: Gate = "p95_response_latency_ms < 1500".parse().unwrap();
+    assert_eq!(
+        (g.series.clone(), g.op, g.threshold, g.pass_after),
+        (Series::Slo(MetricKey::P95ResponseLatencyMs), Op::Lt, Threshold::Fixed(1500.0), None)
+    );
+    let g: Gate = "model_fallback_rate <= 0.2 for 2 consecutive windows".parse().unwrap();
+    assert_eq!(g.pass_after, Some(2));
+    let g: Gate = "error_rate < 1%".parse().unwrap();
+    assert!(matches!(g.threshold, Threshold::Fixed(t) if (t - 0.01).abs() < 1e-12));
+    let g: Gate = "p95_response_latency_ms <= baseline * 1.2".parse().unwrap();
+    assert_eq!(g.threshold, Threshold::Baseline { factor: 1.2, offset: 0.0 });
+    let g: Gate = "model_fallback_rate <= baseline + 5%".parse().unwrap();
+    assert!(matches!(g.threshold, Threshold::Baseline { factor: 1.0, offset } if (offset - 0.05).abs() < 1e-12));
+    let g: Gate = "failover_overhead.p95_ms < 300".parse().unwrap();
+    assert_eq!(g.series.id(), "failover_overhead.p95_ms");
+}
+
+#[test]
+fn bad_gates_say_what_is_wrong() {
+    for (expr, says) in [
+        ("fallback < 1", "unknown series"),
+        ("error_rate ~ 1", "unknown operator"),
+        ("error_rate < lots", "not a number"),
+        ("p95_response_latency_ms < 5%", "not a rate"),
+        ("error_rate < 1 for 0 consecutive windows", "positive window count"),
+        ("error_rate < 1 during 2 consecutive windows", "expected"),
+        ("error_rate < baseline / 2", "after `baseline`"),
+        ("failover_overhead.p95_ms < 300 for 2 consecutive windows", "window rules apply to the SLO metrics only"),
+    ] {
+        let e = expr.parse::<Gate>().unwrap_err();
+        assert!(e.contains(says), "{expr}: {e}");
+    }
+    let e = table("g = { gate = \"error_rate < 1%\", failure_limt = 1 }").unwrap_err();
+    assert!(e.contains("failure_limt"), "{e}");
+    let e = table("g = { gate = \"error_rate < 1% for 2 consecutive windows\", pass_after = 3 }").unwrap_err();
+    assert!(e.contains("keep one"), "{e}");
+}
+
+#[test]
+fn tables_round_trip_and_strings_stay_strings() {
+    let g = table("g = { gate = \"error_rate  < 1%\", failure_limit = 1, advisory = true }").unwrap();
+    assert_eq!(g.label(), "error_rate < 1% [failure_limit 1, advisory]");
+    assert!(g.advisory() && g.windowed());
+    let v = serde_json::to_value(&g).unwrap();
+    assert_eq!(v["failure_limit"], 1);
+    assert_eq!(serde_json::to_value("error_rate < 1%".parse::<Gate>().unwrap()).unwrap(), "error_rate < 1%");
+}
+
+#[test]
+fn close_criterion_needs_the_last_windows_in_slo() {
+    let g = "model_fallback_rate <= 0.2 for 2 consecutive windows";
+    let total = Window::default();
+    // Outage (all fallback), then two clean windows: closed, from the start of window 2.
+    let v = judge(g, &windows(&[(10, 10), (0, 10), (0, 10)]), &total);
+    assert_eq!(v.verdict, Verdict::Pass);
+    assert_eq!((v.decided_from_ms, v.decided_until_ms), (Some(100.0), Some(300.0)));
+    // Still falling back at the end: not closed.
+    let v = judge(g, &windows(&[(0, 10), (0, 10), (5, 10)]), &total);
+    assert_eq!((v.verdict, v.breach), (Verdict::Fail, Some(Breach::NotRecovered)));
+    assert_eq!(v.window_values, [0.0, 0.0, 0.5]);
+    // Empty windows are skipped and counted apart; one window of data is not enough.
+    let v = judge(g, &windows(&[(0, 0), (0, 10), (0, 0)]), &total);
+    assert_eq!((v.verdict, v.undecided), (Verdict::Inconclusive, Some(Undecided::TooFewWindows)));
+    assert_eq!(v.windows.map(|c| (c.no_data, c.good)), Some((2, 1)));
+}
+
+#[test]
+fn budgets_streaks_and_minimum_samples() {
+    let total = Window::default();
+    let w = windows(&[(0, 10), (5, 10), (0, 10), (5, 10), (0, 3)]);
+    let g = |t: &str| {
+        let gate = table(&format!("g = {{ gate = \"model_fallback_rate <= 0.2\", {t} }}")).unwrap();
+        let (latency, attempts) = (BTreeMap::new(), Attempts::new());
+        gate.evaluate(
+            &Source { windows: &w, totals: &total, latency: &latency, attempts: &attempts, findings: 0 },
+            None,
+        )
+    };
+    assert_eq!(g("failure_limit = 2").verdict, Verdict::Pass);
+    let v = g("failure_limit = 1");
+    assert_eq!((v.verdict, v.breach), (Verdict::Fail, Some(Breach::FailureBudget)));
+    assert!(v.detail.contains("from 300 ms"), "{}", v.detail);
+    assert_eq!(g("fail_after = 2").verdict, Verdict::Pass, "the bad windows are not in a row");
+    // The last window holds 3 tasks: with a per-window minimum of 5 it is thin, not judged.
+    let v = g("failure_limit = 2, min_window_samples = 5");
+    assert_eq!(v.windows.map(|c| (c.thin, c.samples)), Some((1, 40)));
+    let v = g("failure_limit = 2, min_samples = 100");
+    assert_eq!((v.verdict, v.undecided), (Verdict::Inconclusive, Some(Undecided::TooFewSamples)));
+}
+
+#[test]
+fn whole_scenario_gate_and_no_data() {
+    let g = "error_rate < 1%";
+    let total = Window { tasks: 200, succeeded: 199, ..Window::default() };
+    assert_eq!(judge(g, &[], &total).verdict, Verdict::Pass);
+    let total = Window { tasks: 100, succeeded: 98, ..Window::default() };
+    assert_eq!(judge(g, &[], &total).verdict, Verdict::Fail);
+    assert_eq!(judge(g, &[], &Window::default()).verdict, Verdict::Inconclusive);
+    let gate = table("g = { gate = \"error_rate < 1%\", min_samples = 500 }").unwrap();
+    let (latency, attempts) = (BTreeMap::new(), Attempts::new());
+    let total = Window { tasks: 200, succeeded: 200, ..Window::default() };
+    let src = Source { windows: &[], totals: &total, latency: &latency, attempts: &attempts, findings: 0 };
+    assert_eq!(gate.evaluate(&src, None).undecided, Some(Undecided::TooFewSamples));
+}
+
+#[test]
+fn relative_gates_need_their_baseline() {
+    let gate: Gate = "p95_response_latency_ms <= baseline * 1.2".parse().unwrap();
+    let (latency, attempts) = (BTreeMap::new(), Attempts::new());
+    let now = Window { tasks: 10, p95_ms: Some(130.0), ..Window::default() };
+    let before = Window { tasks: 10, p95_ms: Some(100.0), ..Window::default() };
+    let src = |w| Source { windows: &[], totals: w, latency: &latency, attempts: &attempts, findings: 0 };
+    let v = gate.evaluate(&src(&now), None);
+    assert_eq!((v.verdict, v.undecided), (Verdict::Inconclusive, Some(Undecided::NoBaseline)));
+    let v = gate.evaluate(&src(&now), Some(&src(&before)));
+    assert_eq!((v.verdict, v.threshold, v.delta), (Verdict::Fail, Some(120.0), Some(30.0)));
+    assert!(v.detail.contains("+30.0%"), "{}", v.detail);
+    let v = gate.evaluate(&src(&before), Some(&src(&before)));
+    assert_eq!(v.verdict, Verdict::Pass);
+    // A baseline without the series: inconclusive, never a pass.
+    let v = gate.evaluate(&src(&now), Some(&src(&Window::default())));
+    assert_eq!(v.undecided, Some(Undecided::NoBaseline));
+}
