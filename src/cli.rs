@@ -118,6 +118,11 @@ pub struct RunArgs {
     /// The strict runs' state file (default: <out>/release/launch-gate-state.json).
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// An earlier run's --out folder: relative gates (`... <= baseline * 1.2`) compare with the
+    /// same scenario there (only if it passed), and every gate reports its delta. A folder that
+    /// does not exist leaves relative gates inconclusive.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
     /// Progress bars on stderr: auto shows them when stderr is a terminal.
     #[arg(long, value_enum, default_value_t = crate::drill::progress::ProgressMode::Auto)]
     pub progress: crate::drill::progress::ProgressMode,
@@ -384,6 +389,16 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         }
     }
     check_writable(&args.out)?;
+    let baseline = match &args.baseline {
+        Some(dir) => {
+            let b = crate::report::baseline::Baseline::load(dir).map_err(Failure::usage)?;
+            if b.is_none() {
+                eprintln!("gatedrill: --baseline {}: no such folder; relative gates are inconclusive", dir.display());
+            }
+            b.map(std::sync::Arc::new)
+        }
+        None => None,
+    };
     let cancel = tokio_util::sync::CancellationToken::new();
     let opts = crate::drill::runner::RunOptions {
         target: args.target.clone(),
@@ -397,6 +412,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         } else {
             crate::drill::progress::Progress::new(args.progress)
         },
+        baseline: baseline.clone(),
     };
     // The first Ctrl-C or SIGTERM stops the run between steps and still writes what was
     // gathered; a second one, a second or more later, exits at once. One interrupt delivered
@@ -445,6 +461,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         merged_from: Vec::new(),
         gateway_version: crate::report::gateway_version(),
         ci_run_url: crate::report::ci_run_url(),
+        baseline_run_id: baseline.as_ref().map(|b| b.run_id.clone()),
         scenarios: reports.iter().map(|r| r.name.clone()).collect(),
     };
     let secrets = opts.secrets.lock().map(|s| s.clone()).unwrap_or_default();

@@ -25,7 +25,7 @@ use crate::classify::conduct::{self, Evidence, Finding};
 use crate::metrics::Summary;
 use crate::metrics::gate::{GateVerdict, Verdict};
 use crate::metrics::hlog::Interval;
-use crate::metrics::series::{Attempts, Source};
+use crate::metrics::series::Attempts;
 use crate::metrics::slo::Window;
 use crate::mock::config::FleetConfig;
 use crate::mock::journal::{AttemptRecord, Outcome};
@@ -45,6 +45,8 @@ pub struct RunOptions {
     /// Every secret the run handled (tokens, keys, URL userinfo), masked in every artifact.
     pub secrets: std::sync::Arc<std::sync::Mutex<crate::secret::Secrets>>,
     pub progress: super::progress::Progress,
+    /// An earlier run to compare with (`--baseline DIR`); relative gates need it.
+    pub baseline: Option<std::sync::Arc<crate::report::baseline::Baseline>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -449,14 +451,15 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     }
     let o = obs.finish(provider_latency);
     report.attempts = attempts_by_outcome(&report.journal);
-    let source = Source {
-        windows: &o.windows,
-        totals: &o.totals,
-        latency: &o.latency,
-        attempts: &report.attempts,
-        findings: findings.len() as u64,
+    (report.latency, report.intervals, report.windows, report.totals) = (o.latency, o.intervals, o.windows, o.totals);
+    report.findings = findings;
+    let baseline = match &opts.baseline {
+        Some(b) => b.scenario(&s.name).map(|r| r.source()),
+        None => Err("no baseline run (--baseline DIR)".to_string()),
     };
-    report.gates = s.gates.iter().map(|g| g.evaluate(&source, None)).collect();
+    let gates =
+        s.gates.iter().map(|g| g.evaluate(&report.source(), baseline.as_ref().map_err(|e| e.as_str()))).collect();
+    report.gates = gates;
     // An advisory gate is reported everywhere and never part of the verdict.
     for g in report.gates.iter().filter(|g| g.verdict != Verdict::Pass && !g.advisory) {
         report.problems.push(Problem::Gate { gate: g.gate.clone(), verdict: g.verdict, detail: g.detail.clone() });
@@ -464,12 +467,10 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     if report.incomplete {
         report.problems.push(Problem::Interrupted);
     }
-    (report.latency, report.intervals, report.windows, report.totals) = (o.latency, o.intervals, o.windows, o.totals);
     (report.requests, report.requests_dropped) = (o.requests, o.dropped);
     (report.journal, report.journal_dropped) = sample_journal(std::mem::take(&mut report.journal));
     report.channels = channels;
     report.failure_modes = modes.into_iter().collect();
-    report.findings = findings;
     report.load = load;
     report.passed = report.steps.iter().all(|s| s.passed) && report.problems.is_empty();
     report.duration_ms = ms(started.elapsed());

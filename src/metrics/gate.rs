@@ -222,7 +222,9 @@ fn threshold(expr: &str, words: &[&str], s: &Series) -> Result<Threshold, String
         Some('+') => (1.0, number(expr, &rest[1..], s.is_rate(), &s.id())?),
         Some('-') => (1.0, -number(expr, &rest[1..], s.is_rate(), &s.id())?),
         Some(_) => {
-            return Err(format!("gate {expr:?}: after `baseline`, expected `* <factor>`, `+ <offset>` or `- <offset>`"));
+            return Err(format!(
+                "gate {expr:?}: after `baseline`, expected `* <factor>`, `+ <offset>` or `- <offset>`"
+            ));
         }
     };
     Ok(Threshold::Baseline { factor, offset })
@@ -382,10 +384,10 @@ const KEPT_WINDOWS: usize = 64;
 
 impl Gate {
     /// Judges the gate on what a scenario recorded; `baseline` is the baseline run's record of the
-    /// same scenario, when one was given and holds it.
-    pub fn evaluate(&self, src: &Source<'_>, baseline: Option<&Source<'_>>) -> GateVerdict {
+    /// same scenario, or why there is none to compare with.
+    pub fn evaluate(&self, src: &Source<'_>, baseline: Result<&Source<'_>, &str>) -> GateVerdict {
         let whole = self.series.whole(src);
-        let base = baseline.and_then(|b| self.series.whole(b)).map(|(v, _)| v);
+        let base = baseline.ok().and_then(|b| self.series.whole(b)).map(|(v, _)| v);
         let mut v = GateVerdict {
             gate: self.label(),
             series: self.series.id(),
@@ -415,10 +417,9 @@ impl Gate {
                 Some(b) => b * factor + offset,
                 None => {
                     v.undecided = Some(Undecided::NoBaseline);
-                    v.detail = if baseline.is_some() {
-                        format!("the baseline run has no value of {id}: a relative gate cannot be judged")
-                    } else {
-                        "no baseline run for this scenario (--baseline DIR): a relative gate cannot be judged".into()
+                    v.detail = match baseline {
+                        Ok(_) => format!("the baseline run has no value of {id}: a relative gate cannot be judged"),
+                        Err(why) => format!("{why}: a relative gate cannot be judged"),
                     };
                     return v;
                 }

@@ -24,7 +24,10 @@ fn windows(fallback: &[(u64, u64)]) -> Vec<Window> {
 fn judge(g: &str, w: &[Window], total: &Window) -> GateVerdict {
     let gate: Gate = g.parse().unwrap();
     let (latency, attempts) = (BTreeMap::new(), Attempts::new());
-    gate.evaluate(&Source { windows: w, totals: total, latency: &latency, attempts: &attempts, findings: 0 }, None)
+    gate.evaluate(
+        &Source { windows: w, totals: total, latency: &latency, attempts: &attempts, findings: 0 },
+        Err("no baseline"),
+    )
 }
 
 fn table(toml_text: &str) -> Result<Gate, String> {
@@ -112,7 +115,7 @@ fn budgets_streaks_and_minimum_samples() {
         let (latency, attempts) = (BTreeMap::new(), Attempts::new());
         gate.evaluate(
             &Source { windows: &w, totals: &total, latency: &latency, attempts: &attempts, findings: 0 },
-            None,
+            Err("no baseline"),
         )
     };
     assert_eq!(g("failure_limit = 2").verdict, Verdict::Pass);
@@ -139,7 +142,7 @@ fn whole_scenario_gate_and_no_data() {
     let (latency, attempts) = (BTreeMap::new(), Attempts::new());
     let total = Window { tasks: 200, succeeded: 200, ..Window::default() };
     let src = Source { windows: &[], totals: &total, latency: &latency, attempts: &attempts, findings: 0 };
-    assert_eq!(gate.evaluate(&src, None).undecided, Some(Undecided::TooFewSamples));
+    assert_eq!(gate.evaluate(&src, Err("no baseline")).undecided, Some(Undecided::TooFewSamples));
 }
 
 #[test]
@@ -149,14 +152,14 @@ fn relative_gates_need_their_baseline() {
     let now = Window { tasks: 10, p95_ms: Some(130.0), ..Window::default() };
     let before = Window { tasks: 10, p95_ms: Some(100.0), ..Window::default() };
     let src = |w| Source { windows: &[], totals: w, latency: &latency, attempts: &attempts, findings: 0 };
-    let v = gate.evaluate(&src(&now), None);
+    let v = gate.evaluate(&src(&now), Err("no baseline run"));
     assert_eq!((v.verdict, v.undecided), (Verdict::Inconclusive, Some(Undecided::NoBaseline)));
-    let v = gate.evaluate(&src(&now), Some(&src(&before)));
+    let v = gate.evaluate(&src(&now), Ok(&src(&before)));
     assert_eq!((v.verdict, v.threshold, v.delta), (Verdict::Fail, Some(120.0), Some(30.0)));
     assert!(v.detail.contains("+30.0%"), "{}", v.detail);
-    let v = gate.evaluate(&src(&before), Some(&src(&before)));
+    let v = gate.evaluate(&src(&before), Ok(&src(&before)));
     assert_eq!(v.verdict, Verdict::Pass);
     // A baseline without the series: inconclusive, never a pass.
-    let v = gate.evaluate(&src(&now), Some(&src(&Window::default())));
+    let v = gate.evaluate(&src(&now), Ok(&src(&Window::default())));
     assert_eq!(v.undecided, Some(Undecided::NoBaseline));
 }

@@ -402,6 +402,9 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
         );
     }
     let _ = writeln!(out, "\n{}", s.channels_line());
+    if let Some(b) = &meta.baseline_run_id {
+        let _ = writeln!(out, "\nGates compared with the baseline run `{}`.", md(b));
+    }
     if let Some(h) = &s.hard_stop {
         let _ = writeln!(out, "\nLaunch gate: {}", h.action);
     }

@@ -101,6 +101,8 @@ pub struct Summary {
     pub commit: Option<String>,
     pub strict: bool,
     pub incomplete: bool,
+    /// The run gates were compared with (`--baseline DIR`).
+    pub baseline_run_id: Option<String>,
     /// `pass`, `fail`, `inconclusive` (every check held, some gate could not be decided: a
     /// person decides), or `hard_stop`.
     pub status: &'static str,
@@ -200,6 +202,7 @@ pub fn summary(meta: &RunMeta, reports: &[ScenarioReport], hard_stop: Option<&Ha
         commit: meta.commit.clone(),
         strict: meta.strict,
         incomplete: meta.incomplete,
+        baseline_run_id: meta.baseline_run_id.clone(),
         status: if hard_stop.is_some_and(|h| h.paused) {
             "hard_stop"
         } else if meta.incomplete || !failed.is_empty() {

@@ -101,6 +101,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(RunMeta, Vec<ScenarioRepor
         scenarios: reports.iter().map(|r| r.name.clone()).collect(),
         gateway_version: first.gateway_version.clone(),
         ci_run_url: crate::report::ci_run_url().or_else(|| first.ci_run_url.clone()),
+        baseline_run_id: first.baseline_run_id.clone(),
     };
     Ok((meta, reports))
 }

@@ -7,6 +7,7 @@
 //! in the reports' values before any writer runs (`redact`); JSON writers mask every value once
 //! more on its way out, and no rendered text is ever rewritten.
 
+pub mod baseline;
 pub mod evidence;
 pub mod html;
 pub mod junit;
@@ -55,6 +56,9 @@ pub struct RunMeta {
     /// The CI run this ran in (GitHub Actions' server, repository and run id).
     #[serde(default)]
     pub ci_run_url: Option<String>,
+    /// The run gates were compared with (`--baseline DIR`), by run id.
+    #[serde(default)]
+    pub baseline_run_id: Option<String>,
 }
 
 /// The gateway's version as the user stated it, from `GATEDRILL_GATEWAY_VERSION`.
