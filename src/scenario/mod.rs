@@ -4,6 +4,7 @@
 //! of the committed JSON Schema (`scenarios/scenario.schema.json`); validation that the types
 //! cannot express runs at load, so every problem is reported with file, line and column.
 
+pub mod abort;
 pub mod steps;
 
 use std::collections::BTreeMap;
