@@ -118,6 +118,10 @@ pub struct RunArgs {
     /// The strict runs' state file (default: <out>/release/launch-gate-state.json).
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// The gateway under test's version: a git commit or `<algorithm>:<hex>` (an image digest)
+    /// makes it the subject of the run's attestation; any other text is recorded as stated.
+    #[arg(long, env = "GATEDRILL_GATEWAY_VERSION")]
+    pub gateway_version: Option<String>,
     /// An earlier run's --out folder: relative gates (`... <= baseline * 1.2`) compare with the
     /// same scenario there (only if it passed), and every gate reports its delta. A folder that
     /// does not exist leaves relative gates inconclusive.
@@ -459,7 +463,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         incomplete: interrupted,
         strict: args.strict,
         merged_from: Vec::new(),
-        gateway_version: crate::report::gateway_version(),
+        gateway_version: args.gateway_version.clone().filter(|v| !v.trim().is_empty()),
         ci_run_url: crate::report::ci_run_url(),
         baseline_run_id: baseline.as_ref().map(|b| b.run_id.clone()),
         scenarios: reports.iter().map(|r| r.name.clone()).collect(),
@@ -497,6 +501,20 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
     if console.format == Format::Text && !console.quiet {
         say!("artifacts: {}", args.out.display());
     }
+    let exit = verdict(&meta, &reports, &summary);
+    let providers = loaded
+        .iter()
+        .filter_map(|l| {
+            let p = l.scenario.providers.as_ref()?;
+            Some((l.scenario.name.clone(), l.path.parent().unwrap_or(std::path::Path::new(".")).join(p)))
+        })
+        .collect();
+    match crate::report::attest::write(&args.out, &meta, &reports, exit, &providers, &secrets)
+        .map_err(Failure::usage)?
+    {
+        Ok(_) => {}
+        Err(why) => eprintln!("gatedrill: no attestation written: {why}"),
+    }
     if let Some(h) = hard_stop.as_ref().filter(|h| h.paused) {
         eprintln!("gatedrill: HARD STOP: {}", h.action);
     }
@@ -507,7 +525,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
             loaded.len()
         );
     }
-    Ok(verdict(&meta, &reports, &summary))
+    Ok(exit)
 }
 
 async fn gateway_serve(args: GatewayServeArgs) -> Result<Exit, Failure> {

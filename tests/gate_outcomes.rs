@@ -147,27 +147,25 @@ fn validate_names_an_unknown_series_with_the_known_ones() {
 
 #[test]
 fn gates_on_recorded_series_beyond_the_six_metrics() {
-    let d = dir("series");
+    let d = dir("recorded-series");
     let p = d.join("series.toml");
     std::fs::write(
         &p,
         r#"name = "series_gates"
-description = "a hung primary: failover overhead, the primary's attempts and the findings are gated"
+description = "a failing primary: failover overhead, the primary's attempts and the findings are gated"
 playbook = "model_outage"
 gates = [
   "failover_overhead.count == 1",
   "failover_overhead.p95_ms < 60000",
-  "provider:openai:attempts.no_response_rate == 1",
+  "provider:openai:attempts.http_error_rate == 1",
   "provider:anthropic:attempts.failed_rate == 0",
   "provider:anthropic:ttft.count >= 1",
   "conduct_findings == 0",
   { gate = "provider:deepseek:attempts.failed_rate < 1%", advisory = true },
 ]
-[gateway.env]
-AI_PROVIDER_TIMEOUT_MS = "300"
 [[faults]]
-id = "primary-hang"
-fault = { kind = "no_response" }
+id = "primary-503"
+fault = { kind = "http_error", status = 503 }
 match = { provider = "openai" }
 times = 1
 [[steps]]
@@ -184,7 +182,7 @@ expect = { failed = false, fallback_used = true, served_by = "anthropic" }
     let verdict = |g: &str| gates.iter().find(|x| x["gate"].as_str().unwrap().starts_with(g)).unwrap().clone();
     assert_eq!(verdict("failover_overhead.count")["value"], 1.0);
     assert!(verdict("failover_overhead.p95_ms")["value"].as_f64().unwrap() > 0.0);
-    assert_eq!(verdict("provider:openai:attempts.no_response_rate")["value"], 1.0);
+    assert_eq!(verdict("provider:openai:attempts.http_error_rate")["value"], 1.0);
     // DeepSeek was never called: no attempts, no rate; inconclusive, and advisory so reported only.
     let ds = verdict("provider:deepseek:attempts.failed_rate");
     assert_eq!((ds["verdict"].as_str(), ds["advisory"].as_bool()), (Some("inconclusive"), Some(true)), "{ds}");
