@@ -1,16 +1,16 @@
-//! Gates (DESIGN.md "Gates"; seed 000's SLO metrics and close criterion). A gate is written as
-//! an expression, `<series> <op> <threshold> [for <N> consecutive windows]`, e.g.
-//! `p95_response_latency_ms < 1500`, `error_rate < 1%`, `model_fallback_rate <= 0.2 for 2
-//! consecutive windows`, `failover_overhead.p95_ms < 300`, or relative to a baseline run
-//! (`--baseline DIR`): `p95_response_latency_ms <= baseline * 1.2`,
-//! `model_fallback_rate <= baseline + 0.05`. Or as a table with the expression under `gate` and
-//! the window rules of [`super::judge`] beside it: `failure_limit`, `fail_after`, `pass_after`,
-//! `min_samples`, `min_window_samples`, and `advisory` (judged and reported everywhere, never
-//! part of the verdict). Without a window rule a gate judges the whole scenario.
+//! Gates (DESIGN.md "The parts and how data flows", metrics: gate expressions and baselines; seed
+//! 000's SLO metrics and close criterion). A gate is written as an expression, `<series> <op>
+//! <threshold> [for <N> consecutive windows]`, e.g. `p95_response_latency_ms < 1500`,
+//! `error_rate < 1%`, `model_fallback_rate <= 0.2 for 2 consecutive windows`,
+//! `failover_overhead.p95_ms < 300`, or relative to a baseline run (`--baseline DIR`):
+//! `p95_response_latency_ms <= baseline * 1.2`, `model_fallback_rate <= baseline + 0.05`. Or as a table with the expression under `gate` and the
+//! window rules of [`super::judge`] beside it: `failure_limit`, `fail_after`, `pass_after`,
+//! `min_samples`, `min_window_samples`, and `advisory` (judged and reported everywhere, never part
+//! of the verdict). Without a window rule a gate judges the whole scenario.
 //!
-//! Every verdict is pass, fail or inconclusive, with the numbers that decided it. Fail-closed:
-//! no data, too few samples, or a relative threshold without its baseline is inconclusive,
-//! never a pass.
+//! Every verdict is pass, fail or inconclusive, with the numbers that decided it. Fail-closed: no
+//! data, too few samples, or a relative threshold without its baseline is inconclusive, never a
+//! pass.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

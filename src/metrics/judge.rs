@@ -1,8 +1,8 @@
-//! The window arithmetic of a gate (seed 000's close criterion; DESIGN.md "Gates"), kept apart
-//! from any metric so it can be checked against an independent oracle. Each SLO window is marked
-//! good, bad, without data, or thin (data, but fewer samples than the gate's per-window minimum);
-//! only good and bad windows are judged, and streaks run over judged windows. The rules, as
-//! release gates use them (Argo Rollouts' `failureLimit`, `consecutiveErrorLimit`, Kayenta's
+//! The window arithmetic of a gate (seed 000's close criterion; DESIGN.md "Verdicts fail closed"),
+//! kept apart from any metric so it can be checked against an independent oracle. Each SLO window
+//! is marked good, bad, without data, or thin (data, but fewer samples than the gate's per-window
+//! minimum); only good and bad windows are judged, and streaks run over judged windows. The rules,
+//! as release gates use them (Argo Rollouts' `failureLimit`, `consecutiveErrorLimit`, Kayenta's
 //! minimum samples):
 //! - failure budget `failure_limit = K`: more than K bad windows fail the gate;
 //! - `fail_after = N`: N bad windows in a row fail it;

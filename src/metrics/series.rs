@@ -1,11 +1,11 @@
-//! The series a gate can judge (DESIGN.md "Gates"): the six SLO metric keys of seed 000, per
-//! window and over the whole scenario; any recorded latency histogram with a statistic
-//! (`failover_overhead.p95_ms`, `provider:openai:ttft.p99_ms`, `provider:anthropic:itl.max_ms`);
-//! each provider's attempts by outcome as rates of its attempts (`provider:openai:attempts.
-//! http_error_rate`, `.failed_rate`, `.count`), counted from the whole journal, not the sample a
-//! trace keeps; and the number of conduct findings (`conduct_findings`). This module is the one
-//! definition of their names: the parser, `validate`'s list of known series and the scenario
-//! schema's pattern all come from it.
+//! The series a gate can judge (DESIGN.md "The parts and how data flows", metrics): the six SLO
+//! metric keys of seed 000, per window and over the whole scenario; any recorded latency histogram
+//! with a statistic (`failover_overhead.p95_ms`, `provider:openai:ttft.p99_ms`,
+//! `provider:anthropic:itl.max_ms`); each provider's attempts by outcome as rates of its attempts
+//! (`provider:openai:attempts.http_error_rate`, `.failed_rate`, `.count`), counted from the whole
+//! journal, not the sample a trace keeps; and the number of conduct findings (`conduct_findings`).
+//! This module is the one definition of their names: the parser, `validate`'s list of known series
+//! and the scenario schema's pattern all come from it.
 
 use std::collections::BTreeMap;
 

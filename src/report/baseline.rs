@@ -1,9 +1,9 @@
-//! Baselines (DESIGN.md "Gates"; Keptn's comparison with earlier passing runs): `--baseline DIR`
-//! names an earlier run's `--out` folder, and relative gates (`p95_response_latency_ms <=
-//! baseline * 1.2`) compare each scenario with the same-named scenario there. Only a scenario that passed
-//! in the baseline run is a baseline: comparing with a failed run would loosen the gate. Any gate
-//! judged with a baseline reports its delta. Fail-closed: a relative gate with no baseline value
-//! is inconclusive, never passed.
+//! Baselines (DESIGN.md "The parts and how data flows", metrics: baselines; Keptn's comparison with
+//! earlier passing runs): `--baseline DIR` names an earlier run's `--out` folder, and relative
+//! gates (`p95_response_latency_ms <= baseline * 1.2`) compare each scenario with the same-named
+//! scenario there. Only a scenario that passed in the baseline run is a baseline: comparing with a
+//! failed run would loosen the gate. Any gate judged with a baseline reports its delta.
+//! Fail-closed: a relative gate with no baseline value is inconclusive, never passed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,9 +1,9 @@
-//! Abort on breach (DESIGN.md "Load"; k6's `abortOnFail` with `delayAbortEval`): a load step can
-//! stop early when a gate on its own traffic is clearly breached, so a drill against a real
-//! environment stops hurting it. The gate is judged on the load's tasks so far, only after a grace
-//! delay and with at least `min_samples` tasks, so the first slow requests of a warm-up do not
-//! stop it. What stopped it, when, and how many planned requests were spared are recorded, and the
-//! step fails: a breach is never a pass.
+//! Abort on breach (DESIGN.md "Verdicts fail closed"; k6's `abortOnFail` with `delayAbortEval`): a
+//! load step can stop early when a gate on its own traffic is clearly breached, so a drill against
+//! a real environment stops hurting it. The gate is judged on the load's tasks so far, only after a
+//! grace delay and with at least `min_samples` tasks, so the first slow requests of a warm-up do
+//! not stop it. What stopped it, when, and how many planned requests were spared are recorded, and
+//! the step fails: a breach is never a pass.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
