@@ -163,3 +163,66 @@ fn relative_gates_need_their_baseline() {
     let v = gate.evaluate(&src(&now), Ok(&src(&Window::default())));
     assert_eq!(v.undecided, Some(Undecided::NoBaseline));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An oracle for a windowed `model_fallback_rate <= t` gate, written from the README's rules:
+    /// each window to `G`, `B` or nothing (no tasks, or fewer than the per-window minimum), then
+    /// the rules as string tests.
+    fn oracle(w: &[(u64, u64)], t: f64, min_window: u64, limit: Option<u32>, fail_after: Option<u32>) -> Verdict {
+        let mut judged = String::new();
+        let mut samples = 0;
+        for (fb, n) in w {
+            if *n == 0 || *n < min_window {
+                continue;
+            }
+            samples += n;
+            judged.push(if (*fb as f64 / *n as f64) <= t { 'G' } else { 'B' });
+        }
+        let limit = if limit.is_none() && fail_after.is_none() { Some(0) } else { limit };
+        let over_budget = limit.is_some_and(|k| judged.matches('B').count() > k as usize);
+        let streak = fail_after.is_some_and(|n| judged.contains(&"B".repeat(n as usize)));
+        if over_budget || streak {
+            Verdict::Fail
+        } else if judged.is_empty() || samples < 20 {
+            Verdict::Inconclusive
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn windowed_verdicts_agree_with_the_oracle(
+            raw in proptest::collection::vec((0u64..10, 0u64..10), 0..16),
+            tenths in 0u32..=10,
+            min_window in 0u64..6,
+            limit in proptest::option::of(0u32..4),
+            fail_after in proptest::option::of(1u32..4),
+        ) {
+            // Thresholds a window's rate can equal exactly, so `<=` is told from `<`.
+            let t = f64::from(tenths) / 10.0;
+            let w: Vec<(u64, u64)> = raw.iter().map(|(fb, n)| ((*fb).min(*n), *n)).collect();
+            let mut opts = format!("gate = \"model_fallback_rate <= {t}\", min_window_samples = {min_window}, min_samples = 20");
+            if let Some(k) = limit {
+                opts.push_str(&format!(", failure_limit = {k}"));
+            }
+            if let Some(n) = fail_after {
+                opts.push_str(&format!(", fail_after = {n}"));
+            }
+            let gate = table(&format!("g = {{ {opts} }}")).unwrap();
+            let (latency, attempts) = (BTreeMap::new(), Attempts::new());
+            let windows = windows(&w);
+            let total = Window::default();
+            let src = Source { windows: &windows, totals: &total, latency: &latency, attempts: &attempts, findings: 0 };
+            let v = gate.evaluate(&src, Err("no baseline"));
+            prop_assert_eq!(v.verdict, oracle(&w, t, min_window, limit, fail_after), "{:?} {}", w, v.detail);
+            let c = v.windows.unwrap();
+            prop_assert_eq!(c.no_data, w.iter().filter(|(_, n)| *n == 0).count() as u64);
+        }
+    }
+}

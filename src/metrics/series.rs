@@ -161,7 +161,7 @@ impl Series {
     /// to compute it from.
     pub fn whole(&self, src: &Source<'_>) -> Option<(f64, u64)> {
         match self {
-            Series::Slo(k) => self.in_window(src.totals).or_else(|| src.totals.value(*k).map(|v| (v, 0))),
+            Series::Slo(_) => self.in_window(src.totals),
             Series::ConductFindings => Some((src.findings as f64, 1)),
             Series::Latency { tag, stat } => {
                 let s = src.latency.get(tag).filter(|s| s.count > 0);
