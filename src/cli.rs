@@ -263,7 +263,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
             if console.format == Format::Text {
                 say!("re-rendered {} scenario trace(s) in {}", reports.len(), dir.display());
             }
-            Ok(verdict(&meta, &reports, &summary))
+            attest(&dir, &meta, &reports, &summary, &secrets)
         }
         Command::Merge { dirs, out } => {
             let (meta, reports) = crate::report::merge::merge(&dirs, &out).map_err(Failure::usage)?;
@@ -275,7 +275,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
             if console.format == Format::Text {
                 say!("merged {} run(s), {} scenario(s) into {}", dirs.len(), reports.len(), out.display());
             }
-            Ok(verdict(&meta, &reports, &summary))
+            attest(&out, &meta, &reports, &summary, &secrets)
         }
         Command::Mock { command: MockCommand::Serve(args) } => mock_serve(args.validate()?).await,
         Command::Gateway { command: GatewayCommand::Serve(args) } => gateway_serve(args).await,
@@ -350,6 +350,22 @@ fn verdict(
     } else {
         Exit::Pass
     }
+}
+
+/// The exit code of a finished run, with its attestation written beside its artifacts (or why
+/// none could be).
+fn attest(
+    out: &std::path::Path,
+    meta: &crate::report::RunMeta,
+    reports: &[crate::drill::runner::ScenarioReport],
+    summary: &crate::report::launch_gate::Summary,
+    secrets: &crate::secret::Secrets,
+) -> Result<Exit, Failure> {
+    let exit = verdict(meta, reports, summary);
+    if let Err(why) = crate::report::attest::write(out, meta, reports, exit, secrets).map_err(Failure::usage)? {
+        eprintln!("gatedrill: no attestation written: {why}");
+    }
+    Ok(exit)
 }
 
 /// Checks that `--out` can be written before anything runs, so a run never ends with nothing
@@ -501,20 +517,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
     if console.format == Format::Text && !console.quiet {
         say!("artifacts: {}", args.out.display());
     }
-    let exit = verdict(&meta, &reports, &summary);
-    let providers = loaded
-        .iter()
-        .filter_map(|l| {
-            let p = l.scenario.providers.as_ref()?;
-            Some((l.scenario.name.clone(), l.path.parent().unwrap_or(std::path::Path::new(".")).join(p)))
-        })
-        .collect();
-    match crate::report::attest::write(&args.out, &meta, &reports, exit, &providers, &secrets)
-        .map_err(Failure::usage)?
-    {
-        Ok(_) => {}
-        Err(why) => eprintln!("gatedrill: no attestation written: {why}"),
-    }
+    let exit = attest(&args.out, &meta, &reports, &summary, &secrets)?;
     if let Some(h) = hard_stop.as_ref().filter(|h| h.paused) {
         eprintln!("gatedrill: HARD STOP: {}", h.action);
     }

@@ -149,3 +149,45 @@ fn the_schema_refuses_what_the_predicate_forbids() {
         assert!(!v.is_valid(&s), "the schema accepts {what}");
     }
 }
+
+#[test]
+fn merged_shards_attest_every_scenario_and_its_providers_file() {
+    let d = dir("merged");
+    let providers = std::fs::canonicalize("mocks/providers.toml").unwrap();
+    let a = scenario(&d, "shard_a", "\"error_rate < 1%\"");
+    let text = std::fs::read_to_string(&a).unwrap().replace(
+        "playbook = \"model_outage\"\n",
+        &format!("playbook = \"model_outage\"\nproviders = {:?}\n", providers.display().to_string()),
+    );
+    std::fs::write(&a, text).unwrap();
+    let b = scenario(&d, "shard_b", "\"error_rate < 1%\"");
+    for (shard, p) in [("one", &a), ("two", &b)] {
+        let o = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+            .arg("run")
+            .arg(p)
+            .arg("--out")
+            .arg(d.join(shard))
+            .args(["--progress", "never", "--gateway-version", COMMIT])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+        .arg("merge")
+        .arg(d.join("one"))
+        .arg(d.join("two"))
+        .arg("--out")
+        .arg(d.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = statement(&d);
+    assert_eq!(v["predicate"]["result"], "PASSED");
+    assert_eq!(v["subject"][0]["digest"]["gitCommit"], COMMIT, "the stated version survives the merge");
+    let passed = v["predicate"]["passedTests"].as_array().unwrap();
+    assert!(passed.contains(&"shard_a".into()) && passed.contains(&"shard_b".into()), "{passed:?}");
+    let config = v["predicate"]["configuration"].as_array().unwrap();
+    let want = hex::encode(Sha256::digest(std::fs::read(&providers).unwrap()));
+    let file = config.iter().find(|c| c["name"] == providers.display().to_string()).expect("the providers file");
+    assert_eq!(file["digest"]["sha256"], want.as_str());
+}

@@ -13,11 +13,11 @@
 //!   inconclusive, skipped a scenario, or an advisory gate was not met; `PASSED` otherwise.
 //! - `passedTests` / `warnedTests` / `failedTests`: each scenario by name and each gate as
 //!   `<scenario>: gate <expression>`.
-//! - `configuration`: every scenario file (and provider file) with its sha256, and gatedrill with
-//!   its version and commit.
+//! - `configuration`: every scenario file (and the providers file it names) with its sha256, and
+//!   gatedrill with its version and commit. `gatedrill report` and `merge` write the statement of
+//!   the run they render, from the files as they are then.
 //! - `url`: the CI run, when running in GitHub Actions.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -102,12 +102,14 @@ fn sha256_file(path: &Path) -> Option<String> {
     (total <= MAX_CONFIG_BYTES).then(|| hex::encode(h.finalize()))
 }
 
+/// The providers file a scenario file names, resolved beside it.
+fn providers_file(scenario: &Path) -> Option<std::path::PathBuf> {
+    let s: crate::scenario::Scenario = crate::input::load_file(scenario).ok()?;
+    Some(scenario.parent().unwrap_or(Path::new(".")).join(s.providers?))
+}
+
 /// The configuration: each scenario file, its provider file, and gatedrill itself.
-fn configuration(
-    meta: &RunMeta,
-    reports: &[ScenarioReport],
-    providers: &BTreeMap<String, std::path::PathBuf>,
-) -> Vec<Value> {
+fn configuration(meta: &RunMeta, reports: &[ScenarioReport]) -> Vec<Value> {
     let mut out = Vec::new();
     let mut file = |name: String, path: &Path| {
         let d = sha256_file(path);
@@ -119,8 +121,8 @@ fn configuration(
     };
     for r in reports {
         file(r.file.display().to_string(), &r.file);
-        if let Some(p) = providers.get(&r.name) {
-            file(p.display().to_string(), p);
+        if let Some(p) = providers_file(&r.file) {
+            file(p.display().to_string(), &p);
         }
     }
     let mut gatedrill = json!({
@@ -136,12 +138,7 @@ fn configuration(
 }
 
 /// The statement of a finished run with its exit code, or why none can be written.
-pub fn statement(
-    meta: &RunMeta,
-    reports: &[ScenarioReport],
-    exit: Exit,
-    providers: &BTreeMap<String, std::path::PathBuf>,
-) -> Result<Value, String> {
+pub fn statement(meta: &RunMeta, reports: &[ScenarioReport], exit: Exit) -> Result<Value, String> {
     let subject = subject(meta)?;
     let (mut passed, mut warned, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for r in reports {
@@ -166,7 +163,7 @@ pub fn statement(
     };
     let mut predicate = json!({
         "result": result,
-        "configuration": configuration(meta, reports, providers),
+        "configuration": configuration(meta, reports),
         "passedTests": passed,
         "warnedTests": warned,
         "failedTests": failed,
@@ -189,11 +186,10 @@ pub fn write(
     meta: &RunMeta,
     reports: &[ScenarioReport],
     exit: Exit,
-    providers: &BTreeMap<String, std::path::PathBuf>,
     secrets: &crate::secret::Secrets,
 ) -> Result<Result<std::path::PathBuf, String>, super::ArtifactError> {
     let path = out.join(FILE);
-    match statement(meta, reports, exit, providers) {
+    match statement(meta, reports, exit) {
         Ok(v) => super::write_json(&path, &v, secrets).map(|_| Ok(path)),
         Err(why) => {
             let _ = std::fs::remove_file(&path);
