@@ -16,7 +16,7 @@ use crate::mock::{FleetOptions, ProviderFleet};
 #[derive(Debug, Parser)]
 #[command(name = "gatedrill", version, about = "Release-gate and chaos drill harness for AI agent gateways")]
 pub struct Cli {
-    /// Print only failing scenarios and the final line (and errors).
+    /// Print only failing and inconclusive scenarios and the final line (and errors).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Print every check; -vv also turns on debug logs (GATEDRILL_LOG overrides).

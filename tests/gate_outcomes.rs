@@ -100,6 +100,11 @@ fn only_inconclusive_gates_exit_4_and_every_summary_says_so() {
         .find(|n| n.has_tag_name("property") && n.attribute("name") == Some("verdict"))
         .and_then(|n| n.attribute("value"));
     assert_eq!(verdict, Some("INCONCLUSIVE"));
+    // `--quiet` keeps what needs a person: the inconclusive scenario and why.
+    let quiet =
+        Command::new(env!("CARGO_BIN_EXE_gatedrill")).arg("-q").arg("report").arg(d.join("out")).output().unwrap();
+    let q = text(&quiet);
+    assert!(q.contains("INCO  gate_undecided") && q.contains("are INCONCLUSIVE"), "{q}");
     // `report` re-renders the same verdict and exit code from the traces.
     let again = Command::new(env!("CARGO_BIN_EXE_gatedrill")).arg("report").arg(d.join("out")).output().unwrap();
     assert_eq!(again.status.code(), Some(4), "{}", text(&again));

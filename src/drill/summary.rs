@@ -1,7 +1,9 @@
 //! The console summary a person reads at the end of a run: one row per scenario (under 100
 //! columns) with its latency percentiles, request rate, error and fallback rates; with
-//! `--verbose` every check beneath it; then the totals, and last a recap of every failure with its
-//! reasons and the runbook's first action, so nothing that decided the verdict has scrolled away.
+//! `--verbose` every check beneath it; then the totals, and last a recap of every failure and
+//! every inconclusive scenario with its reasons and the runbook's first action, the advisory gates
+//! not met and the deltas against a baseline, so nothing that decided the verdict has scrolled
+//! away. `--quiet` keeps the failures and the inconclusive scenarios: both need a person.
 //! Colour only on a terminal, and never when `NO_COLOR` is set.
 
 use std::fmt::Write;
@@ -80,7 +82,10 @@ pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, col
         let _ = writeln!(out, "gatedrill run: {} scenario(s) against {target}", reports.len());
         let _ = writeln!(out, "      {:<28}   p50/   p95/   p99      req/s  errors fallback   time", "scenario");
     }
-    for r in reports.iter().filter(|r| detail != Detail::Failures || r.verdict() == ScenarioVerdict::Fail) {
+    // Quiet still shows what needs a person: failures, and scenarios that could not be decided.
+    let needs_attention =
+        |r: &&ScenarioReport| matches!(r.verdict(), ScenarioVerdict::Fail | ScenarioVerdict::Inconclusive);
+    for r in reports.iter().filter(|r| detail != Detail::Failures || needs_attention(r)) {
         let _ = writeln!(out, "{}", row(r, colour));
         if let Some(s) = &r.skipped {
             let _ = writeln!(out, "      skipped: {s}");
@@ -121,7 +126,7 @@ pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, col
         (ScenarioVerdict::Inconclusive, "are INCONCLUSIVE (a gate could not be decided; a person decides)"),
     ] {
         let these: Vec<&ScenarioReport> = reports.iter().filter(|r| r.verdict() == v).collect();
-        if these.is_empty() || (detail == Detail::Failures && v != ScenarioVerdict::Fail) {
+        if these.is_empty() {
             continue;
         }
         let _ = writeln!(out, "\nwhy {} scenario(s) {head}:", these.len());

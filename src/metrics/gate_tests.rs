@@ -226,3 +226,27 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_schema_pattern_accepts_what_the_parser_accepts() {
+    let schema = serde_json::json!({"type": "string", "pattern": expr_pattern()});
+    let v = jsonschema::validator_for(&schema).unwrap();
+    for ok in [
+        "p95_response_latency_ms < 1500",
+        "error_rate < 1%",
+        "model_fallback_rate <= 0.2 for 2 consecutive windows",
+        "p95_response_latency_ms <= baseline * 1.2",
+        "model_fallback_rate <= baseline + 0.05",
+        "model_fallback_rate <= baseline",
+        "failover_overhead.p95_ms < 300",
+        "provider:openai:attempts.http_error_rate == 1",
+        "conduct_findings == 0",
+    ] {
+        assert!(ok.parse::<Gate>().is_ok(), "{ok}");
+        assert!(v.is_valid(&serde_json::json!(ok)), "the schema refuses {ok}");
+    }
+    for bad in ["fallback < 1", "error_rate ~ 1", "error_rate < lots", "error_rate < 1 for 0 consecutive windows"] {
+        assert!(bad.parse::<Gate>().is_err(), "{bad}");
+        assert!(!v.is_valid(&serde_json::json!(bad)), "the schema accepts {bad}");
+    }
+}
