@@ -146,6 +146,10 @@ pub struct ScenarioReport {
     /// Every provider's attempts by outcome, counted over the whole journal.
     #[serde(default)]
     pub attempts: Attempts,
+    /// Attempts the providers' journals dropped (a full ring): the counts above miss them, so
+    /// gates on attempt rates are inconclusive.
+    #[serde(default)]
+    pub attempts_dropped: u64,
     pub started_at: String,
     pub duration_ms: f64,
     /// The interval log's lines, written beside the trace as `latency.hlog`.
@@ -204,6 +208,7 @@ impl ScenarioReport {
             journal_dropped: Dropped::default(),
             receipts: Vec::new(),
             attempts: Attempts::new(),
+            attempts_dropped: 0,
             intervals: Vec::new(),
             started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             duration_ms: 0.0,
@@ -410,6 +415,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         report.journal = fleet.journal();
         report.receipts = fleet.receipts();
         provider_latency = fleet.latency();
+        report.attempts_dropped = fleet.journal_dropped();
         let window = |model: &str| {
             windows.providers.iter().flat_map(|p| &p.models).find(|m| m.id == model).map(|m| m.context_window)
         };

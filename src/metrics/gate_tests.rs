@@ -25,7 +25,14 @@ fn judge(g: &str, w: &[Window], total: &Window) -> GateVerdict {
     let gate: Gate = g.parse().unwrap();
     let (latency, attempts) = (BTreeMap::new(), Attempts::new());
     gate.evaluate(
-        &Source { windows: w, totals: total, latency: &latency, attempts: &attempts, findings: 0 },
+        &Source {
+            windows: w,
+            totals: total,
+            latency: &latency,
+            attempts: &attempts,
+            attempts_complete: true,
+            findings: 0,
+        },
         Err("no baseline"),
     )
 }
@@ -114,7 +121,14 @@ fn budgets_streaks_and_minimum_samples() {
         let gate = table(&format!("g = {{ gate = \"model_fallback_rate <= 0.2\", {t} }}")).unwrap();
         let (latency, attempts) = (BTreeMap::new(), Attempts::new());
         gate.evaluate(
-            &Source { windows: &w, totals: &total, latency: &latency, attempts: &attempts, findings: 0 },
+            &Source {
+                windows: &w,
+                totals: &total,
+                latency: &latency,
+                attempts: &attempts,
+                attempts_complete: true,
+                findings: 0,
+            },
             Err("no baseline"),
         )
     };
@@ -141,7 +155,14 @@ fn whole_scenario_gate_and_no_data() {
     let gate = table("g = { gate = \"error_rate < 1%\", min_samples = 500 }").unwrap();
     let (latency, attempts) = (BTreeMap::new(), Attempts::new());
     let total = Window { tasks: 200, succeeded: 200, ..Window::default() };
-    let src = Source { windows: &[], totals: &total, latency: &latency, attempts: &attempts, findings: 0 };
+    let src = Source {
+        windows: &[],
+        totals: &total,
+        latency: &latency,
+        attempts: &attempts,
+        attempts_complete: true,
+        findings: 0,
+    };
     assert_eq!(gate.evaluate(&src, Err("no baseline")).undecided, Some(Undecided::TooFewSamples));
 }
 
@@ -151,7 +172,14 @@ fn relative_gates_need_their_baseline() {
     let (latency, attempts) = (BTreeMap::new(), Attempts::new());
     let now = Window { tasks: 10, p95_ms: Some(130.0), ..Window::default() };
     let before = Window { tasks: 10, p95_ms: Some(100.0), ..Window::default() };
-    let src = |w| Source { windows: &[], totals: w, latency: &latency, attempts: &attempts, findings: 0 };
+    let src = |w| Source {
+        windows: &[],
+        totals: w,
+        latency: &latency,
+        attempts: &attempts,
+        attempts_complete: true,
+        findings: 0,
+    };
     let v = gate.evaluate(&src(&now), Err("no baseline run"));
     assert_eq!((v.verdict, v.undecided), (Verdict::Inconclusive, Some(Undecided::NoBaseline)));
     let v = gate.evaluate(&src(&now), Ok(&src(&before)));
@@ -218,7 +246,7 @@ mod properties {
             let (latency, attempts) = (BTreeMap::new(), Attempts::new());
             let windows = windows(&w);
             let total = Window::default();
-            let src = Source { windows: &windows, totals: &total, latency: &latency, attempts: &attempts, findings: 0 };
+            let src = Source { windows: &windows, totals: &total, latency: &latency, attempts: &attempts, attempts_complete: true, findings: 0 };
             let v = gate.evaluate(&src, Err("no baseline"));
             prop_assert_eq!(v.verdict, oracle(&w, t, min_window, limit, fail_after), "{:?} {}", w, v.detail);
             let c = v.windows.unwrap();

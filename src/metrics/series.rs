@@ -74,6 +74,8 @@ pub struct Source<'a> {
     pub totals: &'a Window,
     pub latency: &'a BTreeMap<String, Summary>,
     pub attempts: &'a Attempts,
+    /// Whether `attempts` holds every attempt (no journal dropped any).
+    pub attempts_complete: bool,
     pub findings: u64,
 }
 
@@ -181,6 +183,8 @@ impl Series {
                 };
                 Some((v, s.count))
             }
+            // Counts from a journal that dropped attempts are no count: no data, never a pass.
+            Series::Attempts { .. } if !src.attempts_complete => None,
             Series::Attempts { provider, stat } => {
                 let by = src.attempts.get(provider);
                 let total: u64 = by.map_or(0, |m| m.values().sum());
@@ -271,7 +275,14 @@ mod tests {
         attempts.insert("openai".into(), [("completed".to_string(), 3), ("http_error".to_string(), 1)].into());
         let totals = Window::default();
         let latency = BTreeMap::new();
-        let src = Source { windows: &[], totals: &totals, latency: &latency, attempts: &attempts, findings: 2 };
+        let mut src = Source {
+            windows: &[],
+            totals: &totals,
+            latency: &latency,
+            attempts: &attempts,
+            attempts_complete: true,
+            findings: 2,
+        };
         let v = |s: &str| Series::parse(s).unwrap().whole(&src);
         assert_eq!(v("provider:openai:attempts.http_error_rate"), Some((0.25, 4)));
         assert_eq!(v("provider:openai:attempts.failed_rate"), Some((0.25, 4)));
@@ -279,5 +290,8 @@ mod tests {
         assert_eq!(v("conduct_findings"), Some((2.0, 1)));
         assert_eq!(v("failover_overhead.p95_ms"), None, "never recorded: no data");
         assert_eq!(v("failover_overhead.count"), Some((0.0, 1)));
+        src.attempts_complete = false;
+        let v = |s: &str| Series::parse(s).unwrap().whole(&src);
+        assert_eq!(v("provider:openai:attempts.count"), None, "a journal that dropped attempts counts nothing");
     }
 }

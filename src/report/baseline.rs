@@ -66,6 +66,7 @@ impl ScenarioReport {
             totals: &self.totals,
             latency: &self.latency,
             attempts: &self.attempts,
+            attempts_complete: self.attempts_dropped == 0,
             findings: self.findings.len() as u64,
         }
     }
