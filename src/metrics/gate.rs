@@ -60,7 +60,8 @@ impl Op {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Threshold {
     Fixed(f64),
-    /// `baseline * factor + offset`: the baseline run's whole-scenario value of the same series.
+    /// `baseline * factor + offset`: the baseline run's whole-scenario value of the same series
+    /// (`baseline * 1.2`, `baseline + 0.05`, `baseline * 1.2 + 5` for a noise floor).
     Baseline {
         factor: f64,
         offset: f64,
@@ -96,7 +97,7 @@ pub struct GateTable {
     pub min_window_samples: Option<u64>,
 }
 
-/// `<series> <op> <number>[%] | baseline [* <factor> | + <offset> | - <offset>]
+/// `<series> <op> <number>[%] | baseline [* <factor>] [+ <offset> | - <offset>]
 /// [for <N> consecutive windows]`. Series: the six SLO metric keys (tool_success_rate,
 /// model_fallback_rate, p95_response_latency_ms, cost_per_successful_task_usd, escalation_rate,
 /// error_rate), `conduct_findings`, a latency histogram `<tag>.<stat>` (e.g.
@@ -110,7 +111,7 @@ impl JsonSchema for GateExpr {
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "`<series> <op> <number>[%] | baseline [* <factor> | + <offset>[%] | - <offset>[%]] [for <N> consecutive windows]`",
+            "description": "`<series> <op> <number>[%] | baseline [* <factor>] [+ <offset>[%] | - <offset>[%]] [for <N> consecutive windows]`",
             "type": "string",
             "pattern": expr_pattern(),
         })
@@ -120,7 +121,7 @@ impl JsonSchema for GateExpr {
 /// The expression's regular expression, built from the one definition of series names.
 pub fn expr_pattern() -> String {
     format!(
-        "^\\s*{}\\s+(<|<=|>|>=|==)\\s+([0-9.eE+-]+%?|baseline(\\s*[*+-]\\s*[0-9.eE+-]+%?)?)(\\s+for\\s+[1-9][0-9]*\\s+consecutive\\s+windows?)?\\s*$",
+        "^\\s*{}\\s+(<|<=|>|>=|==)\\s+([0-9.eE+-]+%?|baseline(\\s*\\*\\s*[0-9.eE+-]+?)?(\\s*[+-]\\s*[0-9.eE+-]+%?)?)(\\s+for\\s+[1-9][0-9]*\\s+consecutive\\s+windows?)?\\s*$",
         series::pattern()
     )
 }
@@ -213,20 +214,30 @@ fn threshold(expr: &str, words: &[&str], s: &Series) -> Result<Threshold, String
     let Some(rest) = joined.strip_prefix("baseline") else {
         return match words {
             [w] => Ok(Threshold::Fixed(number(expr, w, s.is_rate(), &s.id())?)),
-            _ => Err(format!("gate {expr:?}: expected a number or `baseline [* <factor> | + <offset>]`")),
+            _ => Err(format!("gate {expr:?}: expected a number or `baseline [* <factor>] [+ <offset> | - <offset>]`")),
         };
     };
-    let (factor, offset) = match rest.chars().next() {
-        None => (1.0, 0.0),
-        Some('*') => (number(expr, &rest[1..], false, &s.id())?, 0.0),
-        Some('+') => (1.0, number(expr, &rest[1..], s.is_rate(), &s.id())?),
-        Some('-') => (1.0, -number(expr, &rest[1..], s.is_rate(), &s.id())?),
-        Some(_) => {
-            return Err(format!(
-                "gate {expr:?}: after `baseline`, expected `* <factor>`, `+ <offset>` or `- <offset>`"
-            ));
+    let bad = || format!("gate {expr:?}: after `baseline`, expected `* <factor>`, then `+ <offset>` or `- <offset>`");
+    // `* <factor>` first, then a signed offset: the sign is the first `+` or `-` after the factor
+    // that is not an exponent's (`1e-3`).
+    let (factor, rest) = match rest.strip_prefix('*') {
+        Some(f) => {
+            let b = f.as_bytes();
+            let end = (1..b.len()).find(|&i| matches!(b[i], b'+' | b'-') && !matches!(b[i - 1], b'e' | b'E'));
+            let end = end.unwrap_or(b.len());
+            (number(expr, &f[..end], false, &s.id())?, &f[end..])
         }
+        None => (1.0, rest),
     };
+    let offset = match rest.chars().next() {
+        None => 0.0,
+        Some('+') => number(expr, &rest[1..], s.is_rate(), &s.id())?,
+        Some('-') => -number(expr, &rest[1..], s.is_rate(), &s.id())?,
+        Some(_) => return Err(bad()),
+    };
+    if !(factor.is_finite() && factor >= 0.0) {
+        return Err(bad());
+    }
     Ok(Threshold::Baseline { factor, offset })
 }
 

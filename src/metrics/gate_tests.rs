@@ -62,6 +62,14 @@ fn parses_the_issue_examples() {
     assert!(matches!(g.threshold, Threshold::Baseline { factor: 1.0, offset } if (offset - 0.05).abs() < 1e-12));
     let g: Gate = "failover_overhead.p95_ms < 300".parse().unwrap();
     assert_eq!(g.series.id(), "failover_overhead.p95_ms");
+    // A factor and a noise floor together; exponents are not signs.
+    let g: Gate = "p95_response_latency_ms <= baseline * 1.2 + 5".parse().unwrap();
+    assert_eq!(g.threshold, Threshold::Baseline { factor: 1.2, offset: 5.0 });
+    let g: Gate = "p95_response_latency_ms <= baseline*1e-3-2".parse().unwrap();
+    assert_eq!(g.threshold, Threshold::Baseline { factor: 0.001, offset: -2.0 });
+    for bad in ["error_rate <= baseline * -1", "error_rate <= baseline * 2 * 3", "error_rate <= baseline + 1 * 2"] {
+        assert!(bad.parse::<Gate>().is_err(), "{bad}");
+    }
 }
 
 #[test]
@@ -266,6 +274,7 @@ fn the_schema_pattern_accepts_what_the_parser_accepts() {
         "p95_response_latency_ms <= baseline * 1.2",
         "model_fallback_rate <= baseline + 0.05",
         "model_fallback_rate <= baseline",
+        "p95_response_latency_ms <= baseline * 1.2 + 5",
         "failover_overhead.p95_ms < 300",
         "provider:openai:attempts.http_error_rate == 1",
         "conduct_findings == 0",
