@@ -118,3 +118,30 @@ fn an_unreadable_baseline_folder_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{console}");
     assert!(console.contains("broken/run.json"), "{console}");
 }
+
+/// The nightly regression scenario (`scenarios/regression/`): its first run has no baseline and is
+/// inconclusive only for that, which still makes it the next run's baseline; against it, every
+/// relative gate is judged (pass or fail on this machine's noise, never undecided).
+#[test]
+fn the_nightly_regression_scenario_seeds_its_own_baseline() {
+    let d = dir("nightly");
+    let scenario = Path::new("scenarios/regression/nightly_regression.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_gatedrill")).arg("validate").arg(scenario).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let first = run(scenario, &d.join("first"), None, &d.join("summary.md"));
+    assert_eq!(first.status.code(), Some(4), "{}", text(&first));
+    let lg = summary_json(&d.join("first"));
+    for g in lg["gates"].as_array().unwrap().iter().filter(|g| g["verdict"] != "pass") {
+        assert!(g["detail"].as_str().unwrap().starts_with("no baseline run"), "{g}");
+    }
+    let second = run(scenario, &d.join("second"), Some(&d.join("first")), &d.join("summary.md"));
+    assert!(matches!(second.status.code(), Some(0 | 1)), "{}", text(&second));
+    let lg = summary_json(&d.join("second"));
+    let relative: Vec<&serde_json::Value> =
+        lg["gates"].as_array().unwrap().iter().filter(|g| g["gate"].as_str().unwrap().contains("baseline")).collect();
+    assert_eq!(relative.len(), 5);
+    for g in relative {
+        assert_ne!(g["verdict"], "inconclusive", "{g}");
+        assert!(g["baseline"].is_number() && g["delta"].is_number(), "{g}");
+    }
+}
