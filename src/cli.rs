@@ -16,7 +16,7 @@ use crate::mock::{FleetOptions, ProviderFleet};
 #[derive(Debug, Parser)]
 #[command(name = "gatedrill", version, about = "Release-gate and chaos drill harness for AI agent gateways")]
 pub struct Cli {
-    /// Print only failing scenarios and the final line (and errors).
+    /// Print only failing and inconclusive scenarios and the final line (and errors).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Print every check; -vv also turns on debug logs (GATEDRILL_LOG overrides).
@@ -121,6 +121,15 @@ pub struct RunArgs {
     /// The strict runs' state file (default: <out>/release/launch-gate-state.json).
     #[arg(long)]
     pub state: Option<PathBuf>,
+    /// The gateway under test's version: a git commit or `<algorithm>:<hex>` (an image digest)
+    /// makes it the subject of the run's attestation; any other text is recorded as stated.
+    #[arg(long, env = "GATEDRILL_GATEWAY_VERSION")]
+    pub gateway_version: Option<String>,
+    /// An earlier run's --out folder: relative gates (`... <= baseline * 1.2`) compare with the
+    /// same scenario there (only if it passed), and every gate reports its delta. A folder that
+    /// does not exist leaves relative gates inconclusive.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
     /// Progress bars on stderr: auto shows them when stderr is a terminal.
     #[arg(long, value_enum, default_value_t = crate::drill::progress::ProgressMode::Auto)]
     pub progress: crate::drill::progress::ProgressMode,
@@ -278,7 +287,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
             if console.format == Format::Text {
                 say!("re-rendered {} scenario trace(s) in {}", reports.len(), dir.display());
             }
-            Ok(verdict(&meta, &reports, &summary))
+            attest(&dir, &meta, &reports, &summary, &secrets)
         }
         Command::Merge { dirs, out, allow_partial } => {
             let (meta, reports) = crate::report::merge::merge(&dirs, &out, allow_partial).map_err(Failure::usage)?;
@@ -292,11 +301,11 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
             }
             if !meta.missing_parts.is_empty() {
                 eprintln!(
-                    "gatedrill merge: PARTIAL: shard(s) {} missing; the result is marked incomplete",
+                    "gatedrill merge: PARTIAL: {} missing; the result is marked incomplete",
                     meta.missing_parts.join(", ")
                 );
             }
-            Ok(verdict(&meta, &reports, &summary))
+            attest(&out, &meta, &reports, &summary, &secrets)
         }
         Command::Mock { command: MockCommand::Serve(args) } => mock_serve(args.validate()?).await,
         Command::Gateway { command: GatewayCommand::Serve(args) } => gateway_serve(args).await,
@@ -369,11 +378,30 @@ fn verdict(
     } else if reports.iter().all(|r| r.verdict() == crate::drill::runner::ScenarioVerdict::Skip) {
         // Nothing ran: a drill that did not happen did not pass.
         Exit::GateFailed
-    } else if reports.iter().all(|r| r.verdict() != crate::drill::runner::ScenarioVerdict::Fail) {
-        Exit::Pass
-    } else {
+    } else if reports.iter().any(|r| r.verdict() == crate::drill::runner::ScenarioVerdict::Fail) {
         Exit::GateFailed
+    } else if reports.iter().any(|r| r.verdict() == crate::drill::runner::ScenarioVerdict::Inconclusive) {
+        // Neither pass nor fail: a person decides (its own code, never 1 or 3).
+        Exit::Inconclusive
+    } else {
+        Exit::Pass
     }
+}
+
+/// The exit code of a finished run, with its attestation written beside its artifacts (or why
+/// none could be).
+fn attest(
+    out: &std::path::Path,
+    meta: &crate::report::RunMeta,
+    reports: &[crate::drill::runner::ScenarioReport],
+    summary: &crate::report::launch_gate::Summary,
+    secrets: &crate::secret::Secrets,
+) -> Result<Exit, Failure> {
+    let exit = verdict(meta, reports, summary);
+    if let Err(why) = crate::report::attest::write(out, meta, reports, exit, secrets).map_err(Failure::usage)? {
+        eprintln!("gatedrill: no attestation written: {why}");
+    }
+    Ok(exit)
 }
 
 /// Checks that `--out` can be written before anything runs, so a run never ends with nothing
@@ -424,6 +452,16 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         }
     }
     check_writable(&args.out)?;
+    let baseline = match &args.baseline {
+        Some(dir) => {
+            let b = crate::report::baseline::Baseline::load(dir).map_err(Failure::usage)?;
+            if b.is_none() {
+                eprintln!("gatedrill: --baseline {}: no such folder; relative gates are inconclusive", dir.display());
+            }
+            b.map(std::sync::Arc::new)
+        }
+        None => None,
+    };
     let cancel = tokio_util::sync::CancellationToken::new();
     let opts = crate::drill::runner::RunOptions {
         target: args.target.clone(),
@@ -438,6 +476,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
             crate::drill::progress::Progress::new(args.progress)
         },
         segment: args.segment,
+        baseline: baseline.clone(),
     };
     // The first Ctrl-C or SIGTERM stops the run between steps and still writes what was
     // gathered; a second one, a second or more later, exits at once. One interrupt delivered
@@ -492,8 +531,9 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         incomplete: interrupted,
         strict: args.strict,
         merged_from: Vec::new(),
-        gateway_version: crate::report::gateway_version(),
+        gateway_version: args.gateway_version.clone().filter(|v| !v.trim().is_empty()),
         ci_run_url: crate::report::ci_run_url(),
+        baseline_run_id: baseline.as_ref().map(|b| b.run_id.clone()),
         scenarios: reports.iter().map(|r| r.name.clone()).collect(),
         shard: args.shard,
         segment: args.segment,
@@ -533,6 +573,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
     if console.format == Format::Text && !console.quiet {
         say!("artifacts: {}", args.out.display());
     }
+    let exit = attest(&args.out, &meta, &reports, &summary, &secrets)?;
     if let Some(h) = hard_stop.as_ref().filter(|h| h.paused) {
         eprintln!("gatedrill: HARD STOP: {}", h.action);
     }
@@ -543,7 +584,7 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
             loaded.len()
         );
     }
-    Ok(verdict(&meta, &reports, &summary))
+    Ok(exit)
 }
 
 async fn gateway_serve(args: GatewayServeArgs) -> Result<Exit, Failure> {

@@ -1,5 +1,11 @@
 //! Exit codes (../shared/DESIGN.md): 0 every gate passed, 1 a gate failed, 2 usage or
-//! configuration error, 3 hard stop, 130 interrupted.
+//! configuration error, 3 hard stop, 4 inconclusive, 130 interrupted.
+//!
+//! Inconclusive has its own code because it is neither a pass nor a fail: every check held, but
+//! some gate could not be decided (no data, too few samples, no baseline to compare with). A
+//! release pipeline pauses for a person on 4 (for example a GitHub Environment approval) rather
+//! than shipping or blocking. A failure anywhere in the run wins over inconclusive (exit 1);
+//! advisory gates never change the code.
 
 use std::process::ExitCode;
 
@@ -9,6 +15,7 @@ pub enum Exit {
     GateFailed = 1,
     Usage = 2,
     HardStop = 3,
+    Inconclusive = 4,
     Interrupted = 130,
 }
 

@@ -107,7 +107,8 @@ fn every_library_scenario_validates_against_the_committed_schema() {
         serde_json::from_str(&std::fs::read_to_string("scenarios/scenario.schema.json").unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the committed schema compiles");
     let mut checked = 0;
-    for entry in std::fs::read_dir("scenarios").unwrap() {
+    let folders = ["scenarios", "scenarios/regression"];
+    for entry in folders.iter().flat_map(|f| std::fs::read_dir(f).unwrap()) {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "toml") {
             continue;

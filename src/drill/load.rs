@@ -21,7 +21,8 @@ use super::observe::{Endpoint, Exchanged};
 use super::shard::Shard;
 use super::steps::{StepCtx, deliver, dry_run_task, signal_of};
 use crate::metrics::Summary;
-use crate::metrics::slo::TaskOutcome;
+use crate::metrics::slo::{TaskOutcome, Window};
+use crate::scenario::abort::AbortOnBreach;
 use crate::scenario::steps::LoadAgainst;
 use crate::wire::paths;
 use crate::wire::runtime::DryRunAnswer;
@@ -97,6 +98,25 @@ pub struct LoadReport {
     /// the whole schedule is K-1 modulo N, at their whole-schedule times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<Shard>,
+    /// Requests the step planned (closed: `count`; open: rate × duration).
+    #[serde(default)]
+    pub planned: u64,
+    /// Stopped early on a breach (`abort_on_breach`).
+    #[serde(default)]
+    pub aborted: Option<Aborted>,
+}
+
+/// Why and when a load stopped early, and what it spared the target.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Aborted {
+    pub gate: String,
+    /// The breaching value, over this many samples.
+    pub value: f64,
+    pub samples: u64,
+    /// From the load's start.
+    pub at_ms: f64,
+    /// Planned requests never sent because of the abort.
+    pub spared: u64,
 }
 
 impl LoadReport {
@@ -150,7 +170,7 @@ async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> Sen
 }
 
 /// Counts and series names of one load step; the names are built once, not per request.
-struct Tally {
+struct Tally<'a> {
     report: LoadReport,
     /// `load:NN`: a closed load's latency.
     tag: String,
@@ -159,11 +179,20 @@ struct Tally {
     uncorrected: String,
     /// When the progress line was last updated.
     shown: Instant,
+    /// The load's own tasks, for `abort_on_breach`.
+    tasks: Window,
+    abort: Option<&'a AbortOnBreach>,
+    started: Instant,
 }
 
-impl Tally {
+impl Tally<'_> {
     /// Requests planned but never sent (the step's deadline came first): each is an error.
     fn not_sent(&mut self, n: u64) {
+        if let Some(a) = &mut self.report.aborted {
+            // Stopped on purpose: what was spared is no error of the target's.
+            a.spared += n;
+            return;
+        }
         if n > 0 {
             self.report.sent += n;
             self.report.errors += n;
@@ -188,6 +217,21 @@ impl Tally {
             None => ctx.obs.latency(&self.tag, now.saturating_duration_since(sent)),
         }
         ctx.obs.task(task);
+        self.tasks.add(&task);
+        if let Some(rule) = self.abort.filter(|_| self.report.aborted.is_none()) {
+            let tag = if due.is_some() { &self.corrected } else { &self.tag };
+            let elapsed = now.saturating_duration_since(self.started);
+            let p95 = || Some(ctx.obs.summary(tag)).filter(|s| s.count > 0).map(|s| s.p95_ms);
+            if let Some((value, samples)) = rule.breached(elapsed, &self.tasks, p95) {
+                self.report.aborted = Some(Aborted {
+                    gate: rule.gate.label(),
+                    value,
+                    samples,
+                    at_ms: elapsed.as_secs_f64() * 1000.0,
+                    spared: 0,
+                });
+            }
+        }
         if now.saturating_duration_since(self.shown) >= PROGRESS_EVERY {
             self.shown = now;
             let tag = if due.is_some() { &self.corrected } else { &self.tag };
@@ -230,7 +274,13 @@ impl Part {
     }
 }
 
-pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Shape) -> LoadReport {
+pub async fn run(
+    ctx: &StepCtx<'_>,
+    against: LoadAgainst,
+    role: &str,
+    shape: Shape,
+    abort: Option<&AbortOnBreach>,
+) -> LoadReport {
     let started = Instant::now();
     let part = Part::of(ctx.segment);
     let tag = format!("load:{:02}", ctx.step.0 + 1);
@@ -240,15 +290,22 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
         uncorrected: format!("{tag}:uncorrected"),
         tag,
         shown: started,
+        tasks: Window::default(),
+        abort,
+        started,
     };
+    // Set once a breach stops the load: nothing new starts after it.
+    let stop = std::cell::Cell::new(false);
     match shape {
         Shape::Closed { concurrency, count } => {
             t.report.model = LoadModel::Closed;
-            // Nothing new starts after the step's deadline; what was not sent is counted.
+            t.report.planned = part.count(0, count);
+            // Nothing new starts after the step's deadline or a breach; what was not sent is
+            // counted (as errors after the deadline, as spared after a breach).
             let mut started_n = 0u64;
             let mine = part.count(0, count);
             let mut results = futures::stream::iter((part.first..count).step_by(part.step as usize))
-                .take_while(|_| std::future::ready(Instant::now() < ctx.until))
+                .take_while(|_| std::future::ready(Instant::now() < ctx.until && !stop.get()))
                 .map(|i| {
                     started_n += 1;
                     one(ctx, against, role, i)
@@ -256,6 +313,7 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
                 .buffer_unordered(part.share(concurrency) as usize);
             while let Some(r) = results.next().await {
                 t.add(ctx, r, None);
+                stop.set(t.report.aborted.is_some());
             }
             drop(results);
             t.not_sent(mine.saturating_sub(started_n));
@@ -269,11 +327,18 @@ pub async fn run(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, shape: Sha
             let interval = Duration::try_from_secs_f64(part.step as f64 / rate).unwrap_or(Duration::MAX);
             let total = (rate * duration.as_secs_f64()).floor() as u64;
             let connections = part.share(connections);
+            t.report.planned = part.count(0, total);
             let mut in_flight = FuturesUnordered::new();
             let mut next = part.first;
             let mut last_sent = started;
             let mut total = total;
             while next < total || !in_flight.is_empty() {
+                if next < total && t.report.aborted.is_some() {
+                    // A breach: nothing new is sent; what was still due is spared.
+                    t.not_sent(part.count(next, total));
+                    total = next;
+                    continue;
+                }
                 if next < total && Instant::now() >= ctx.until {
                     // The step's deadline: nothing new is sent; what was due is counted.
                     t.not_sent(part.count(next, total));

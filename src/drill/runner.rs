@@ -25,6 +25,7 @@ use crate::classify::conduct::{self, Evidence, Finding};
 use crate::metrics::Summary;
 use crate::metrics::gate::{GateVerdict, Verdict};
 use crate::metrics::hlog::Interval;
+use crate::metrics::series::Attempts;
 use crate::metrics::slo::Window;
 use crate::mock::config::FleetConfig;
 use crate::mock::journal::{AttemptCount, AttemptRecord, Outcome, attempt_mix};
@@ -46,6 +47,8 @@ pub struct RunOptions {
     pub progress: super::progress::Progress,
     /// This machine's segment of every load step (`--segment K/N`).
     pub segment: Option<super::shard::Shard>,
+    /// An earlier run to compare with (`--baseline DIR`); relative gates need it.
+    pub baseline: Option<std::sync::Arc<crate::report::baseline::Baseline>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -80,6 +83,9 @@ pub struct EvidenceItem {
 pub enum ScenarioVerdict {
     Pass,
     Fail,
+    /// Every check held, and some gate could not be decided (not enough data, no baseline):
+    /// neither a pass nor a fail; a person decides.
+    Inconclusive,
     Skip,
 }
 
@@ -88,6 +94,7 @@ impl ScenarioVerdict {
         match self {
             ScenarioVerdict::Pass => "PASS",
             ScenarioVerdict::Fail => "FAIL",
+            ScenarioVerdict::Inconclusive => "INCONCLUSIVE",
             ScenarioVerdict::Skip => "SKIP",
         }
     }
@@ -141,6 +148,13 @@ pub struct ScenarioReport {
     #[serde(default)]
     pub attempt_mix: Vec<AttemptCount>,
     pub receipts: Vec<(String, RuleReceipt)>,
+    /// Every provider's attempts by outcome, counted over the whole journal.
+    #[serde(default)]
+    pub attempts: Attempts,
+    /// Attempts the providers' journals dropped (a full ring): the counts above miss them, so
+    /// gates on attempt rates are inconclusive.
+    #[serde(default)]
+    pub attempts_dropped: u64,
     pub started_at: String,
     pub duration_ms: f64,
     /// The interval log's lines, written beside the trace as `latency.hlog`.
@@ -155,6 +169,12 @@ impl ScenarioReport {
             ScenarioVerdict::Skip
         } else if self.passed {
             ScenarioVerdict::Pass
+        } else if self.error.is_none()
+            && !self.problems.is_empty()
+            && self.steps.iter().all(|s| s.passed)
+            && self.problems.iter().all(|p| matches!(p, Problem::Gate { verdict: Verdict::Inconclusive, .. }))
+        {
+            ScenarioVerdict::Inconclusive
         } else {
             ScenarioVerdict::Fail
         }
@@ -193,6 +213,8 @@ impl ScenarioReport {
             journal_dropped: Dropped::default(),
             attempt_mix: Vec::new(),
             receipts: Vec::new(),
+            attempts: Attempts::new(),
+            attempts_dropped: 0,
             intervals: Vec::new(),
             started_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
             duration_ms: 0.0,
@@ -400,6 +422,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         report.journal = fleet.journal();
         report.receipts = fleet.receipts();
         provider_latency = fleet.latency();
+        report.attempts_dropped = fleet.journal_dropped();
         let window = |model: &str| {
             windows.providers.iter().flat_map(|p| &p.models).find(|m| m.id == model).map(|m| m.context_window)
         };
@@ -440,25 +463,42 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         report.problems.push(Problem::UnexpectedFinding { finding: *f, provider, detail });
     }
     let o = obs.finish(provider_latency);
-    report.gates = s.gates.iter().map(|g| g.evaluate(&o.windows, &o.totals)).collect();
-    for g in report.gates.iter().filter(|g| g.verdict != Verdict::Pass) {
+    report.attempts = attempts_by_outcome(&report.journal);
+    (report.latency, report.intervals, report.windows, report.totals) = (o.latency, o.intervals, o.windows, o.totals);
+    report.findings = findings;
+    let baseline = match &opts.baseline {
+        Some(b) => b.scenario(&s.name).map(|r| r.source()),
+        None => Err("no baseline run (--baseline DIR)".to_string()),
+    };
+    let gates =
+        s.gates.iter().map(|g| g.evaluate(&report.source(), baseline.as_ref().map_err(|e| e.as_str()))).collect();
+    report.gates = gates;
+    // An advisory gate is reported everywhere and never part of the verdict.
+    for g in report.gates.iter().filter(|g| g.verdict != Verdict::Pass && !g.advisory) {
         report.problems.push(Problem::Gate { gate: g.gate.clone(), verdict: g.verdict, detail: g.detail.clone() });
     }
     if report.incomplete {
         report.problems.push(Problem::Interrupted);
     }
-    (report.latency, report.intervals, report.windows, report.totals) = (o.latency, o.intervals, o.windows, o.totals);
     (report.requests, report.requests_dropped) = (o.requests, o.dropped);
     report.attempt_mix = attempt_mix(&report.journal);
     (report.journal, report.journal_dropped) = sample_journal(std::mem::take(&mut report.journal));
     report.channels = channels;
     report.failure_modes = modes.into_iter().collect();
-    report.findings = findings;
     report.load = load;
     report.passed = report.steps.iter().all(|s| s.passed) && report.problems.is_empty();
     report.duration_ms = ms(started.elapsed());
     progress.finish(report.verdict().as_str());
     report
+}
+
+/// Every provider's attempts by outcome, from the whole journal (before the trace samples it).
+fn attempts_by_outcome(journal: &[AttemptRecord]) -> Attempts {
+    let mut out = Attempts::new();
+    for a in journal {
+        *out.entry(a.provider.clone()).or_default().entry(id(&a.outcome)).or_default() += 1;
+    }
+    out
 }
 
 /// The journal as kept in a trace: every failed attempt up to a cap, completed ones sampled.

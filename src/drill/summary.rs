@@ -1,7 +1,9 @@
 //! The console summary a person reads at the end of a run: one row per scenario (under 100
 //! columns) with its latency percentiles, request rate, error and fallback rates; with
-//! `--verbose` every check beneath it; then the totals, and last a recap of every failure with its
-//! reasons and the runbook's first action, so nothing that decided the verdict has scrolled away.
+//! `--verbose` every check beneath it; then the totals, and last a recap of every failure and
+//! every inconclusive scenario with its reasons and the runbook's first action, the advisory gates
+//! not met and the deltas against a baseline, so nothing that decided the verdict has scrolled
+//! away. `--quiet` keeps the failures and the inconclusive scenarios: both need a person.
 //! Colour only on a terminal, and never when `NO_COLOR` is set.
 
 use std::fmt::Write;
@@ -27,9 +29,12 @@ fn paint(colour: bool, v: ScenarioVerdict) -> String {
     let code = match v {
         ScenarioVerdict::Pass => "32",
         ScenarioVerdict::Fail => "1;31",
+        ScenarioVerdict::Inconclusive => "1;33",
         ScenarioVerdict::Skip => "33",
     };
-    if colour { format!("\u{1b}[{code}m{}\u{1b}[0m", v.as_str()) } else { v.as_str().to_string() }
+    // Four columns in the table: INCONCLUSIVE is spelt out in the recap below it.
+    let label = if v == ScenarioVerdict::Inconclusive { "INCO" } else { v.as_str() };
+    if colour { format!("\u{1b}[{code}m{label}\u{1b}[0m") } else { label.to_string() }
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -77,7 +82,10 @@ pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, col
         let _ = writeln!(out, "gatedrill run: {} scenario(s) against {target}", reports.len());
         let _ = writeln!(out, "      {:<28}   p50/   p95/   p99      req/s  errors fallback   time", "scenario");
     }
-    for r in reports.iter().filter(|r| detail != Detail::Failures || r.verdict() == ScenarioVerdict::Fail) {
+    // Quiet still shows what needs a person: failures, and scenarios that could not be decided.
+    let needs_attention =
+        |r: &&ScenarioReport| matches!(r.verdict(), ScenarioVerdict::Fail | ScenarioVerdict::Inconclusive);
+    for r in reports.iter().filter(|r| detail != Detail::Failures || needs_attention(r)) {
         let _ = writeln!(out, "{}", row(r, colour));
         if let Some(s) = &r.skipped {
             let _ = writeln!(out, "      skipped: {s}");
@@ -110,20 +118,40 @@ pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, col
             }
         }
     }
-    let passed = reports.iter().filter(|r| r.verdict() == ScenarioVerdict::Pass).count();
-    let skipped = reports.iter().filter(|r| r.verdict() == ScenarioVerdict::Skip).count();
-    let failed = reports.len() - passed - skipped;
-    let failing: Vec<&ScenarioReport> = reports.iter().filter(|r| r.verdict() == ScenarioVerdict::Fail).collect();
-    if !failing.is_empty() {
-        let _ = writeln!(out, "\nwhy {} scenario(s) did not pass:", failing.len());
-        for r in failing {
-            let _ = writeln!(out, "  {} {}", paint(colour, ScenarioVerdict::Fail), r.name);
+    let count = |v: ScenarioVerdict| reports.iter().filter(|r| r.verdict() == v).count();
+    let (passed, failed) = (count(ScenarioVerdict::Pass), count(ScenarioVerdict::Fail));
+    let (inconclusive, skipped) = (count(ScenarioVerdict::Inconclusive), count(ScenarioVerdict::Skip));
+    for (v, head) in [
+        (ScenarioVerdict::Fail, "did not pass"),
+        (ScenarioVerdict::Inconclusive, "are INCONCLUSIVE (a gate could not be decided; a person decides)"),
+    ] {
+        let these: Vec<&ScenarioReport> = reports.iter().filter(|r| r.verdict() == v).collect();
+        if these.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\nwhy {} scenario(s) {head}:", these.len());
+        for r in these {
+            let _ = writeln!(out, "  {} {}", paint(colour, v), r.name);
             for reason in crate::report::reasons::reasons(r) {
                 let _ = writeln!(out, "{}", wrap(&reason, "    - ", "      ", 100));
             }
         }
     }
-    let _ = writeln!(out, "{passed} passed, {failed} failed, {skipped} skipped");
+    let advisory = crate::report::reasons::advisory(reports);
+    if !advisory.is_empty() && detail != Detail::Failures {
+        let _ = writeln!(out, "\nadvisory gates not met (reported only; the verdict does not count them):");
+        for line in advisory {
+            let _ = writeln!(out, "{}", wrap(&line, "  - ", "    ", 100));
+        }
+    }
+    let deltas = crate::report::reasons::deltas(reports);
+    if !deltas.is_empty() && detail != Detail::Failures {
+        let _ = writeln!(out, "\nagainst the baseline run:");
+        for line in deltas {
+            let _ = writeln!(out, "{}", wrap(&line, "  - ", "    ", 100));
+        }
+    }
+    let _ = writeln!(out, "{passed} passed, {failed} failed, {inconclusive} inconclusive, {skipped} skipped");
     out
 }
 

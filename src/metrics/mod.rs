@@ -5,6 +5,8 @@
 
 pub mod gate;
 pub mod hlog;
+pub mod judge;
+pub mod series;
 pub mod slo;
 
 use std::collections::BTreeMap;

@@ -123,7 +123,18 @@ impl Window {
         }
     }
 
-    fn add(&mut self, t: &TaskOutcome) {
+    /// The samples behind a metric's value in this window: its denominator's count.
+    pub fn samples(&self, key: MetricKey) -> u64 {
+        match key {
+            MetricKey::ToolSuccessRate if self.tool_tasks > 0 => self.tool_tasks,
+            MetricKey::ToolSuccessRate | MetricKey::ErrorRate | MetricKey::P95ResponseLatencyMs => self.tasks,
+            MetricKey::ModelFallbackRate => self.model_answered,
+            MetricKey::CostPerSuccessfulTaskUsd => self.succeeded,
+            MetricKey::EscalationRate => self.judge_tasks,
+        }
+    }
+
+    pub fn add(&mut self, t: &TaskOutcome) {
         self.tasks += 1;
         self.succeeded += u64::from(t.ok);
         self.model_answered += u64::from(t.model_answered);

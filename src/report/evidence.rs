@@ -100,19 +100,8 @@ fn timeline(r: &ScenarioReport) -> Timeline {
     let close = r
         .gates
         .iter()
-        .find(|g| g.verdict == Verdict::Pass && g.decided_from_ms.is_some() && !g.window_values.is_empty())
-        .and_then(|g| {
-            let from = g.decided_from_ms?;
-            let win = r.windows.first().map_or(0.0, |w| w.end_ms - w.start_ms);
-            let end = r
-                .windows
-                .iter()
-                .filter(|w| w.start_ms >= from)
-                .filter(|w| w.value(g.metric).is_some())
-                .nth(g.window_values.len() - 1)
-                .map_or(from + win, |w| w.end_ms);
-            Some((end, format!("close criterion met: `{}` ({})", g.gate, g.detail)))
-        })
+        .find(|g| g.verdict == Verdict::Pass && g.decided_until_ms.is_some())
+        .and_then(|g| Some((g.decided_until_ms?, format!("close criterion met: `{}` ({})", g.gate, g.detail))))
         // Closed no earlier than recovered, and no later than the run's end.
         .map(|(at, what)| (at.max(recover.as_ref().map_or(detected_at, |r| r.0)).min(r.duration_ms), what));
     Timeline { detect, contain, recover, close }
@@ -407,6 +396,7 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
     for r in reports {
         let verdict = match r.verdict() {
             ScenarioVerdict::Fail => "**FAIL**",
+            ScenarioVerdict::Inconclusive => "**INCONCLUSIVE**",
             v => v.as_str(),
         };
         let modes: Vec<&str> = r.failure_modes.iter().map(|m| m.id()).collect();
@@ -421,16 +411,36 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
         );
     }
     let _ = writeln!(out, "\n{}", s.channels_line());
+    if let Some(b) = &meta.baseline_run_id {
+        let _ = writeln!(out, "\nGates compared with the baseline run `{}`.", md(b));
+    }
     if let Some(h) = &s.hard_stop {
         let _ = writeln!(out, "\nLaunch gate: {}", h.action);
     }
-    let failing: Vec<&ScenarioReport> = reports.iter().filter(|r| r.verdict() == ScenarioVerdict::Fail).collect();
-    if !failing.is_empty() {
-        out.push_str("\n### Why it did not pass\n");
-        for r in failing {
+    for (v, head) in [
+        (ScenarioVerdict::Fail, "Why it did not pass"),
+        (ScenarioVerdict::Inconclusive, "Inconclusive: a gate could not be decided, a person decides"),
+    ] {
+        let these: Vec<&ScenarioReport> = reports.iter().filter(|r| r.verdict() == v).collect();
+        if these.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n### {head}");
+        for r in these {
             let _ = writeln!(out, "\n**{}**\n", md(&r.name));
             for reason in super::reasons::reasons(r) {
                 let _ = writeln!(out, "- {}", md(&reason));
+            }
+        }
+    }
+    for (head, lines) in [
+        ("Advisory gates not met (reported only; the verdict does not count them)", super::reasons::advisory(reports)),
+        ("Against the baseline run", super::reasons::deltas(reports)),
+    ] {
+        if !lines.is_empty() {
+            let _ = writeln!(out, "\n### {head}\n");
+            for l in lines {
+                let _ = writeln!(out, "- {}", md(&l));
             }
         }
     }

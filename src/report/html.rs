@@ -18,7 +18,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-
 h1{font-size:22px}h2{font-size:18px;margin-top:36px;border-top:1px solid #ddd;padding-top:16px}\
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}\
 th{background:#f4f4f4}.PASS,.pass{color:#1a7f37;font-weight:600}.FAIL,.fail,.hard_stop{color:#cf222e;font-weight:600}\
-.SKIP,.inconclusive{color:#9a6700;font-weight:600}code{background:#f4f4f4;padding:1px 4px}.muted{color:#666}\
+.SKIP,.INCONCLUSIVE,.inconclusive{color:#9a6700;font-weight:600}code{background:#f4f4f4;padding:1px 4px}.muted{color:#666}\
 svg{display:block;margin:8px 0;border:1px solid #eee;width:100%;height:auto}\
 @media (max-width:700px){body{margin:8px}td,th{font-size:11px;padding:2px 4px}}";
 
@@ -87,16 +87,22 @@ fn scenario(out: &mut String, r: &ScenarioReport, hists: Option<&BTreeMap<String
     out.push_str(&timeline(r));
     if !r.gates.is_empty() {
         out.push_str(
-            "<table><tr><th>gate</th><th>verdict</th><th>value</th><th>threshold</th><th>decided by</th></tr>",
+            "<table><tr><th>gate</th><th>verdict</th><th>value</th><th>threshold</th><th>baseline</th><th>decided by</th></tr>",
         );
         for g in &r.gates {
             let verdict = id(&g.verdict);
             let _ = write!(
                 out,
-                r#"<tr><td><code>{}</code></td><td class="{verdict}">{verdict}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                r#"<tr><td><code>{}</code></td><td class="{verdict}">{verdict}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
                 esc(&g.gate),
+                if g.advisory { " (advisory)" } else { "" },
                 g.value.map_or("n/a".into(), |v| format!("{v:.4}")),
-                g.threshold,
+                g.threshold.map_or("n/a".into(), crate::metrics::gate::fmt),
+                g.baseline.zip(g.delta).map_or("-".into(), |(b, d)| format!(
+                    "{} ({})",
+                    crate::metrics::gate::fmt(b),
+                    crate::metrics::gate::delta_text(d, b)
+                )),
                 esc(&g.detail)
             );
         }
@@ -114,8 +120,14 @@ fn timeline(r: &ScenarioReport) -> String {
     let thresholds: Vec<svg::Threshold> = r
         .gates
         .iter()
-        .filter(|g| g.metric.is_rate() || g.metric == MetricKey::P95ResponseLatencyMs)
-        .map(|g| svg::Threshold { label: g.gate.clone(), value: g.threshold, metric: g.metric })
+        .filter_map(|g| {
+            let (metric, value) = (g.metric?, g.threshold?);
+            (metric.is_rate() || metric == MetricKey::P95ResponseLatencyMs).then(|| svg::Threshold {
+                label: g.gate.clone(),
+                value,
+                metric,
+            })
+        })
         .collect();
     let t = svg::Timeline {
         windows: &r.windows,
@@ -211,6 +223,18 @@ pub fn render(
         );
     }
     out.push_str("</table>");
+    for (head, lines) in [
+        ("Advisory gates not met (reported only; the verdict does not count them)", super::reasons::advisory(reports)),
+        ("Against the baseline run", super::reasons::deltas(reports)),
+    ] {
+        if !lines.is_empty() {
+            let _ = write!(out, "<p>{}:</p><ul>", esc(head));
+            for l in lines {
+                let _ = write!(out, "<li>{}</li>", esc(&l));
+            }
+            out.push_str("</ul>");
+        }
+    }
     for r in reports {
         scenario(&mut out, r, hists.get(&r.name));
     }

@@ -62,9 +62,21 @@ fn x(s: &str) -> String {
 
 enum Outcome {
     Passed,
-    Failed { kind: String, message: String },
-    Error { kind: String, message: String },
-    Skipped { message: String },
+    Failed {
+        kind: String,
+        message: String,
+    },
+    Error {
+        kind: String,
+        message: String,
+    },
+    Skipped {
+        message: String,
+    },
+    /// Passed, with a note for the reader (an advisory gate not met).
+    Noted {
+        message: String,
+    },
 }
 
 struct Case {
@@ -126,10 +138,14 @@ fn cases(r: &ScenarioReport) -> Vec<Case> {
         };
         out.push(case(name, 0.0, outcome));
     }
+    // An inconclusive gate is a skipped case with its reason: neither passed nor failed. An
+    // advisory gate never fails a case: what it found is noted on a passed one.
     for g in &r.gates {
-        let outcome = match g.verdict {
-            Verdict::Pass => Outcome::Passed,
-            v => Outcome::Failed { kind: format!("gate_{}", id(&v)), message: g.detail.clone() },
+        let outcome = match (g.verdict, g.advisory) {
+            (Verdict::Pass, _) => Outcome::Passed,
+            (v, true) => Outcome::Noted { message: format!("advisory gate {}: {}", id(&v), g.detail) },
+            (Verdict::Inconclusive, false) => Outcome::Skipped { message: format!("inconclusive: {}", g.detail) },
+            (v, false) => Outcome::Failed { kind: format!("gate_{}", id(&v)), message: g.detail.clone() },
         };
         out.push(case(format!("gate {}", g.gate), 0.0, outcome));
     }
@@ -176,6 +192,9 @@ fn suite(out: &mut String, meta: &RunMeta, r: &ScenarioReport) -> (usize, usize,
         x(r.started_at.trim_end_matches('Z')),
     );
     let modes: Vec<&str> = r.failure_modes.iter().map(|m| m.id()).collect();
+    let gates = |f: fn(&crate::metrics::gate::GateVerdict) -> bool| {
+        r.gates.iter().filter(|g| f(g)).map(|g| g.gate.clone()).collect::<Vec<_>>().join("; ")
+    };
     let properties = [
         ("seed", r.seed.to_string()),
         ("target", meta.target.clone()),
@@ -184,6 +203,8 @@ fn suite(out: &mut String, meta: &RunMeta, r: &ScenarioReport) -> (usize, usize,
         ("failure_modes", modes.join(",")),
         ("file", r.file.display().to_string()),
         ("run_id", meta.run_id.clone()),
+        ("inconclusive_gates", gates(|g| !g.advisory && g.verdict == Verdict::Inconclusive)),
+        ("advisory_gates_not_met", gates(|g| g.advisory && g.verdict != Verdict::Pass)),
     ];
     out.push_str("    <properties>\n");
     for (k, v) in properties {
@@ -196,6 +217,9 @@ fn suite(out: &mut String, meta: &RunMeta, r: &ScenarioReport) -> (usize, usize,
         match &c.outcome {
             Outcome::Passed => {
                 let _ = writeln!(out, "{head}/>");
+            }
+            Outcome::Noted { message } => {
+                let _ = writeln!(out, "{head}>\n      <system-out>{}</system-out>\n    </testcase>", x(message));
             }
             Outcome::Failed { kind, message } | Outcome::Error { kind, message } => {
                 let tag = if matches!(c.outcome, Outcome::Failed { .. }) { "failure" } else { "error" };

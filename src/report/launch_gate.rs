@@ -14,7 +14,7 @@ use super::RunMeta;
 use super::state::HardStop;
 use crate::classify::FailureMode;
 use crate::drill::external::ChannelTrace;
-use crate::drill::runner::{ScenarioReport, id};
+use crate::drill::runner::{ScenarioReport, ScenarioVerdict, id};
 use crate::metrics::gate::Verdict;
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -67,7 +67,12 @@ pub struct GateRow {
     pub gate: String,
     pub verdict: Verdict,
     pub value: Option<f64>,
-    pub threshold: f64,
+    pub threshold: Option<f64>,
+    /// Judged and reported; never part of the verdict.
+    pub advisory: bool,
+    /// The baseline run's value, and this run's minus it (relative gates).
+    pub baseline: Option<f64>,
+    pub delta: Option<f64>,
     pub detail: String,
 }
 
@@ -79,6 +84,7 @@ pub struct ScenarioRow {
     pub passed: bool,
     pub skipped: bool,
     pub incomplete: bool,
+    pub verdict: ScenarioVerdict,
     pub failure_modes: Vec<FailureMode>,
     pub findings: Vec<String>,
     pub problems: Vec<crate::drill::problem::Problem>,
@@ -95,7 +101,10 @@ pub struct Summary {
     pub commit: Option<String>,
     pub strict: bool,
     pub incomplete: bool,
-    /// `pass`, `fail`, or `hard_stop`.
+    /// The run gates were compared with (`--baseline DIR`).
+    pub baseline_run_id: Option<String>,
+    /// `pass`, `fail`, `inconclusive` (every check held, some gate could not be decided: a
+    /// person decides), or `hard_stop`.
     pub status: &'static str,
     pub ingest_external_channel_fallback: Fallback,
     pub ingest_external_channel_failure_modes: FailureModes,
@@ -173,12 +182,17 @@ pub fn summary(meta: &RunMeta, reports: &[ScenarioReport], hard_stop: Option<&Ha
                 verdict: g.verdict,
                 value: g.value,
                 threshold: g.threshold,
+                advisory: g.advisory,
+                baseline: g.baseline,
+                delta: g.delta,
                 detail: g.detail.clone(),
             })
         })
         .collect();
     // A skipped scenario did not run: it neither passes nor fails the gate.
-    let all_passed = reports.iter().all(|r| r.passed || r.skipped.is_some()) && !meta.incomplete;
+    let verdicts: Vec<ScenarioVerdict> = reports.iter().map(|r| r.verdict()).collect();
+    let all_passed = verdicts.iter().all(|v| matches!(v, ScenarioVerdict::Pass | ScenarioVerdict::Skip));
+    let undecided = !verdicts.contains(&ScenarioVerdict::Fail) && verdicts.contains(&ScenarioVerdict::Inconclusive);
     Summary {
         run_id: meta.run_id.clone(),
         generated_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
@@ -188,10 +202,15 @@ pub fn summary(meta: &RunMeta, reports: &[ScenarioReport], hard_stop: Option<&Ha
         commit: meta.commit.clone(),
         strict: meta.strict,
         incomplete: meta.incomplete,
+        baseline_run_id: meta.baseline_run_id.clone(),
         status: if hard_stop.is_some_and(|h| h.paused) {
             "hard_stop"
-        } else if all_passed && failed.is_empty() {
+        } else if meta.incomplete || !failed.is_empty() {
+            "fail"
+        } else if all_passed {
             "pass"
+        } else if undecided {
+            "inconclusive"
         } else {
             "fail"
         },
@@ -215,6 +234,7 @@ pub fn summary(meta: &RunMeta, reports: &[ScenarioReport], hard_stop: Option<&Ha
                 passed: r.passed,
                 skipped: r.skipped.is_some(),
                 incomplete: r.incomplete,
+                verdict: r.verdict(),
                 failure_modes: r.failure_modes.clone(),
                 findings: r.findings.iter().map(|f| id(&f.finding)).collect(),
                 problems: r.problems.clone(),

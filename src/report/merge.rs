@@ -208,7 +208,7 @@ pub fn merge(
             r.name = name;
             // The merge's verdict is decided from the data, not copied: the gates again on the
             // trace's windows (for a shard, the same windows, so the same verdicts).
-            super::segments::redecide(&mut r);
+            super::segments::redecide(&mut r, false);
             if source.is_file() {
                 let text = std::fs::read(&source)
                     .map_err(|e| ArtifactError { path: source.clone(), message: e.to_string() })?;
@@ -244,6 +244,7 @@ pub fn merge(
         segment: None,
         selected: Vec::new(),
         missing_parts,
+        baseline_run_id: first.baseline_run_id.clone(),
     };
     Ok((meta, reports))
 }

@@ -7,6 +7,8 @@
 //! in the reports' values before any writer runs (`redact`); JSON writers mask every value once
 //! more on its way out, and no rendered text is ever rewritten.
 
+pub mod attest;
+pub mod baseline;
 pub mod evidence;
 pub mod html;
 pub mod junit;
@@ -51,7 +53,8 @@ pub struct RunMeta {
     /// The scenarios of this run, so traces left in the folder by an earlier run are not read.
     #[serde(default)]
     pub scenarios: Vec<String>,
-    /// The gateway's version or commit as the user stated it (`GATEDRILL_GATEWAY_VERSION`).
+    /// The gateway's version or commit as the user stated it (`--gateway-version`, or
+    /// `GATEDRILL_GATEWAY_VERSION`).
     #[serde(default)]
     pub gateway_version: Option<String>,
     /// The CI run this ran in (GitHub Actions' server, repository and run id).
@@ -69,11 +72,9 @@ pub struct RunMeta {
     /// A merge made with `--allow-partial`: the shards or segments that did not come back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_parts: Vec<String>,
-}
-
-/// The gateway's version as the user stated it, from `GATEDRILL_GATEWAY_VERSION`.
-pub fn gateway_version() -> Option<String> {
-    std::env::var("GATEDRILL_GATEWAY_VERSION").ok().filter(|v| !v.trim().is_empty())
+    /// The run gates were compared with (`--baseline DIR`), by run id.
+    #[serde(default)]
+    pub baseline_run_id: Option<String>,
 }
 
 /// The GitHub Actions run URL, when running there.

@@ -5,6 +5,7 @@
 
 use crate::drill::problem::Problem;
 use crate::drill::runner::ScenarioReport;
+use crate::metrics::gate::{Verdict, delta_text, fmt};
 
 /// Every reason a scenario did not pass, one line each, with decisive numbers and first actions.
 pub fn reasons(r: &ScenarioReport) -> Vec<String> {
@@ -40,5 +41,40 @@ fn raw_reasons(r: &ScenarioReport) -> Vec<String> {
     out.extend(
         r.problems.iter().filter(|p| !matches!(p, Problem::UnexpectedFailureMode { .. })).map(|p| p.to_string()),
     );
+    out
+}
+
+/// Advisory gates that did not pass, one line each (`scenario: gate: verdict (detail)`): reported
+/// everywhere, never part of a verdict.
+pub fn advisory(reports: &[ScenarioReport]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in reports {
+        for g in r.gates.iter().filter(|g| g.advisory && g.verdict != Verdict::Pass) {
+            out.push(format!("{}: gate `{}`: {} ({})", r.name, g.gate, crate::wire::id_of(&g.verdict), g.detail));
+        }
+    }
+    out.iter_mut().for_each(|s| *s = crate::report::junit::sanitize(s));
+    out
+}
+
+/// Every gate judged against a baseline run, one line each: value, baseline and delta.
+pub fn deltas(reports: &[ScenarioReport]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in reports {
+        for g in r.gates.iter().filter(|g| g.baseline.is_some()) {
+            let (Some(b), Some(d)) = (g.baseline, g.delta) else { continue };
+            out.push(format!(
+                "{}: {} = {} vs baseline {}: {}; `{}` {}",
+                r.name,
+                g.series,
+                g.value.map_or("n/a".into(), fmt),
+                fmt(b),
+                delta_text(d, b),
+                g.gate,
+                crate::wire::id_of(&g.verdict)
+            ));
+        }
+    }
+    out.iter_mut().for_each(|s| *s = crate::report::junit::sanitize(s));
     out
 }

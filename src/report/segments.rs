@@ -13,7 +13,7 @@ use crate::drill::load::LoadReport;
 use crate::drill::observe::SLO_SERIES;
 use crate::drill::problem::Problem;
 use crate::drill::runner::ScenarioReport;
-use crate::metrics::gate::{Gate, Verdict};
+use crate::metrics::gate::{Gate, GateVerdict, Verdict};
 use crate::metrics::hlog::Interval;
 use crate::metrics::slo::Window;
 use crate::metrics::{Hist, Summary, new_hist};
@@ -55,6 +55,13 @@ fn add_load(into: &mut LoadReport, l: &LoadReport) {
         (a, b) => a.or(b),
     };
     into.achieved_rate += l.achieved_rate;
+    into.planned += l.planned;
+    // A breach stopped a segment: the joined load records it (its spared requests included).
+    match (&mut into.aborted, &l.aborted) {
+        (Some(a), Some(b)) => a.spared += b.spared,
+        (None, Some(b)) => into.aborted = Some(b.clone()),
+        _ => {}
+    }
     into.rss.extend(l.rss.iter().cloned());
 }
 
@@ -93,6 +100,13 @@ pub fn combine(first: Part, others: Vec<Part>) -> ScenarioReport {
         r.evidence.extend(o.evidence);
         r.phases.extend(o.phases);
         mix.extend(o.attempt_mix);
+        for (provider, outcomes) in o.attempts {
+            let into = r.attempts.entry(provider).or_default();
+            for (outcome, n) in outcomes {
+                *into.entry(outcome).or_default() += n;
+            }
+        }
+        r.attempts_dropped += o.attempts_dropped;
         r.requests_dropped.successes += o.requests_dropped.successes;
         r.requests_dropped.failures += o.requests_dropped.failures;
         r.journal_dropped.successes += o.journal_dropped.successes;
@@ -137,30 +151,43 @@ pub fn combine(first: Part, others: Vec<Part>) -> ScenarioReport {
     }
     r.intervals = intervals.iter().filter_map(|(tag, start, len, h)| Interval::encode(tag, *start, *len, h)).collect();
     r.intervals.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.tag.cmp(&b.tag)));
-    redecide(&mut r);
+    redecide(&mut r, true);
     r
 }
 
-/// Gates evaluated again on the joined windows; the segments' own gate problems are replaced.
-pub fn redecide(r: &mut ScenarioReport) {
+/// Every gate decided again on the report's own data (`joined`: data the segments' merge just
+/// put together, else a shard's unchanged trace). The old gate problems are replaced. A gate a
+/// merge cannot decide again is inconclusive on joined data, never a pass: one recorded without
+/// its spec, or a relative gate (its baseline run is not part of a merge); on a shard's
+/// unchanged data such a gate keeps the verdict it was given on that same data.
+pub fn redecide(r: &mut ScenarioReport, joined: bool) {
     r.problems.retain(|p| !matches!(p, Problem::Gate { .. }));
     let mut seen = std::collections::BTreeSet::new();
     r.problems.retain(|p| seen.insert(p.to_string()));
-    let gates: Vec<Result<Gate, String>> = r.gates.iter().map(|g| g.gate.parse::<Gate>()).collect();
-    r.gates = gates
-        .into_iter()
-        .zip(std::mem::take(&mut r.gates))
-        .map(|(parsed, old)| match parsed {
-            Ok(g) => g.evaluate(&r.windows, &r.totals),
-            // A gate the merge cannot read again cannot be decided: never a pass.
-            Err(e) => crate::metrics::gate::GateVerdict {
+    let old = std::mem::take(&mut r.gates);
+    let mut gates = Vec::with_capacity(old.len());
+    for v in old {
+        let gate = v.spec.clone().map(Gate::try_from);
+        gates.push(match gate {
+            Some(Ok(g)) if !g.relative() => g.evaluate(&r.source(), Err("a merge has no baseline run")),
+            _ if !joined => v,
+            Some(Ok(_)) => GateVerdict {
                 verdict: Verdict::Inconclusive,
-                detail: format!("could not be re-decided on the joined data: {e}"),
-                ..old
+                detail: "a relative gate is decided per run against its baseline; joined segments have none".into(),
+                ..v
             },
-        })
-        .collect();
-    for g in r.gates.iter().filter(|g| g.verdict != Verdict::Pass) {
+            Some(Err(e)) => {
+                GateVerdict { verdict: Verdict::Inconclusive, detail: format!("not decided again: {e}"), ..v }
+            }
+            None => GateVerdict {
+                verdict: Verdict::Inconclusive,
+                detail: "recorded without its spec: cannot be decided again on the joined data".into(),
+                ..v
+            },
+        });
+    }
+    r.gates = gates;
+    for g in r.gates.iter().filter(|g| g.verdict != Verdict::Pass && !g.advisory) {
         r.problems.push(Problem::Gate { gate: g.gate.clone(), verdict: g.verdict, detail: g.detail.clone() });
     }
     r.passed = r.steps.iter().all(|s| s.passed) && r.problems.is_empty() && r.skipped.is_none();

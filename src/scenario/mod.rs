@@ -4,6 +4,7 @@
 //! of the committed JSON Schema (`scenarios/scenario.schema.json`); validation that the types
 //! cannot express runs at load, so every problem is reported with file, line and column.
 
+pub mod abort;
 pub mod steps;
 
 use std::collections::BTreeMap;
@@ -72,25 +73,14 @@ pub struct Scenario {
     /// Length of an SLO window (time-compressed drills use short ones).
     #[serde(default = "default_window")]
     pub window: Dur,
-    /// Gate expressions, e.g. `p95_response_latency_ms < 1500`,
-    /// `model_fallback_rate <= 0.2 for 2 consecutive windows`, `error_rate < 1%`.
+    /// Gates: expressions such as `p95_response_latency_ms < 1500`, `error_rate < 1%`,
+    /// `model_fallback_rate <= 0.2 for 2 consecutive windows`, `failover_overhead.p95_ms < 300`,
+    /// `p95_response_latency_ms <= baseline * 1.2`; or tables with the expression under `gate`
+    /// and window rules (`failure_limit`, `fail_after`, `pass_after`, `min_samples`,
+    /// `min_window_samples`) and `advisory`.
     #[serde(default)]
-    #[schemars(with = "Vec<GateExpr>")]
     pub gates: Vec<Gate>,
 }
-
-/// `<metric> <op> <number>[%] [for <N> consecutive windows]`; metrics: tool_success_rate,
-/// model_fallback_rate, p95_response_latency_ms, cost_per_successful_task_usd, escalation_rate,
-/// error_rate.
-#[derive(JsonSchema)]
-#[schemars(transparent)]
-#[allow(dead_code)]
-struct GateExpr(
-    #[schemars(regex(
-        pattern = r"^\s*(tool_success_rate|model_fallback_rate|p95_response_latency_ms|cost_per_successful_task_usd|escalation_rate|error_rate)\s+(<|<=|>|>=|==)\s+[0-9.eE+-]+%?(\s+for\s+[1-9][0-9]*\s+consecutive\s+windows?)?\s*$"
-    ))]
-    String,
-);
 
 fn default_window() -> Dur {
     Dur::from_millis(1000)
@@ -183,6 +173,9 @@ pub fn check(path: &Path) -> Result<Loaded, Vec<InputError>> {
             for (key, message) in fleet_names(&scenario, &fleet) {
                 problems.push(locate(path, key, problem(message)));
             }
+            for message in unknown_series(&scenario, &fleet) {
+                problems.push(locate(path, "gates", problem(message)));
+            }
         }
         Err(e) => problems.push(e),
     }
@@ -235,6 +228,32 @@ fn fleet_names(s: &Scenario, fleet: &crate::mock::config::FleetConfig) -> Vec<(&
         }
     }
     out
+}
+
+/// Gates on a histogram or attempt series the scenario never records: each named, with the list
+/// of the series it does record.
+fn unknown_series(s: &Scenario, fleet: &crate::mock::config::FleetConfig) -> Vec<String> {
+    let providers: Vec<&str> = fleet.providers.iter().map(|p| p.name.as_str()).collect();
+    let steps: Vec<(usize, &str, bool)> =
+        s.steps.iter().enumerate().map(|(i, st)| (i, st.kind(), matches!(st, Step::Load { .. }))).collect();
+    let known = crate::metrics::series::known_tags(&providers, &steps);
+    s.gates
+        .iter()
+        .filter_map(|g| {
+            let tag = g.series.tag()?;
+            (!known.contains(&tag)).then(|| {
+                format!(
+                    "gates: `{}`: unknown series {:?}; this scenario records {}, {}, and the histograms and attempts {} (a histogram takes .<stat>: {}; attempts take .<outcome>_rate, .failed_rate or .count)",
+                    g.spec.gate,
+                    g.series.id(),
+                    crate::metrics::slo::MetricKey::ALL.iter().map(|k| k.id()).collect::<Vec<_>>().join(", "),
+                    crate::metrics::series::CONDUCT_FINDINGS,
+                    known.join(", "),
+                    crate::metrics::series::LATENCY_STATS.join(", ")
+                )
+            })
+        })
+        .collect()
 }
 
 /// Points an error found after parsing at the line where `key` is written.

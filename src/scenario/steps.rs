@@ -104,6 +104,10 @@ pub enum Step {
         connections: Option<u32>,
         #[serde(default)]
         expect: LoadExpect,
+        /// Stop early when a gate on this load's tasks is clearly breached (after `grace`, with
+        /// at least `min_samples`): `{ gate = "error_rate < 50%", grace = "500ms", min_samples = 20 }`.
+        #[serde(default)]
+        abort_on_breach: Option<super::abort::AbortOnBreach>,
     },
     /// Adds or clears fault rules mid-scenario (a phase change).
     Faults {
@@ -354,7 +358,7 @@ impl Step {
                 }
                 Ok(())
             }
-            Step::Load { against: _, role, concurrency, count, rate, duration, connections, expect } => {
+            Step::Load { against: _, role, concurrency, count, rate, duration, connections, expect, .. } => {
                 if connections.is_some_and(|c| c == 0 || c > MAX_CONCURRENCY) {
                     return Err(format!("connections must be 1..={MAX_CONCURRENCY}"));
                 }

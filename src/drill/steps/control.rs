@@ -14,12 +14,31 @@ use crate::wire::sessions::SessionsList;
 
 /// Load against an endpoint (validation guarantees a complete, bounded shape).
 pub async fn load(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, step: &Step) {
-    let Step::Load { against, role, concurrency, count, rate, duration, connections, expect } = step else { return };
+    let Step::Load { against, role, concurrency, count, rate, duration, connections, expect, abort_on_breach } = step
+    else {
+        return;
+    };
     if !ctx.target.load_allowed {
         return out.push(check("load allowed", false, "loopback target or --allow-load", "non-loopback target"));
     }
     let shape = Shape::from_step(*concurrency, *count, *rate, duration.map(|d| d.0), *connections);
-    let report = load::run(ctx, *against, role.as_deref().unwrap_or("author"), shape).await;
+    let report = load::run(ctx, *against, role.as_deref().unwrap_or("author"), shape, abort_on_breach.as_ref()).await;
+    if let Some(rule) = abort_on_breach {
+        let actual = match &report.aborted {
+            None => "held".to_string(),
+            Some(a) => format!(
+                "breached at {:.0} ms: {} over {} sample(s); stopped early, {} of {} planned request(s) spared",
+                a.at_ms,
+                crate::metrics::gate::fmt(a.value),
+                a.samples,
+                a.spared,
+                report.planned
+            ),
+        };
+        let expected =
+            format!("`{}` to hold after {} (at least {} samples)", rule.gate.label(), rule.grace, rule.min_samples);
+        out.push(check("abort on breach", report.aborted.is_none(), expected, actual));
+    }
     if let Some(max) = expect.max_error_rate {
         let rate = report.error_rate();
         out.push(check(
