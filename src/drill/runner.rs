@@ -130,6 +130,9 @@ pub struct ScenarioReport {
     pub totals: Window,
     pub phases: Vec<Phase>,
     pub evidence: Vec<EvidenceItem>,
+    /// What each `watch` step decided: every rule's verdict over the series.
+    #[serde(default)]
+    pub watch: Vec<crate::watch::WatchReport>,
     pub requests: Vec<RequestRecord>,
     pub requests_dropped: Dropped,
     /// The providers' journal: failures up to a cap, successes sampled.
@@ -182,6 +185,7 @@ impl ScenarioReport {
             totals: Window::default(),
             phases: Vec::new(),
             evidence: Vec::new(),
+            watch: Vec::new(),
             requests: Vec::new(),
             requests_dropped: Dropped::default(),
             journal: Vec::new(),
@@ -199,8 +203,10 @@ fn needs_mocks(loaded: &Loaded) -> bool {
 }
 
 /// How long a step may take: its own wait plus the scenario's step deadline.
-fn step_deadline(step: &Step, base: Duration) -> Duration {
+fn step_deadline(step: &Step, base: Duration, scale: f64) -> Duration {
     match step {
+        // A watch: its duration in drill time, then one more round.
+        Step::Watch { duration, .. } => crate::scenario::scaled(duration.0, scale).saturating_add(base),
         Step::WaitUntil { deadline, .. } => deadline.0.saturating_add(base),
         Step::Sleep { duration } => duration.0.saturating_add(base),
         Step::Load { duration: Some(d), .. } => d.0.saturating_add(base),
@@ -297,6 +303,10 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         phases: Vec::new(),
         evidence: Vec::new(),
         progress: progress.clone(),
+        time_scale: s.scale(),
+        watches: Vec::new(),
+        known_sessions: Vec::new(),
+        probe_sessions: Default::default(),
     };
     for (index, step) in s.steps.iter().enumerate() {
         if opts.cancel.is_cancelled() {
@@ -318,7 +328,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
             });
             continue;
         }
-        let limit = step_deadline(step, s.step_deadline.0);
+        let limit = step_deadline(step, s.step_deadline.0, s.scale());
         // Exchanges end a little before the step's own deadline, so the step records them.
         let now = tokio::time::Instant::now();
         ctx.until = now.checked_add(limit.mul_f64(0.95)).unwrap_or(now);
@@ -375,6 +385,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let missing = unobserved_channels(loaded, &channels);
     channels.extend(missing);
     report.phases.extend(ctx.phases.drain(..).map(|(t_ms, change)| Phase { t_ms, change }));
+    report.watch = std::mem::take(&mut ctx.watches);
     report.evidence =
         ctx.evidence.drain(..).map(|(kind, what, payload)| EvidenceItem { kind, what, payload }).collect();
     let cooldown_ms = running.cooldown_ms;

@@ -120,6 +120,31 @@ pub enum Step {
     Sleep {
         duration: Dur,
     },
+    /// Polls the runbook's probes (health, a dry-run per critical role, runtime health, the
+    /// active sessions, and orchestrate when asked) every `every` for `duration`, and decides
+    /// each degraded rule over the whole series. Durations are runbook time, turned into drill
+    /// time by the scenario's `time_scale`.
+    Watch {
+        duration: Dur,
+        every: Dur,
+        /// The rules to decide (default: every runbook rule; `orchestrate_503` only with
+        /// `orchestrate`).
+        #[serde(default)]
+        rules: Vec<crate::watch::RuleSpec>,
+        /// Probe orchestration each round (the session it opens is closed at once).
+        #[serde(default)]
+        orchestrate: bool,
+        #[serde(default)]
+        expect: WatchExpect,
+    },
+}
+
+/// The rules a watch expects to trip; every other rule it decides must stay clear.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchExpect {
+    #[serde(default)]
+    pub tripped: Vec<crate::watch::RuleId>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -276,12 +301,50 @@ impl Step {
             Step::Faults { .. } => "faults",
             Step::WaitUntil { .. } => "wait_until",
             Step::Sleep { .. } => "sleep",
+            Step::Watch { .. } => "watch",
         }
     }
 
     /// Whether the step only reads (allowed against any target) or puts load or faults on it.
     pub fn is_probe(&self) -> bool {
         !matches!(self, Step::Load { .. } | Step::Faults { .. })
+    }
+
+    /// The rules a watch step decides, in runbook time.
+    pub fn watch_rules(&self) -> Vec<crate::watch::RuleSpec> {
+        use crate::watch::{RuleId, RuleSpec};
+        let Step::Watch { rules, orchestrate, .. } = self else { return Vec::new() };
+        if !rules.is_empty() {
+            return rules.clone();
+        }
+        RuleId::ALL.into_iter().filter(|r| *orchestrate || *r != RuleId::Orchestrate503).map(RuleSpec::of).collect()
+    }
+
+    /// Checks a watch step in drill time: bounded duration and rounds, rules named once and
+    /// well formed, expectations about rules it decides.
+    pub fn validate_watch(&self, scale: f64) -> Result<(), String> {
+        let Step::Watch { duration, every, expect, .. } = self else { return Ok(()) };
+        let (d, e) = (crate::scenario::scaled(duration.0, scale), crate::scenario::scaled(every.0, scale));
+        at_most("duration (in drill time)", &Dur(d), MAX_WAIT)?;
+        if e < std::time::Duration::from_millis(5) || e > d {
+            return Err(format!("every: {} in drill time must be within 5ms..=duration ({})", Dur(e), Dur(d)));
+        }
+        if d.as_secs_f64() / e.as_secs_f64() > crate::watch::poll::MAX_ROUNDS as f64 {
+            return Err(format!("duration / every is over {} rounds", crate::watch::poll::MAX_ROUNDS));
+        }
+        let rules = self.watch_rules();
+        for (i, r) in rules.iter().enumerate() {
+            r.validate()?;
+            if rules[..i].iter().any(|o| o.rule == r.rule) {
+                return Err(format!("rules: {} is named twice", r.rule.id()));
+            }
+        }
+        for t in &expect.tripped {
+            if !rules.iter().any(|r| r.rule == *t) {
+                return Err(format!("expect.tripped: {} is not among the rules decided", t.id()));
+            }
+        }
+        Ok(())
     }
 
     /// Checks a step beyond what its type says (fixtures exist, roles are known, loads bounded).

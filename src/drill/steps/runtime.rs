@@ -184,6 +184,7 @@ pub async fn orchestrate(
     ctx.obs.task(TaskOutcome { ok, latency: seen.latency, ..Default::default() });
     let error_code = seen.parse::<ErrorBody>().ok().map(|e| e.error.code);
     let answer = seen.parse::<OrchestrateAnswer>().ok();
+    ctx.saw_active(answer.as_ref().and_then(|a| a.session.as_ref()).map(|s| s.id.as_str()));
     let signal = Signal {
         task_failed: Some(!ok),
         error_code: error_code.clone(),
