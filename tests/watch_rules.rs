@@ -79,3 +79,46 @@ async fn orchestrate_503_trips_when_repeated_and_probes_leave_nothing() {
     // Even with no idle allowance, the watch's own orchestration sessions never count as stale.
     assert_eq!(verdict(&r, RuleId::StaleActiveSessions).outcome, RuleOutcome::Clear);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_that_loses_sessions_is_caught_and_one_that_keeps_them_is_not() {
+    let r = run("memory_restart_loses_sessions").await;
+    let v = verdict(&r, RuleId::SessionNotFound);
+    assert_eq!(v.outcome, RuleOutcome::Tripped);
+    assert!(v.values.iter().all(|x| x.held && x.value.is_some_and(|n| n > 0)), "{v:#?}");
+    assert!(r.phases.iter().any(|p| p.change.starts_with("gateway restarted")), "{:?}", r.phases);
+    let v = verdict(&run("sqlite_restart_keeps_sessions").await, RuleId::SessionNotFound);
+    assert_eq!(v.outcome, RuleOutcome::Clear);
+    assert!(v.values.iter().all(|x| x.value == Some(0)), "{v:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_at_a_url_is_not_restarted_and_that_is_no_pass() {
+    let loaded = gatedrill::scenario::load(Path::new("tests/data/watch/memory_restart_loses_sessions.toml")).unwrap();
+    let opts = RunOptions {
+        target: TargetSpec::Url("http://127.0.0.1:9".into()),
+        seed: None,
+        out: std::env::temp_dir().join(format!("gatedrill-watch-url-{}", std::process::id())),
+        allow_load: false,
+        cancel: Default::default(),
+        secrets: Default::default(),
+        progress: gatedrill::drill::progress::Progress::hidden(),
+    };
+    let r = run_scenario(&loaded, &opts).await;
+    assert_eq!(r.verdict(), gatedrill::drill::runner::ScenarioVerdict::Skip);
+    assert!(!r.passed && r.skipped.as_deref().is_some_and(|s| s.contains("restarts the gateway")), "{:?}", r.skipped);
+}
+
+#[test]
+fn a_spawned_gateway_is_redeployed_with_the_corrected_flag() {
+    // Runbook C against `cmd:`: the process is stopped and spawned again with the new variable.
+    let cmd = format!("cmd:{} gateway serve --bind 127.0.0.1:$GATEDRILL_GATEWAY_PORT", env!("CARGO_BIN_EXE_gatedrill"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+        .args(["run", "scenarios/orchestration_fixed_redeploy.toml", "--target", &cmd, "--out"])
+        .arg(std::env::temp_dir().join(format!("gatedrill-watch-cmd-{}", std::process::id())))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 passed, 0 failed"), "{text}");
+}

@@ -199,7 +199,8 @@ impl ScenarioReport {
 }
 
 fn needs_mocks(loaded: &Loaded) -> bool {
-    !loaded.scenario.faults.is_empty() || loaded.scenario.steps.iter().any(|s| matches!(s, Step::Faults { .. }))
+    !loaded.scenario.faults.is_empty()
+        || loaded.scenario.steps.iter().any(|s| matches!(s, Step::Faults { .. }) || s.controls_gateway())
 }
 
 /// How long a step may take: its own wait plus the scenario's step deadline.
@@ -229,7 +230,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let mut report = ScenarioReport::new(loaded, opts, seed);
     if !opts.target.uses_mocks() && needs_mocks(loaded) {
         report.skipped =
-            Some("injects provider faults, which needs a target wired to gatedrill's mocks (embedded or cmd:)".into());
+            Some("injects provider faults or restarts the gateway or breaks its store, which needs a target gatedrill runs (embedded or cmd:)".into());
         // Skipped is not passed: the drill did not happen.
         report.passed = false;
         report.channels = unobserved_channels(loaded, &[]);
@@ -259,16 +260,15 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         None
     };
     let work_dir = opts.out.join(&s.name);
-    let mut running =
-        match target::start(&opts.target, fleet.as_ref(), &s.gateway.env, opts.allow_load, &work_dir).await {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(f) = fleet {
-                    f.shutdown().await;
-                }
-                return fail(report, loaded, started, e.to_string());
+    let mut running = match target::start(&opts.target, fleet.as_ref(), &s.gateway, opts.allow_load, &work_dir).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(f) = fleet {
+                f.shutdown().await;
             }
-        };
+            return fail(report, loaded, started, e.to_string());
+        }
+    };
     if let Ok(mut known) = opts.secrets.lock() {
         known.extend(&running.secrets);
     }
@@ -287,7 +287,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         report.phases.push(Phase { t_ms: 0.0, change: format!("fault rules loaded at start: {}", ids.join(", ")) });
     }
     let mut ctx = StepCtx {
-        target: &running,
+        target: &mut running,
         fleet: fleet.as_ref(),
         ex,
         scenario_path: &loaded.path,
@@ -388,8 +388,8 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     report.watch = std::mem::take(&mut ctx.watches);
     report.evidence =
         ctx.evidence.drain(..).map(|(kind, what, payload)| EvidenceItem { kind, what, payload }).collect();
-    let cooldown_ms = running.cooldown_ms;
     drop(ctx);
+    let cooldown_ms = running.cooldown_ms;
     if running.harness_errors() > 0 {
         report
             .problems

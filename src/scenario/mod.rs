@@ -140,6 +140,18 @@ fn default_step_deadline() -> Dur {
 pub struct GatewaySetup {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Where the embedded gateway keeps sessions: `memory` (lost on a restart) or `sqlite` (a
+    /// file in the scenario's output folder, kept across a `gateway_restart`).
+    #[serde(default)]
+    pub store: GatewayStore,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayStore {
+    #[default]
+    Memory,
+    Sqlite,
 }
 
 /// The outcome a scenario expects. Listed failure modes and findings must appear; any other

@@ -15,8 +15,11 @@ use crate::wire::runtime::{HealthState, ReportedCode};
 pub enum Step {
     /// `GET /health` answers 200.
     Health {},
-    /// `GET /ready` answers 200.
-    Ready {},
+    /// `GET /ready` answers 200 (or the status expected: 503 while the store is down).
+    Ready {
+        #[serde(default)]
+        expect: StatusExpect,
+    },
     /// `GET /api/admin/ai-runtime/health`, with expectations on its summary.
     RuntimeHealth {
         #[serde(default)]
@@ -120,6 +123,25 @@ pub enum Step {
     Sleep {
         duration: Dur,
     },
+    /// Restarts (redeploys) the gateway gatedrill runs, embedded or `cmd:`, on the same address,
+    /// with its variables changed: the playbooks' "redeploy" (runbook A step 3, runbook C step
+    /// 2). Waits until `/ready` answers 200 again.
+    GatewayRestart {
+        /// Variables to set, e.g. `AGENT_ORCHESTRATION_ENABLED = "true"`.
+        #[serde(default)]
+        set: std::collections::BTreeMap<String, String>,
+        /// Providers to remove from every `AI_*_MODEL_CHAIN` (an unhealthy provider dropped).
+        #[serde(default)]
+        remove_from_chains: Vec<String>,
+    },
+    /// Makes the embedded reference gateway's session store fail (runbook B step 5): writes
+    /// refused, the store read-only, or every store call slow; `none` repairs it.
+    StoreFault {
+        fault: StoreFaultKind,
+        /// How slow each store call is (`slow` only).
+        #[serde(default)]
+        delay: Option<Dur>,
+    },
     /// Polls the runbook's probes (health, a dry-run per critical role, runtime health, the
     /// active sessions, and orchestrate when asked) every `every` for `duration`, and decides
     /// each degraded rule over the whole series. Durations are runbook time, turned into drill
@@ -138,6 +160,8 @@ pub enum Step {
         expect: WatchExpect,
     },
 }
+
+pub use crate::gateway::faults::StoreFaultKind;
 
 /// The rules a watch expects to trip; every other rule it decides must stay clear.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -183,6 +207,10 @@ pub struct StatusExpect {
     pub status: Option<u16>,
     #[serde(default)]
     pub code: Option<String>,
+    /// Orchestrate: after a 201, the session's summary shows at least this many events (runbook
+    /// C: "session status transitions and events are visible in gateway endpoints").
+    #[serde(default)]
+    pub session_events_min: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -190,6 +218,9 @@ pub struct StatusExpect {
 pub struct IngestExpect {
     #[serde(default)]
     pub status: Option<u16>,
+    /// The error answer's `error.code` (e.g. `AGENT_GATEWAY_STORE_UNAVAILABLE`).
+    #[serde(default)]
+    pub code: Option<String>,
     #[serde(default)]
     pub applied: Option<bool>,
     #[serde(default)]
@@ -284,7 +315,7 @@ impl Step {
     pub fn kind(&self) -> &'static str {
         match self {
             Step::Health {} => "health",
-            Step::Ready {} => "ready",
+            Step::Ready { .. } => "ready",
             Step::RuntimeHealth { .. } => "runtime_health",
             Step::Profiles {} => "profiles",
             Step::DryRun { .. } => "dry_run",
@@ -302,12 +333,19 @@ impl Step {
             Step::WaitUntil { .. } => "wait_until",
             Step::Sleep { .. } => "sleep",
             Step::Watch { .. } => "watch",
+            Step::GatewayRestart { .. } => "gateway_restart",
+            Step::StoreFault { .. } => "store_fault",
         }
     }
 
     /// Whether the step only reads (allowed against any target) or puts load or faults on it.
     pub fn is_probe(&self) -> bool {
-        !matches!(self, Step::Load { .. } | Step::Faults { .. })
+        !matches!(self, Step::Load { .. } | Step::Faults { .. } | Step::GatewayRestart { .. } | Step::StoreFault { .. })
+    }
+
+    /// Acts on the gateway itself (restart, store): needs a target gatedrill runs.
+    pub fn controls_gateway(&self) -> bool {
+        matches!(self, Step::GatewayRestart { .. } | Step::StoreFault { .. })
     }
 
     /// The rules a watch step decides, in runbook time.
@@ -379,6 +417,16 @@ impl Step {
                 Ok(())
             }
             Step::Sleep { duration } => at_most("duration", duration, MAX_WAIT),
+            Step::StoreFault { fault, delay } => match (fault, delay) {
+                (StoreFaultKind::Slow, Some(d)) => at_most("delay", d, std::time::Duration::from_secs(30)),
+                (StoreFaultKind::Slow, None) => Err("delay: required for a slow store".into()),
+                (_, Some(_)) => Err("delay: applies to a slow store only".into()),
+                _ => Ok(()),
+            },
+            Step::GatewayRestart { set, .. } => match set.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
+                Some(k) => Err(format!("set: {k:?} is not a variable name")),
+                None => Ok(()),
+            },
             Step::WaitUntil { deadline, .. } => at_most("deadline", deadline, MAX_WAIT),
             Step::SessionCompact { keep_recent } if *keep_recent > MAX_KEEP_RECENT => {
                 Err(format!("keep_recent: {keep_recent} is over the ceiling of {MAX_KEEP_RECENT}"))

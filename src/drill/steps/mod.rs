@@ -68,7 +68,7 @@ pub enum EvidenceKind {
 
 /// What steps share during one scenario.
 pub struct StepCtx<'a> {
-    pub target: &'a Running,
+    pub target: &'a mut Running,
     pub fleet: Option<&'a ProviderFleet>,
     pub ex: Exchanger,
     pub scenario_path: &'a Path,
@@ -205,8 +205,10 @@ pub(crate) fn parsed<T: serde::de::DeserializeOwned>(out: &mut Vec<Check>, what:
 pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
     let mut out = Vec::new();
     match step {
-        Step::Health {} => runtime::health(ctx, &mut out, crate::wire::paths::HEALTH).await,
-        Step::Ready {} => runtime::health(ctx, &mut out, crate::wire::paths::READY).await,
+        Step::Health {} => runtime::health(ctx, &mut out, crate::wire::paths::HEALTH, 200).await,
+        Step::Ready { expect } => {
+            runtime::health(ctx, &mut out, crate::wire::paths::READY, expect.status.unwrap_or(200)).await
+        }
         Step::RuntimeHealth { expect } => runtime::runtime_health(ctx, &mut out, expect).await,
         Step::Profiles {} => runtime::profiles(ctx, &mut out).await,
         Step::DryRun { role, prompt, prompt_repeat, timeout, expect } => {
@@ -230,6 +232,10 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
         Step::WaitUntil { condition, deadline } => control::wait_until(ctx, &mut out, condition, deadline.0).await,
         Step::Sleep { duration } => tokio::time::sleep(duration.0).await,
         Step::Watch { .. } => watch::run(ctx, &mut out, step).await,
+        Step::GatewayRestart { set, remove_from_chains } => {
+            control::gateway_restart(ctx, &mut out, set, remove_from_chains).await
+        }
+        Step::StoreFault { fault, delay } => control::store_fault(ctx, &mut out, *fault, delay.map(|d| d.0)),
     }
     out
 }

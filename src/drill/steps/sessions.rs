@@ -52,6 +52,10 @@ pub async fn ingest(
         signal: None,
     });
     status_check(out, expect.status.unwrap_or(201), &seen);
+    if let Some(want) = &expect.code {
+        let code = seen.parse::<crate::wire::ErrorBody>().ok().map(|e| e.error.code);
+        expect_eq(out, "error.code", Some(want), code.as_ref());
+    }
     // A complete 201 is always read: an answer not in the runbook's shape is a failed check.
     let answer = if seen.is(201) { parsed::<IngestAnswer>(out, "ingest", &seen) } else { None };
     ctx.saw_active(answer.as_ref().and_then(|a| a.session_id.as_deref()));
