@@ -133,6 +133,9 @@ pub struct ScenarioReport {
     /// What each `watch` step decided: every rule's verdict over the series.
     #[serde(default)]
     pub watch: Vec<crate::watch::WatchReport>,
+    /// How bad what was measured would be in production (P0..P3, and the AgentOS SEV level).
+    #[serde(default)]
+    pub severity: crate::report::severity::Severity,
     pub requests: Vec<RequestRecord>,
     pub requests_dropped: Dropped,
     /// The providers' journal: failures up to a cap, successes sampled.
@@ -186,6 +189,7 @@ impl ScenarioReport {
             phases: Vec::new(),
             evidence: Vec::new(),
             watch: Vec::new(),
+            severity: Default::default(),
             requests: Vec::new(),
             requests_dropped: Dropped::default(),
             journal: Vec::new(),
@@ -453,6 +457,9 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     }
     (report.latency, report.intervals, report.windows, report.totals) = (o.latency, o.intervals, o.windows, o.totals);
     (report.requests, report.requests_dropped) = (o.requests, o.dropped);
+    let down = crate::report::severity::providers_down(&report.journal);
+    let runbook_minutes = report.duration_ms.max(ms(started.elapsed())) / 60_000.0 * s.scale();
+    report.severity = crate::report::severity::assess(&report.totals, &report.windows, down, runbook_minutes);
     (report.journal, report.journal_dropped) = sample_journal(std::mem::take(&mut report.journal));
     report.channels = channels;
     report.failure_modes = modes.into_iter().collect();

@@ -394,7 +394,9 @@ pub fn render(meta: &RunMeta, reports: &[ScenarioReport]) -> String {
 pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## gatedrill run `{}`: {}\n", meta.run_id, s.status);
-    out.push_str("| scenario | playbook | verdict | failure modes | findings |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "| scenario | playbook | verdict | severity | failure modes | findings |\n|---|---|---|---|---|---|\n",
+    );
     for r in reports {
         let verdict = match r.verdict() {
             ScenarioVerdict::Fail => "**FAIL**",
@@ -402,9 +404,14 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
         };
         let modes: Vec<&str> = r.failure_modes.iter().map(|m| m.id()).collect();
         let findings: BTreeSet<String> = r.findings.iter().map(|f| id(&f.finding)).collect();
+        let severity = match (r.severity.priority, r.severity.agent_sev) {
+            (Some(p), Some(s)) => format!("{} / {}", id(&p), id(&s)),
+            (Some(p), None) => id(&p),
+            _ => "-".into(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {verdict} | {} | {} |",
+            "| {} | {} | {verdict} | {severity} | {} | {} |",
             r.name,
             id(&r.playbook),
             modes.join(", "),

@@ -14,6 +14,7 @@ pub mod launch_gate;
 pub mod merge;
 pub mod reasons;
 pub mod redact;
+pub mod severity;
 pub mod state;
 pub mod svg;
 

@@ -26,7 +26,15 @@ impl Prober for Recorded<'_, '_> {
         let auth = if endpoint == Endpoint::Health { Auth::None } else { Auth::Admin };
         let name = method.to_string();
         let seen = self.0.send(method, path, body, auth).await;
-        let ok = seen.is_success();
+        let mut ok = seen.is_success();
+        if endpoint == Endpoint::DryRun {
+            // The watch's dry-runs are tasks like any other: they count in the error rate.
+            let answer = seen.parse::<crate::wire::runtime::DryRunAnswer>().ok();
+            let role = body.and_then(|b| b["role"].as_str()).unwrap_or_default();
+            let task = super::dry_run_task(role, &seen, answer.as_ref());
+            ok = task.ok;
+            self.0.obs.task(task);
+        }
         self.0.record(Exchanged { endpoint, method: &name, path, seen: &seen, ok, keep_body: false, signal: None });
         seen
     }
