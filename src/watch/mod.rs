@@ -3,6 +3,7 @@
 //! runbook's probes ([`poll`]). A scenario's `watch` step runs them in compressed time
 //! (`time_scale`); `gatedrill watch` runs them at their real durations against a live gateway.
 
+pub mod command;
 pub mod poll;
 pub mod rules;
 

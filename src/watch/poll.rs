@@ -42,6 +42,11 @@ pub trait Prober {
     ) -> impl std::future::Future<Output = Observed>;
 }
 
+/// The credential a watch probe carries: none on `/health`, the admin token elsewhere.
+pub fn auth_for(endpoint: Endpoint) -> crate::drill::exchange::Auth<'static> {
+    if endpoint == Endpoint::Health { crate::drill::exchange::Auth::None } else { crate::drill::exchange::Auth::Admin }
+}
+
 /// What to watch.
 #[derive(Clone, Debug)]
 pub struct Plan {

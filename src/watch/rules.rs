@@ -227,7 +227,11 @@ pub enum RuleOutcome {
     Tripped,
     /// Never held long enough.
     Clear,
-    /// No round observed it (the watch was cut short): counts against the gateway.
+    /// Holding when the watch ended, not yet for its whole duration: undecided, and counted
+    /// against the gateway (the watch cannot say the condition would have cleared).
+    Holding,
+    /// No round observed it (the watch was cut short, or no probe got a usable answer) and it
+    /// did not hold long enough to trip: counts against the gateway.
     Unobserved,
 }
 
@@ -396,10 +400,12 @@ impl Tracker {
         RuleVerdict {
             rule: self.rule.id,
             condition: self.rule.condition(),
-            outcome: match (self.tripped, self.observations) {
-                (Some(_), _) => RuleOutcome::Tripped,
-                (None, 0) => RuleOutcome::Unobserved,
-                (None, _) => RuleOutcome::Clear,
+            // Clear only on what was seen: a rule every round failed to observe is no pass.
+            outcome: match self.tripped {
+                Some(_) => RuleOutcome::Tripped,
+                None if self.observations == self.unobserved => RuleOutcome::Unobserved,
+                None if self.since.is_some() => RuleOutcome::Holding,
+                None => RuleOutcome::Clear,
             },
             since_ms: since.map(ms),
             tripped_at_ms: self.tripped.map(|(_, at)| ms(at)),

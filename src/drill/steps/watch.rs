@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::{Check, StepCtx, check};
-use crate::drill::exchange::{Auth, Observed};
+use crate::drill::exchange::Observed;
 use crate::drill::observe::{Endpoint, Exchanged};
 use crate::scenario::{Step, scaled};
 use crate::watch::{Plan, Prober, RuleOutcome, Watch};
@@ -23,9 +23,8 @@ impl Prober for Recorded<'_, '_> {
         path: &str,
         body: Option<&Value>,
     ) -> Observed {
-        let auth = if endpoint == Endpoint::Health { Auth::None } else { Auth::Admin };
         let name = method.to_string();
-        let seen = self.0.send(method, path, body, auth).await;
+        let seen = self.0.send(method, path, body, crate::watch::poll::auth_for(endpoint)).await;
         let mut ok = seen.is_success();
         if endpoint == Endpoint::DryRun {
             // The watch's dry-runs are tasks like any other: they count in the error rate.
@@ -83,10 +82,17 @@ pub async fn run(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, step: &Step) {
                 v.observations,
                 v.values.last().map_or("-", |x| x.detail.as_str())
             ),
+            RuleOutcome::Holding => format!(
+                "still holding at the end, since {:.0} ms, not yet for its duration; last: {}",
+                v.since_ms.unwrap_or_default(),
+                v.values.last().map_or("-", |x| x.detail.as_str())
+            ),
             RuleOutcome::Unobserved => "never observed".into(),
         };
-        // A rule nobody observed is never what a scenario expects.
-        let passed = v.outcome != RuleOutcome::Unobserved && want == tripped;
+        // A rule nobody observed, or one still holding when the watch ended, is undecided: never
+        // what a scenario expects.
+        let decided = matches!(v.outcome, RuleOutcome::Tripped | RuleOutcome::Clear);
+        let passed = decided && want == tripped;
         let expected = if want { format!("tripped: {}", v.condition) } else { format!("clear: {}", v.condition) };
         out.push(check(v.rule.id(), passed, expected, seen));
     }

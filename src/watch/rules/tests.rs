@@ -42,6 +42,10 @@ async fn a_break_in_the_condition_restarts_its_clock() {
     // Blocked for 4 minutes, clear once, blocked for 3 more: never 5 minutes in a row.
     minutes(&mut t, 10, |i, o| o.health = health(u64::from(i != 5), 0, 3)).await;
     let v = t.verdict();
+    // Still blocked when the watch ended: undecided, not clear.
+    assert_eq!(v.outcome, RuleOutcome::Holding);
+    minutes(&mut t, 1, |_, o| o.health = health(0, 0, 3)).await;
+    let v = t.verdict();
     assert_eq!(v.outcome, RuleOutcome::Clear);
     assert_eq!(v.longest_held_ms, 240_000.0);
     // The longest run (minutes 0 to 4) is the one reported.
@@ -55,9 +59,12 @@ async fn what_could_not_be_observed_counts_as_holding() {
     let v = t.verdict();
     assert_eq!((v.outcome, v.unobserved), (RuleOutcome::Tripped, 6));
     assert!(v.values[0].detail.contains("timeout"));
-    // A rule no round observed is not a pass either.
+    // A rule no round observed is not a pass either, nor one that saw nothing before its time.
     let none = Tracker::new(RuleSpec::of(RuleId::SessionNotFound).resolve(1.0), Instant::now());
     assert_eq!(none.verdict().outcome, RuleOutcome::Unobserved);
+    let mut blind = Tracker::new(RuleSpec::of(RuleId::RolesBlocked).resolve(1.0), Instant::now());
+    minutes(&mut blind, 2, |_, o| o.health = Some(Seen::Unobserved("refused".into()))).await;
+    assert_eq!(blind.verdict().outcome, RuleOutcome::Unobserved);
 }
 
 #[tokio::test(start_paused = true)]
@@ -69,7 +76,7 @@ async fn cooling_down_counts_against_half_the_pool_for_ten_minutes() {
     assert_eq!(half.verdict().outcome, RuleOutcome::Clear);
     let mut most = Tracker::new(rule, Instant::now());
     minutes(&mut most, 10, |_, o| o.health = health(0, 3, 4)).await;
-    assert!(!most.tripped());
+    assert_eq!(most.verdict().outcome, RuleOutcome::Holding);
     minutes(&mut most, 1, |_, o| o.health = health(0, 3, 4)).await;
     assert!(most.tripped());
 }
