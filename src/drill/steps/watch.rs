@@ -53,7 +53,19 @@ pub async fn run(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, step: &Step) {
     let Step::Watch { duration, every, orchestrate, expect, .. } = step else { return };
     let scale = ctx.time_scale;
     let plan = Plan {
-        rules: step.watch_rules().iter().map(|r| r.resolve(scale)).collect(),
+        rules: step
+            .watch_rules()
+            .iter()
+            .map(|r| {
+                let mut rule = r.resolve(scale);
+                // Idle time is the gateway's own clock: only sessions this drill opened on a
+                // gateway it runs age in drill time; a live gateway's sessions age for real.
+                if ctx.fleet.is_none() {
+                    rule.idle_over = r.resolve(1.0).idle_over;
+                }
+                rule
+            })
+            .collect(),
         every: scaled(every.0, scale),
         duration: scaled(duration.0, scale),
         orchestrate: *orchestrate,
