@@ -252,6 +252,7 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
     for (a, why) in alerts {
         let _ = writeln!(out, "- `{a}`: {why}");
     }
+    severity_and_rules(out, r);
     out.push_str("\n**SLO gates**:\n");
     if r.gates.is_empty() {
         out.push_str("none set for this scenario\n");
@@ -433,6 +434,40 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
         }
     }
     out
+}
+
+/// The severity as measured, and each watch rule's verdict with since when it held and the
+/// rollback reference (seed 001, "Operational SLO Checks" and "Release Window Checks").
+fn severity_and_rules(out: &mut String, r: &ScenarioReport) {
+    let s = &r.severity;
+    let level = match (s.priority, s.agent_sev) {
+        (Some(p), Some(a)) => format!("{} / {}", id(&p), id(&a)),
+        (Some(p), None) => id(&p),
+        _ => "none (nothing measured went wrong)".into(),
+    };
+    let why = if s.reasons.is_empty() { String::new() } else { format!(": {}", md(&s.reasons.join("; "))) };
+    let _ = writeln!(out, "\n**Severity as measured**: {level}{why}");
+    for w in &r.watch {
+        let _ = writeln!(
+            out,
+            "\n**Degraded rules** (watch of {:.0} ms, {} rounds, {} probes):\n\n| rule | condition | outcome | held since | tripped at | last value | then |\n|---|---|---|---|---|---|---|",
+            w.duration_ms, w.rounds, w.probes
+        );
+        for v in &w.verdicts {
+            let ms = |t: Option<f64>| t.map_or("-".into(), |t| format!("{t:.0} ms"));
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | **{}** | {} | {} | {} | {} |",
+                v.rule.id(),
+                md(&v.condition),
+                id(&v.outcome),
+                ms(v.since_ms),
+                ms(v.tripped_at_ms),
+                md(v.values.last().map_or("-", |x| x.detail.as_str())),
+                md(&v.rollback)
+            );
+        }
+    }
 }
 
 /// Text made safe for one Markdown line or table cell: no line breaks, no table pipes, no HTML.
