@@ -122,6 +122,7 @@ impl RuleSpec {
             held_for: drill(self.held_for.map_or(self.rule.runbook_duration(), |d| d.0)),
             runbook_held_for: self.held_for.map_or(self.rule.runbook_duration(), |d| d.0),
             idle_over: drill(self.idle_over.map_or(STALE_IDLE, |d| d.0)),
+            runbook_idle_over: self.idle_over.map_or(STALE_IDLE, |d| d.0),
             consecutive: self.consecutive.unwrap_or(REPEATED_503).max(1),
             share: self.share.unwrap_or(COOLING_SHARE),
         }
@@ -155,6 +156,7 @@ pub struct Rule {
     pub held_for: Duration,
     pub runbook_held_for: Duration,
     pub idle_over: Duration,
+    pub runbook_idle_over: Duration,
     pub consecutive: u32,
     pub share: f64,
 }
@@ -174,7 +176,12 @@ impl Rule {
             }
             RuleId::Orchestrate503 => format!("orchestrate answers 503 {} times in a row", self.consecutive),
             RuleId::StaleActiveSessions => {
-                format!("active sessions idle over {} above the baseline {held}", Dur(self.idle_over))
+                let idle = if self.idle_over == self.runbook_idle_over {
+                    Dur(self.idle_over).to_string()
+                } else {
+                    format!("{} (runbook {})", Dur(self.idle_over), Dur(self.runbook_idle_over))
+                };
+                format!("active sessions idle over {idle} above the baseline {held}")
             }
             RuleId::SessionNotFound => format!("AGENT_GATEWAY_SESSION_NOT_FOUND for ids that were active {held}"),
             RuleId::DryRunFailed => format!("a critical role's dry-run fails {held}"),
