@@ -48,6 +48,9 @@ pub struct Console {
 pub enum Command {
     /// Run scenarios (files or folders) against a gateway and judge it.
     Run(RunArgs),
+    /// Watch a live gateway through a release window: the runbook's probes in rounds, its
+    /// degraded rules at their real durations, the record written as it goes.
+    Watch(crate::watch::command::WatchArgs),
     /// Parse and check scenario files; every problem with file, line and column.
     Validate {
         #[arg(required = true)]
@@ -254,6 +257,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
     let console = Console { quiet: cli.quiet, verbose: cli.verbose, format: cli.format };
     match cli.command {
         Command::Run(args) => run_scenarios(args, console).await,
+        Command::Watch(args) => crate::watch::command::run(args, run_id(None)).await.map_err(Failure::usage),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut script = Vec::new();

@@ -18,4 +18,5 @@ pub mod rng;
 pub mod scenario;
 pub mod secret;
 pub mod sse;
+pub mod watch;
 pub mod wire;

@@ -71,6 +71,10 @@ pub struct ChannelTrace {
     /// The failure this channel was drilled for (a failure with exactly this mode is on purpose).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_failure_mode: Option<FailureMode>,
+    /// The session the probe opened (from the ingest answer): a probe's own, closed at the end
+    /// of the check and never counted among the gateway's sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_session_id: Option<String>,
 }
 
 impl ChannelTrace {
@@ -167,6 +171,7 @@ pub async fn check_channel(
         requests,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         expect_failure_mode: p.expect_failure_mode,
+        probe_session_id: obs.ingest.answer.as_ref().and_then(|a| a.session_id.clone()),
     };
     (trace, seen_all)
 }
@@ -185,5 +190,6 @@ pub fn unobserved(spec: &ChannelProbe) -> ChannelTrace {
         requests: Vec::new(),
         duration_ms: 0.0,
         expect_failure_mode: spec.expect_failure_mode,
+        probe_session_id: None,
     }
 }

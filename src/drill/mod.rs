@@ -2,6 +2,7 @@
 //! the external-channel check (the launch gate's core), what a scenario observed, and the
 //! runner that sequences it all into one report per scenario.
 
+pub mod control;
 pub mod exchange;
 pub mod external;
 pub mod load;

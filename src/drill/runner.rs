@@ -139,6 +139,12 @@ pub struct ScenarioReport {
     pub totals: Window,
     pub phases: Vec<Phase>,
     pub evidence: Vec<EvidenceItem>,
+    /// What each `watch` step decided: every rule's verdict over the series.
+    #[serde(default)]
+    pub watch: Vec<crate::watch::WatchReport>,
+    /// How bad what was measured would be in production (P0..P3, and the AgentOS SEV level).
+    #[serde(default)]
+    pub severity: crate::report::severity::Severity,
     pub requests: Vec<RequestRecord>,
     pub requests_dropped: Dropped,
     /// The providers' journal: failures up to a cap, successes sampled.
@@ -207,6 +213,8 @@ impl ScenarioReport {
             totals: Window::default(),
             phases: Vec::new(),
             evidence: Vec::new(),
+            watch: Vec::new(),
+            severity: Default::default(),
             requests: Vec::new(),
             requests_dropped: Dropped::default(),
             journal: Vec::new(),
@@ -223,12 +231,15 @@ impl ScenarioReport {
 }
 
 fn needs_mocks(loaded: &Loaded) -> bool {
-    !loaded.scenario.faults.is_empty() || loaded.scenario.steps.iter().any(|s| matches!(s, Step::Faults { .. }))
+    !loaded.scenario.faults.is_empty()
+        || loaded.scenario.steps.iter().any(|s| matches!(s, Step::Faults { .. }) || s.controls_gateway())
 }
 
 /// How long a step may take: its own wait plus the scenario's step deadline.
-fn step_deadline(step: &Step, base: Duration) -> Duration {
+fn step_deadline(step: &Step, base: Duration, scale: f64) -> Duration {
     match step {
+        // A watch: its duration in drill time, then one more round.
+        Step::Watch { duration, .. } => crate::scenario::scaled(duration.0, scale).saturating_add(base),
         Step::WaitUntil { deadline, .. } => deadline.0.saturating_add(base),
         Step::Sleep { duration } => duration.0.saturating_add(base),
         Step::Load { duration: Some(d), .. } => d.0.saturating_add(base),
@@ -251,7 +262,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let mut report = ScenarioReport::new(loaded, opts, seed);
     if !opts.target.uses_mocks() && needs_mocks(loaded) {
         report.skipped =
-            Some("injects provider faults, which needs a target wired to gatedrill's mocks (embedded or cmd:)".into());
+            Some("injects provider faults or restarts the gateway or breaks its store, which needs a target gatedrill runs (embedded or cmd:)".into());
         // Skipped is not passed: the drill did not happen.
         report.passed = false;
         report.channels = unobserved_channels(loaded, &[]);
@@ -281,16 +292,15 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         None
     };
     let work_dir = opts.out.join(&s.name);
-    let mut running =
-        match target::start(&opts.target, fleet.as_ref(), &s.gateway.env, opts.allow_load, &work_dir).await {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(f) = fleet {
-                    f.shutdown().await;
-                }
-                return fail(report, loaded, started, e.to_string());
+    let mut running = match target::start(&opts.target, fleet.as_ref(), &s.gateway, opts.allow_load, &work_dir).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(f) = fleet {
+                f.shutdown().await;
             }
-        };
+            return fail(report, loaded, started, e.to_string());
+        }
+    };
     if let Ok(mut known) = opts.secrets.lock() {
         known.extend(&running.secrets);
     }
@@ -309,7 +319,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         report.phases.push(Phase { t_ms: 0.0, change: format!("fault rules loaded at start: {}", ids.join(", ")) });
     }
     let mut ctx = StepCtx {
-        target: &running,
+        target: &mut running,
         fleet: fleet.as_ref(),
         ex,
         scenario_path: &loaded.path,
@@ -326,6 +336,10 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         phases: Vec::new(),
         evidence: Vec::new(),
         progress: progress.clone(),
+        time_scale: s.scale(),
+        watches: Vec::new(),
+        known_sessions: Vec::new(),
+        probe_sessions: Default::default(),
     };
     for (index, step) in s.steps.iter().enumerate() {
         if opts.cancel.is_cancelled() {
@@ -347,7 +361,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
             });
             continue;
         }
-        let limit = step_deadline(step, s.step_deadline.0);
+        let limit = step_deadline(step, s.step_deadline.0, s.scale());
         // Exchanges end a little before the step's own deadline, so the step records them.
         let now = tokio::time::Instant::now();
         ctx.until = now.checked_add(limit.mul_f64(0.95)).unwrap_or(now);
@@ -404,10 +418,11 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let missing = unobserved_channels(loaded, &channels);
     channels.extend(missing);
     report.phases.extend(ctx.phases.drain(..).map(|(t_ms, change)| Phase { t_ms, change }));
+    report.watch = std::mem::take(&mut ctx.watches);
     report.evidence =
         ctx.evidence.drain(..).map(|(kind, what, payload)| EvidenceItem { kind, what, payload }).collect();
-    let cooldown_ms = running.cooldown_ms;
     drop(ctx);
+    let cooldown_ms = running.cooldown_ms;
     if running.harness_errors() > 0 {
         report
             .problems
@@ -482,6 +497,9 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     }
     (report.requests, report.requests_dropped) = (o.requests, o.dropped);
     report.attempt_mix = attempt_mix(&report.journal);
+    let down = crate::report::severity::providers_down(&report.journal);
+    let runbook_minutes = report.duration_ms.max(ms(started.elapsed())) / 60_000.0 * s.scale();
+    report.severity = crate::report::severity::assess(&report.totals, &report.windows, down, runbook_minutes);
     (report.journal, report.journal_dropped) = sample_journal(std::mem::take(&mut report.journal));
     report.channels = channels;
     report.failure_modes = modes.into_iter().collect();

@@ -151,6 +151,11 @@ pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, col
             let _ = writeln!(out, "{}", wrap(&line, "  - ", "    ", 100));
         }
     }
+    if let Some((p, r)) = reports.iter().filter_map(|r| r.severity.priority.map(|p| (p, r))).min_by_key(|(p, _)| *p) {
+        let sev = r.severity.agent_sev.map(|s| format!(", {}", id(&s))).unwrap_or_default();
+        let text = format!("most severe as measured: {} ({}{sev}): {}", id(&p), r.name, r.severity.reasons.join("; "));
+        let _ = writeln!(out, "{}", wrap(&text, "", "  ", 100));
+    }
     let _ = writeln!(out, "{passed} passed, {failed} failed, {inconclusive} inconclusive, {skipped} skipped");
     out
 }

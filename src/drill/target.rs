@@ -90,10 +90,18 @@ pub struct Running {
     pub load_allowed: bool,
     /// Every secret this target was given or configured with.
     pub secrets: Secrets,
-    embedded: Option<GatewayHandle>,
+    pub(super) embedded: Option<GatewayHandle>,
     child: Option<tokio::process::Child>,
     pub stderr_path: Option<PathBuf>,
     stderr_log: Option<tokio::task::JoinHandle<()>>,
+    /// The variables the gateway was started with (embedded and `cmd:`), for a restart.
+    pub(super) env: BTreeMap<String, String>,
+    /// The command of a spawned gateway.
+    pub(super) command: Option<String>,
+    /// Where the embedded gateway keeps sessions.
+    pub(super) store: StoreSpec,
+    /// Handler panics of embedded gateways a restart replaced.
+    pub(super) prior_harness_errors: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +172,7 @@ fn is_loopback(url: &str) -> bool {
     })
 }
 
-async fn wait_ready(url: &str, deadline: Duration) -> bool {
+pub(super) async fn wait_ready(url: &str, deadline: Duration) -> bool {
     let ex = Exchanger::new(url, Redacted::default(), None, Duration::from_millis(500));
     let now = tokio::time::Instant::now();
     let until = now.checked_add(deadline).unwrap_or(now);
@@ -199,7 +207,8 @@ fn redact_stderr(stderr: tokio::process::ChildStderr, path: PathBuf, secrets: Se
     const LINE_CAP: usize = 64 * 1024;
     const LOG_CAP: u64 = 16 * 1024 * 1024;
     tokio::spawn(async move {
-        let Ok(mut file) = tokio::fs::File::create(&path).await else { return };
+        // Appended: a restarted gateway's lines follow the first one's.
+        let Ok(mut file) = tokio::fs::OpenOptions::new().create(true).append(true).open(&path).await else { return };
         let mut reader = tokio::io::BufReader::new(stderr);
         let mut line = Vec::new();
         let mut written = 0u64;
@@ -227,10 +236,11 @@ fn redact_stderr(stderr: tokio::process::ChildStderr, path: PathBuf, secrets: Se
 pub async fn start(
     spec: &TargetSpec,
     fleet: Option<&ProviderFleet>,
-    scenario_env: &BTreeMap<String, String>,
+    setup: &crate::scenario::GatewaySetup,
     allow_load: bool,
     work_dir: &std::path::Path,
 ) -> Result<Running, TargetError> {
+    let scenario_env = &setup.env;
     match spec {
         TargetSpec::Embedded => {
             let fleet =
@@ -240,10 +250,22 @@ pub async fn start(
             let cooldown_ms = Some(config.cooldown.as_secs_f64() * 1000.0);
             let secrets = configured_secrets(&env, fleet);
             let (admin, secret) = (config.admin_token.clone(), config.webhook_secret.clone());
+            let store = match setup.store {
+                crate::scenario::GatewayStore::Memory => StoreSpec::Memory,
+                crate::scenario::GatewayStore::Sqlite => {
+                    std::fs::create_dir_all(work_dir)
+                        .map_err(|e| TargetError::Start(format!("{}: {e}", work_dir.display())))?;
+                    let file = work_dir.join("sessions.sqlite");
+                    // A fresh store per run: sessions of an earlier run are not this drill's.
+                    for f in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{f}", file.display()));
+                    }
+                    StoreSpec::Sqlite(file)
+                }
+            };
             let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-            let handle = crate::gateway::start(config, &StoreSpec::Memory, addr)
-                .await
-                .map_err(|e| TargetError::Start(e.to_string()))?;
+            let handle =
+                crate::gateway::start(config, &store, addr).await.map_err(|e| TargetError::Start(e.to_string()))?;
             Ok(Running {
                 base_url: handle.url.clone(),
                 admin_token: admin,
@@ -255,6 +277,10 @@ pub async fn start(
                 child: None,
                 stderr_path: None,
                 stderr_log: None,
+                env,
+                command: None,
+                store,
+                prior_harness_errors: 0,
             })
         }
         TargetSpec::Url(url) => {
@@ -279,6 +305,10 @@ pub async fn start(
                 child: None,
                 stderr_path: None,
                 stderr_log: None,
+                env: BTreeMap::new(),
+                command: None,
+                store: StoreSpec::Memory,
+                prior_harness_errors: 0,
             })
         }
         TargetSpec::Command(cmd) => {
@@ -298,44 +328,26 @@ pub async fn start(
             std::fs::create_dir_all(work_dir)
                 .map_err(|e| TargetError::Start(format!("{}: {e}", work_dir.display())))?;
             let stderr_path = work_dir.join("gateway.stderr.log");
-            let mut command = tokio::process::Command::new("sh");
-            command.arg("-c").arg(cmd).envs(&env).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-            // Its own process group, so stopping it reaches what the shell started, not only the shell.
-            #[cfg(unix)]
-            command.process_group(0);
-            let mut child = command
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|e| TargetError::Start(format!("cannot spawn {cmd:?}: {e}")))?;
-            let log = child.stderr.take().map(|e| redact_stderr(e, stderr_path.clone(), secrets.clone()));
+            let _ = std::fs::remove_file(&stderr_path);
             let mut running = Running {
-                base_url: url.clone(),
+                base_url: url,
                 admin_token: admin,
                 webhook_secret: secret,
                 cooldown_ms,
                 load_allowed: true,
                 secrets,
                 embedded: None,
-                child: Some(child),
+                child: None,
                 stderr_path: Some(stderr_path),
-                stderr_log: log,
+                stderr_log: None,
+                env,
+                command: Some(cmd.clone()),
+                store: StoreSpec::Memory,
+                prior_harness_errors: 0,
             };
-            let child = running.child.as_mut();
-            let exited = async {
-                match child {
-                    Some(c) => c.wait().await.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
-                    None => std::future::pending().await,
-                }
-            };
-            let outcome = tokio::select! {
-                ready = wait_ready(&url, Duration::from_secs(20)) => if ready { None } else {
-                    Some(format!("{cmd:?} did not answer GET {url}/ready within 20s (it must listen on $GATEDRILL_GATEWAY_PORT)"))
-                },
-                status = exited => Some(format!("{cmd:?} exited ({status}) before answering GET {url}/ready")),
-            };
-            if let Some(problem) = outcome {
+            if let Err(problem) = running.spawn().await {
                 running.stop().await;
-                return Err(TargetError::Start(problem));
+                return Err(problem);
             }
             Ok(running)
         }
@@ -343,9 +355,44 @@ pub async fn start(
 }
 
 impl Running {
+    /// Spawns the gateway command with the current variables and waits until it answers
+    /// `/ready` (its stderr appended, redacted, to the log).
+    pub(super) async fn spawn(&mut self) -> Result<(), TargetError> {
+        let (Some(cmd), Some(log_path)) = (self.command.clone(), self.stderr_path.clone()) else {
+            return Err(TargetError::Start("not a spawned gateway".into()));
+        };
+        let url = self.base_url.clone();
+        let mut command = tokio::process::Command::new("sh");
+        command.arg("-c").arg(&cmd).envs(&self.env).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        // Its own process group, so stopping it reaches what the shell started, not only the shell.
+        #[cfg(unix)]
+        command.process_group(0);
+        let mut child =
+            command.kill_on_drop(true).spawn().map_err(|e| TargetError::Start(format!("cannot spawn {cmd:?}: {e}")))?;
+        self.stderr_log = child.stderr.take().map(|e| redact_stderr(e, log_path, self.secrets.clone()));
+        self.child = Some(child);
+        let child = self.child.as_mut();
+        let exited = async {
+            match child {
+                Some(c) => c.wait().await.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string()),
+                None => std::future::pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            ready = wait_ready(&url, Duration::from_secs(20)) => if ready { None } else {
+                Some(format!("{cmd:?} did not answer GET {url}/ready within 20s (it must listen on $GATEDRILL_GATEWAY_PORT)"))
+            },
+            status = exited => Some(format!("{cmd:?} exited ({status}) before answering GET {url}/ready")),
+        };
+        outcome.map_or(Ok(()), |p| Err(TargetError::Start(p)))
+    }
+}
+
+impl Running {
     /// Handler panics the embedded gateway caught (a harness error).
     pub fn harness_errors(&self) -> u64 {
-        self.embedded.as_ref().map_or(0, |h| h.gateway.harness_errors.load(std::sync::atomic::Ordering::Relaxed))
+        self.prior_harness_errors
+            + self.embedded.as_ref().map_or(0, |h| h.gateway.harness_errors.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     pub async fn stop(&mut self) {

@@ -10,6 +10,7 @@ pub mod api_sessions;
 pub mod client;
 pub mod config;
 pub mod cooldown;
+pub mod faults;
 pub mod ingest;
 pub mod runtime;
 pub mod sessions;
@@ -36,6 +37,8 @@ pub struct Gateway {
     pub config: Arc<GatewayConfig>,
     pub runtime: Runtime,
     pub store: Arc<dyn SessionStore>,
+    /// The store's fault switch (drills only; `None` in service).
+    pub store_faults: Arc<faults::StoreFaults>,
     pub telemetry: IngestTelemetry,
     /// Handler panics caught (`crate::guard`).
     pub harness_errors: Arc<std::sync::atomic::AtomicU64>,
@@ -44,10 +47,12 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(config: GatewayConfig, store: Arc<dyn SessionStore>) -> Self {
         let config = Arc::new(config);
+        let store_faults = Arc::new(faults::StoreFaults::default());
         Gateway {
             runtime: Runtime::new(config.clone()),
             config,
-            store,
+            store: Arc::new(faults::FaultyStore { inner: store, faults: store_faults.clone() }),
+            store_faults,
             telemetry: IngestTelemetry::default(),
             harness_errors: Default::default(),
         }
@@ -104,9 +109,22 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .merge(admin)
         .fallback(|| async { api::ApiError::new(axum::http::StatusCode::NOT_FOUND, "NOT_FOUND", "no such route") })
         // Before routing: an admin path without a valid token is a 401, routed or not.
-        .layer(axum::middleware::from_fn_with_state(gw.clone(), api::require_admin));
+        .layer(axum::middleware::from_fn_with_state(gw.clone(), api::require_admin))
+        .layer(axum::middleware::from_fn_with_state(gw.clone(), slow_store));
     let panics = gw.harness_errors.clone();
     crate::guard::catch_panics(routes.with_state(gw), panics)
+}
+
+/// A slow session store (a drill's `store_fault`) delays every route that touches it.
+async fn slow_store(
+    axum::extract::State(gw): axum::extract::State<Arc<Gateway>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Some(d) = gw.store_faults.delay().filter(|_| faults::touches_store(req.uri().path())) {
+        tokio::time::sleep(d).await;
+    }
+    next.run(req).await
 }
 
 /// Connections served at once; further ones wait in the listen backlog.

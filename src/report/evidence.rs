@@ -241,6 +241,7 @@ fn scenario(out: &mut String, meta: &RunMeta, r: &ScenarioReport) {
     for (a, why) in &alerts {
         let _ = writeln!(out, "- `{a}`: {why}");
     }
+    severity_and_rules(out, r);
     out.push_str("\n**SLO gates**:\n");
     if r.gates.is_empty() {
         out.push_str("none set for this scenario\n");
@@ -392,7 +393,9 @@ pub fn render(meta: &RunMeta, reports: &[ScenarioReport]) -> String {
 pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## gatedrill run `{}`: {}\n", meta.run_id, s.status);
-    out.push_str("| scenario | playbook | verdict | failure modes | findings |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "| scenario | playbook | verdict | severity | failure modes | findings |\n|---|---|---|---|---|---|\n",
+    );
     for r in reports {
         let verdict = match r.verdict() {
             ScenarioVerdict::Fail => "**FAIL**",
@@ -401,9 +404,14 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
         };
         let modes: Vec<&str> = r.failure_modes.iter().map(|m| m.id()).collect();
         let findings: BTreeSet<String> = r.findings.iter().map(|f| id(&f.finding)).collect();
+        let severity = match (r.severity.priority, r.severity.agent_sev) {
+            (Some(p), Some(s)) => format!("{} / {}", id(&p), id(&s)),
+            (Some(p), None) => id(&p),
+            _ => "-".into(),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {verdict} | {} | {} |",
+            "| {} | {} | {verdict} | {severity} | {} | {} |",
             r.name,
             id(&r.playbook),
             modes.join(", "),
@@ -445,6 +453,40 @@ pub fn step_summary(meta: &RunMeta, reports: &[ScenarioReport], s: &Summary) -> 
         }
     }
     out
+}
+
+/// The severity as measured, and each watch rule's verdict with since when it held and the
+/// rollback reference (seed 001, "Operational SLO Checks" and "Release Window Checks").
+fn severity_and_rules(out: &mut String, r: &ScenarioReport) {
+    let s = &r.severity;
+    let level = match (s.priority, s.agent_sev) {
+        (Some(p), Some(a)) => format!("{} / {}", id(&p), id(&a)),
+        (Some(p), None) => id(&p),
+        _ => "none (nothing measured went wrong)".into(),
+    };
+    let why = if s.reasons.is_empty() { String::new() } else { format!(": {}", md(&s.reasons.join("; "))) };
+    let _ = writeln!(out, "\n**Severity as measured**: {level}{why}");
+    for w in &r.watch {
+        let _ = writeln!(
+            out,
+            "\n**Degraded rules** (watch of {:.0} ms, {} rounds, {} probes):\n\n| rule | condition | outcome | held since | tripped at | last value | then |\n|---|---|---|---|---|---|---|",
+            w.duration_ms, w.rounds, w.probes
+        );
+        for v in &w.verdicts {
+            let ms = |t: Option<f64>| t.map_or("-".into(), |t| format!("{t:.0} ms"));
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | **{}** | {} | {} | {} | {} |",
+                v.rule.id(),
+                md(&v.condition),
+                id(&v.outcome),
+                ms(v.since_ms),
+                ms(v.tripped_at_ms),
+                md(v.values.last().map_or("-", |x| x.detail.as_str())),
+                md(&v.rollback)
+            );
+        }
+    }
 }
 
 /// Text made safe for one Markdown line or table cell: no line breaks, no table pipes, no HTML.

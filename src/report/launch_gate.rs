@@ -88,6 +88,8 @@ pub struct ScenarioRow {
     pub failure_modes: Vec<FailureMode>,
     pub findings: Vec<String>,
     pub problems: Vec<crate::drill::problem::Problem>,
+    /// How bad what the scenario measured would be in production (P0..P3, SEV).
+    pub severity: crate::report::severity::Severity,
 }
 
 #[derive(Clone, Debug, Serialize, schemars::JsonSchema)]
@@ -235,6 +237,7 @@ pub fn summary(meta: &RunMeta, reports: &[ScenarioReport], hard_stop: Option<&Ha
                 skipped: r.skipped.is_some(),
                 incomplete: r.incomplete,
                 verdict: r.verdict(),
+                severity: r.severity.clone(),
                 failure_modes: r.failure_modes.clone(),
                 findings: r.findings.iter().map(|f| id(&f.finding)).collect(),
                 problems: r.problems.clone(),

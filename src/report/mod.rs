@@ -18,6 +18,7 @@ pub mod post_incident;
 pub mod reasons;
 pub mod redact;
 pub mod segments;
+pub mod severity;
 pub mod state;
 pub mod svg;
 

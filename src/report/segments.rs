@@ -71,6 +71,7 @@ pub fn combine(first: Part, others: Vec<Part>) -> ScenarioReport {
     let mut intervals = first.intervals;
     let mut windows: BTreeMap<u64, Window> = r.windows.iter().map(|w| (w.index, w.clone())).collect();
     let mut mix: Vec<AttemptCount> = std::mem::take(&mut r.attempt_mix);
+    let mut down: Vec<String> = r.severity.providers_down.clone();
     for p in others {
         let o = p.report;
         intervals.extend(p.intervals);
@@ -107,6 +108,7 @@ pub fn combine(first: Part, others: Vec<Part>) -> ScenarioReport {
             }
         }
         r.attempts_dropped += o.attempts_dropped;
+        down.extend(o.severity.providers_down);
         r.requests_dropped.successes += o.requests_dropped.successes;
         r.requests_dropped.failures += o.requests_dropped.failures;
         r.journal_dropped.successes += o.journal_dropped.successes;
@@ -151,6 +153,12 @@ pub fn combine(first: Part, others: Vec<Part>) -> ScenarioReport {
     }
     r.intervals = intervals.iter().filter_map(|(tag, start, len, h)| Interval::encode(tag, *start, *len, h)).collect();
     r.intervals.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.tag.cmp(&b.tag)));
+    // Severity assessed again on the joined windows: a provider is down only if no segment saw
+    // it complete an attempt.
+    down.sort();
+    down.dedup();
+    down.retain(|p| r.attempts.get(p).and_then(|o| o.get("completed")).is_none_or(|n| *n == 0));
+    r.severity = crate::report::severity::assess(&r.totals, &r.windows, down, r.severity.runbook_minutes);
     redecide(&mut r, true);
     r
 }

@@ -80,6 +80,39 @@ pub struct Scenario {
     /// `min_window_samples`) and `advisory`.
     #[serde(default)]
     pub gates: Vec<Gate>,
+    /// Turns the runbook's durations (a `watch` step's rules, duration and interval) into drill
+    /// time: `{ runbook = "5m", drill = "500ms" }` runs "rolesBlocked > 0 for 5m" in 500 ms.
+    /// Without it, runbook durations are real durations.
+    #[serde(default)]
+    pub time_scale: Option<TimeScale>,
+}
+
+/// How much faster than the runbook's clock a drill runs.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeScale {
+    pub runbook: Dur,
+    pub drill: Dur,
+}
+
+/// The largest compression a time scale may ask for.
+pub const MAX_TIME_SCALE: f64 = 1_000_000.0;
+
+impl Scenario {
+    /// Runbook time per unit of drill time (1 without a `time_scale`).
+    pub fn scale(&self) -> f64 {
+        self.time_scale.map_or(1.0, |t| {
+            let f = t.runbook.0.as_secs_f64() / t.drill.0.as_secs_f64();
+            if f.is_finite() && f > 0.0 { f } else { 1.0 }
+        })
+    }
+}
+
+/// A runbook duration in drill time.
+pub fn scaled(d: std::time::Duration, scale: f64) -> std::time::Duration {
+    std::time::Duration::from_secs_f64(
+        (d.as_secs_f64() / scale.max(f64::MIN_POSITIVE)).min(crate::duration::MAX.as_secs_f64()),
+    )
 }
 
 fn default_window() -> Dur {
@@ -97,6 +130,18 @@ fn default_step_deadline() -> Dur {
 pub struct GatewaySetup {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Where the embedded gateway keeps sessions: `memory` (lost on a restart) or `sqlite` (a
+    /// file in the scenario's output folder, kept across a `gateway_restart`).
+    #[serde(default)]
+    pub store: GatewayStore,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayStore {
+    #[default]
+    Memory,
+    Sqlite,
 }
 
 /// The outcome a scenario expects. Listed failure modes and findings must appear; any other
@@ -159,6 +204,25 @@ pub fn check(path: &Path) -> Result<Loaded, Vec<InputError>> {
                 Dur(MIN_CHANNEL_DEADLINE)
             )),
         ));
+    }
+    if let Some(t) = scenario.time_scale {
+        let f = t.runbook.0.as_secs_f64() / t.drill.0.as_secs_f64();
+        if t.drill.0.is_zero() || !(1.0..=MAX_TIME_SCALE).contains(&f) {
+            problems.push(locate(
+                path,
+                "time_scale",
+                problem(format!(
+                    "time_scale: runbook / drill must be within 1..={MAX_TIME_SCALE} (a drill never runs slower)"
+                )),
+            ));
+        }
+    }
+    for (i, step) in scenario.steps.iter().enumerate() {
+        if let Step::Watch { .. } = step
+            && let Err(m) = step.validate_watch(scenario.scale())
+        {
+            problems.push(locate_nth(path, "[[steps]]", i, problem(format!("steps[{i}] (watch): {m}"))));
+        }
     }
     if scenario.steps.is_empty() {
         problems.push(locate(path, "steps", problem("steps: at least one step is required".into())));

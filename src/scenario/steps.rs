@@ -15,8 +15,11 @@ use crate::wire::runtime::{HealthState, ReportedCode};
 pub enum Step {
     /// `GET /health` answers 200.
     Health {},
-    /// `GET /ready` answers 200.
-    Ready {},
+    /// `GET /ready` answers 200 (or the status expected: 503 while the store is down).
+    Ready {
+        #[serde(default)]
+        expect: StatusExpect,
+    },
     /// `GET /api/admin/ai-runtime/health`, with expectations on its summary.
     RuntimeHealth {
         #[serde(default)]
@@ -124,6 +127,52 @@ pub enum Step {
     Sleep {
         duration: Dur,
     },
+    /// Restarts (redeploys) the gateway gatedrill runs, embedded or `cmd:`, on the same address,
+    /// with its variables changed: the playbooks' "redeploy" (runbook A step 3, runbook C step
+    /// 2). Waits until `/ready` answers 200 again.
+    GatewayRestart {
+        /// Variables to set, e.g. `AGENT_ORCHESTRATION_ENABLED = "true"`.
+        #[serde(default)]
+        set: std::collections::BTreeMap<String, String>,
+        /// Providers to remove from every `AI_*_MODEL_CHAIN` (an unhealthy provider dropped).
+        #[serde(default)]
+        remove_from_chains: Vec<String>,
+    },
+    /// Makes the embedded reference gateway's session store fail (runbook B step 5): writes
+    /// refused, the store read-only, or every store call slow; `none` repairs it.
+    StoreFault {
+        fault: StoreFaultKind,
+        /// How slow each store call is (`slow` only).
+        #[serde(default)]
+        delay: Option<Dur>,
+    },
+    /// Polls the runbook's probes (health, a dry-run per critical role, runtime health, the
+    /// active sessions, and orchestrate when asked) every `every` for `duration`, and decides
+    /// each degraded rule over the whole series. Durations are runbook time, turned into drill
+    /// time by the scenario's `time_scale`.
+    Watch {
+        duration: Dur,
+        every: Dur,
+        /// The rules to decide (default: every runbook rule; `orchestrate_503` only with
+        /// `orchestrate`).
+        #[serde(default)]
+        rules: Vec<crate::watch::RuleSpec>,
+        /// Probe orchestration each round (the session it opens is closed at once).
+        #[serde(default)]
+        orchestrate: bool,
+        #[serde(default)]
+        expect: WatchExpect,
+    },
+}
+
+pub use crate::gateway::faults::StoreFaultKind;
+
+/// The rules a watch expects to trip; every other rule it decides must stay clear.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WatchExpect {
+    #[serde(default)]
+    pub tripped: Vec<crate::watch::RuleId>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -162,6 +211,10 @@ pub struct StatusExpect {
     pub status: Option<u16>,
     #[serde(default)]
     pub code: Option<String>,
+    /// Orchestrate: after a 201, the session's summary shows at least this many events (runbook
+    /// C: "session status transitions and events are visible in gateway endpoints").
+    #[serde(default)]
+    pub session_events_min: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -169,6 +222,9 @@ pub struct StatusExpect {
 pub struct IngestExpect {
     #[serde(default)]
     pub status: Option<u16>,
+    /// The error answer's `error.code` (e.g. `AGENT_GATEWAY_STORE_UNAVAILABLE`).
+    #[serde(default)]
+    pub code: Option<String>,
     #[serde(default)]
     pub applied: Option<bool>,
     #[serde(default)]
@@ -273,7 +329,7 @@ impl Step {
     pub fn kind(&self) -> &'static str {
         match self {
             Step::Health {} => "health",
-            Step::Ready {} => "ready",
+            Step::Ready { .. } => "ready",
             Step::RuntimeHealth { .. } => "runtime_health",
             Step::Profiles {} => "profiles",
             Step::DryRun { .. } => "dry_run",
@@ -290,12 +346,57 @@ impl Step {
             Step::Faults { .. } => "faults",
             Step::WaitUntil { .. } => "wait_until",
             Step::Sleep { .. } => "sleep",
+            Step::Watch { .. } => "watch",
+            Step::GatewayRestart { .. } => "gateway_restart",
+            Step::StoreFault { .. } => "store_fault",
         }
     }
 
     /// Whether the step only reads (allowed against any target) or puts load or faults on it.
     pub fn is_probe(&self) -> bool {
-        !matches!(self, Step::Load { .. } | Step::Faults { .. })
+        !matches!(self, Step::Load { .. } | Step::Faults { .. } | Step::GatewayRestart { .. } | Step::StoreFault { .. })
+    }
+
+    /// Acts on the gateway itself (restart, store): needs a target gatedrill runs.
+    pub fn controls_gateway(&self) -> bool {
+        matches!(self, Step::GatewayRestart { .. } | Step::StoreFault { .. })
+    }
+
+    /// The rules a watch step decides, in runbook time.
+    pub fn watch_rules(&self) -> Vec<crate::watch::RuleSpec> {
+        use crate::watch::{RuleId, RuleSpec};
+        let Step::Watch { rules, orchestrate, .. } = self else { return Vec::new() };
+        if !rules.is_empty() {
+            return rules.clone();
+        }
+        RuleId::ALL.into_iter().filter(|r| *orchestrate || *r != RuleId::Orchestrate503).map(RuleSpec::of).collect()
+    }
+
+    /// Checks a watch step in drill time: bounded duration and rounds, rules named once and
+    /// well formed, expectations about rules it decides.
+    pub fn validate_watch(&self, scale: f64) -> Result<(), String> {
+        let Step::Watch { duration, every, expect, .. } = self else { return Ok(()) };
+        let (d, e) = (crate::scenario::scaled(duration.0, scale), crate::scenario::scaled(every.0, scale));
+        at_most("duration (in drill time)", &Dur(d), MAX_WAIT)?;
+        if e < std::time::Duration::from_millis(5) || e > d {
+            return Err(format!("every: {} in drill time must be within 5ms..=duration ({})", Dur(e), Dur(d)));
+        }
+        if d.as_secs_f64() / e.as_secs_f64() > crate::watch::poll::MAX_ROUNDS as f64 {
+            return Err(format!("duration / every is over {} rounds", crate::watch::poll::MAX_ROUNDS));
+        }
+        let rules = self.watch_rules();
+        for (i, r) in rules.iter().enumerate() {
+            r.validate()?;
+            if rules[..i].iter().any(|o| o.rule == r.rule) {
+                return Err(format!("rules: {} is named twice", r.rule.id()));
+            }
+        }
+        for t in &expect.tripped {
+            if !rules.iter().any(|r| r.rule == *t) {
+                return Err(format!("expect.tripped: {} is not among the rules decided", t.id()));
+            }
+        }
+        Ok(())
     }
 
     /// Checks a step beyond what its type says (fixtures exist, roles are known, loads bounded).
@@ -330,6 +431,16 @@ impl Step {
                 Ok(())
             }
             Step::Sleep { duration } => at_most("duration", duration, MAX_WAIT),
+            Step::StoreFault { fault, delay } => match (fault, delay) {
+                (StoreFaultKind::Slow, Some(d)) => at_most("delay", d, std::time::Duration::from_secs(30)),
+                (StoreFaultKind::Slow, None) => Err("delay: required for a slow store".into()),
+                (_, Some(_)) => Err("delay: applies to a slow store only".into()),
+                _ => Ok(()),
+            },
+            Step::GatewayRestart { set, .. } => match set.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
+                Some(k) => Err(format!("set: {k:?} is not a variable name")),
+                None => Ok(()),
+            },
             Step::WaitUntil { deadline, .. } => at_most("deadline", deadline, MAX_WAIT),
             Step::SessionCompact { keep_recent } if *keep_recent > MAX_KEEP_RECENT => {
                 Err(format!("keep_recent: {keep_recent} is over the ceiling of {MAX_KEEP_RECENT}"))

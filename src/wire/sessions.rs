@@ -54,3 +54,11 @@ impl SessionsList {
         self.active_count.unwrap_or(self.sessions.len() as u64)
     }
 }
+
+/// `GET .../sessions/{id}/summary` (the part the drill reads): the session and its recent events.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSummary {
+    pub session: SessionRef,
+    pub recent_events: Vec<serde_json::Value>,
+}

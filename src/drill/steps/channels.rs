@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Check, StepCtx, check, expected_id};
 use crate::drill::external::{ChannelProbe, check_channel, unobserved};
-use crate::drill::observe::Exchanged;
+use crate::drill::observe::{Endpoint, Exchanged};
 use crate::scenario::steps::ChannelSpec;
 
 /// The part of the step's deadline the channels may use; the rest is headroom for recording.
@@ -66,5 +66,30 @@ pub async fn run(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, channels: &[Channe
         let mode = trace.failure_mode.map_or("none", |m| m.id());
         out.push(check(&format!("{} ({})", trace.channel, trace.connector_id), true, "classified", mode));
         ctx.channels.push(trace);
+    }
+    close_probe_sessions(ctx, out).await;
+}
+
+/// Closes the sessions the channel probes opened (runbook B's close), so a launch gate leaves no
+/// fixture session active in production; one that cannot be closed is a failed check, since the
+/// release-window checks would otherwise find it there.
+async fn close_probe_sessions(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>) {
+    let opened: Vec<(String, String)> = ctx
+        .channels
+        .iter()
+        .filter_map(|t| t.probe_session_id.clone().map(|id| (t.channel.clone(), id)))
+        .filter(|(_, id)| !ctx.probe_sessions.contains(id))
+        .collect();
+    for (channel, id) in opened {
+        let path = crate::wire::paths::session(&id, "close");
+        let seen =
+            ctx.call(Endpoint::Session, reqwest::Method::POST, &path, None, crate::drill::exchange::Auth::Admin).await;
+        out.push(check(
+            &format!("{channel} probe session closed"),
+            seen.is(200),
+            200,
+            format!("{} ({id})", seen.describe()),
+        ));
+        ctx.probe_sessions.insert(id);
     }
 }

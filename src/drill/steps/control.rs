@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::{Check, StepCtx, check};
 use crate::drill::load::{self, Shape};
 use crate::drill::observe::Endpoint;
+use crate::gateway::faults::StoreFaultKind;
 use crate::mock::faults::FaultRule;
 use crate::scenario::steps::{Condition, Step};
 use crate::wire::paths;
@@ -74,6 +75,37 @@ pub fn faults(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, clear: bool, add: &[F
             r.map_or_else(|e| e.to_string(), |_| add.len().to_string()),
         ));
     }
+}
+
+/// Restarts (redeploys) the gateway with changed variables (runbook A step 3, runbook C step 2).
+pub async fn gateway_restart(
+    ctx: &mut StepCtx<'_>,
+    out: &mut Vec<Check>,
+    set: &std::collections::BTreeMap<String, String>,
+    remove: &[String],
+) {
+    let mut change: Vec<String> = set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    change.extend(remove.iter().map(|p| format!("{p} removed from every AI_*_MODEL_CHAIN")));
+    let done = ctx.target.restart(set, remove).await;
+    let what = if change.is_empty() { "unchanged".to_string() } else { change.join(", ") };
+    ctx.phases.push((ctx.obs.elapsed_ms(), format!("gateway restarted ({what})")));
+    out.push(check(
+        "gateway restarted and ready",
+        done.is_ok(),
+        format!("ready again ({what})"),
+        match done {
+            Ok(()) => "ready".to_string(),
+            Err(e) => e.to_string(),
+        },
+    ));
+}
+
+/// Sets a fault on the embedded reference gateway's session store (runbook B step 5).
+pub fn store_fault(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, fault: StoreFaultKind, delay: Option<Duration>) {
+    let done = ctx.target.store_fault(fault, delay.unwrap_or_default());
+    let id = crate::wire::id_of(&fault);
+    ctx.phases.push((ctx.obs.elapsed_ms(), format!("session store fault: {id}")));
+    out.push(check("store fault set", done.is_ok(), id, done.err().unwrap_or_else(|| "set".into())));
 }
 
 /// Polls `condition` until it holds or `deadline` passes (both bounded by validation).

@@ -8,6 +8,7 @@ mod channels;
 mod control;
 mod runtime;
 mod sessions;
+mod watch;
 
 use std::path::Path;
 use std::time::Duration;
@@ -65,7 +66,7 @@ pub enum EvidenceKind {
 
 /// What steps share during one scenario.
 pub struct StepCtx<'a> {
-    pub target: &'a Running,
+    pub target: &'a mut Running,
     pub fleet: Option<&'a ProviderFleet>,
     pub ex: Exchanger,
     pub scenario_path: &'a Path,
@@ -89,6 +90,14 @@ pub struct StepCtx<'a> {
     pub progress: super::progress::ScenarioProgress,
     /// This machine's segment of every load step (`--segment K/N`).
     pub segment: Option<super::shard::Shard>,
+    /// Runbook time per unit of drill time (the scenario's `time_scale`).
+    pub time_scale: f64,
+    /// What each `watch` step decided.
+    pub watches: Vec<crate::watch::WatchReport>,
+    /// Sessions earlier steps saw active (a watch checks they are still known).
+    pub known_sessions: Vec<String>,
+    /// Sessions gatedrill's own probes opened (never counted as the gateway's stale sessions).
+    pub probe_sessions: std::collections::BTreeSet<String>,
 }
 
 impl StepCtx<'_> {
@@ -145,6 +154,15 @@ impl StepCtx<'_> {
         self.call(endpoint, reqwest::Method::GET, path, None, Auth::Admin).await
     }
 
+    /// Remembers sessions seen active (bounded), for a later watch's `session_not_found` rule.
+    pub fn saw_active<'s>(&mut self, ids: impl IntoIterator<Item = &'s str>) {
+        for id in ids {
+            if self.known_sessions.len() < KNOWN_SESSIONS && !self.known_sessions.iter().any(|k| k == id) {
+                self.known_sessions.push(id.to_string());
+            }
+        }
+    }
+
     fn next_probe(&mut self) -> u64 {
         self.probes += 1;
         self.probes
@@ -156,6 +174,9 @@ impl StepCtx<'_> {
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
     }
 }
+
+/// Sessions a scenario remembers having seen active.
+const KNOWN_SESSIONS: usize = 1000;
 
 /// Largest fixture read.
 const FIXTURE_CAP: u64 = 1024 * 1024;
@@ -193,8 +214,10 @@ pub(crate) fn parsed<T: serde::de::DeserializeOwned>(out: &mut Vec<Check>, what:
 pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
     let mut out = Vec::new();
     match step {
-        Step::Health {} => runtime::health(ctx, &mut out, crate::wire::paths::HEALTH).await,
-        Step::Ready {} => runtime::health(ctx, &mut out, crate::wire::paths::READY).await,
+        Step::Health {} => runtime::health(ctx, &mut out, crate::wire::paths::HEALTH, 200).await,
+        Step::Ready { expect } => {
+            runtime::health(ctx, &mut out, crate::wire::paths::READY, expect.status.unwrap_or(200)).await
+        }
         Step::RuntimeHealth { expect } => runtime::runtime_health(ctx, &mut out, expect).await,
         Step::Profiles {} => runtime::profiles(ctx, &mut out).await,
         Step::DryRun { role, prompt, prompt_repeat, timeout, expect } => {
@@ -217,6 +240,11 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
         Step::Faults { clear, add } => control::faults(ctx, &mut out, *clear, add),
         Step::WaitUntil { condition, deadline } => control::wait_until(ctx, &mut out, condition, deadline.0).await,
         Step::Sleep { duration } => tokio::time::sleep(duration.0).await,
+        Step::Watch { .. } => watch::run(ctx, &mut out, step).await,
+        Step::GatewayRestart { set, remove_from_chains } => {
+            control::gateway_restart(ctx, &mut out, set, remove_from_chains).await
+        }
+        Step::StoreFault { fault, delay } => control::store_fault(ctx, &mut out, *fault, delay.map(|d| d.0)),
     }
     out
 }

@@ -15,11 +15,11 @@ use crate::scenario::steps::{DryRunExpect, HealthExpect, StatusExpect};
 use crate::wire::runtime::{DryRunAnswer, OrchestrateAnswer, Profiles, RuntimeHealth};
 use crate::wire::{ErrorBody, paths};
 
-/// `GET /health` or `GET /ready` answers 200.
-pub async fn health(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, path: &str) {
+/// `GET /health` or `GET /ready` answers `want` (200 unless a drill broke the store).
+pub async fn health(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, path: &str, want: u16) {
     let endpoint = if path == paths::READY { Endpoint::Ready } else { Endpoint::Health };
     let seen = ctx.call(endpoint, reqwest::Method::GET, path, None, Auth::None).await;
-    status_check(out, 200, &seen);
+    status_check(out, want, &seen);
 }
 
 /// `GET /api/admin/ai-runtime/health`, with expectations on its summary.
@@ -184,6 +184,7 @@ pub async fn orchestrate(
     ctx.probe_task(TaskOutcome { ok, latency: seen.latency, ..Default::default() });
     let error_code = seen.parse::<ErrorBody>().ok().map(|e| e.error.code);
     let answer = seen.parse::<OrchestrateAnswer>().ok();
+    ctx.saw_active(answer.as_ref().and_then(|a| a.session.as_ref()).map(|s| s.id.as_str()));
     let signal = Signal {
         task_failed: Some(!ok),
         error_code: error_code.clone(),
@@ -208,4 +209,32 @@ pub async fn orchestrate(
     if let Some(want) = &expect.code {
         expect_eq(out, "error.code", Some(want), error_code.as_ref());
     }
+    if let Some(min) = expect.session_events_min {
+        session_events(ctx, out, answer.as_ref().and_then(|a| a.session.as_ref()).map(|s| s.id.as_str()), min).await;
+    }
+}
+
+/// The orchestrated session's summary: read, kept as evidence, with at least `min` events.
+async fn session_events(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, id: Option<&str>, min: u64) {
+    let Some(id) = id else {
+        return out.push(check(
+            "session events visible",
+            false,
+            format!(">= {min} events"),
+            "no session in the answer",
+        ));
+    };
+    let seen = ctx.get(Endpoint::Session, &paths::session(id, "summary")).await;
+    let summary = seen.parse::<crate::wire::sessions::SessionSummary>().ok().filter(|_| seen.is(200));
+    if seen.is(200) {
+        ctx.evidence.push((EvidenceKind::SessionSummary, format!("session summary {id}"), seen.traced()));
+    }
+    let events = summary.as_ref().map(|s| s.recent_events.len() as u64);
+    let status = summary.as_ref().and_then(|s| s.session.status.clone()).unwrap_or_else(|| "absent".into());
+    out.push(check(
+        "session events visible",
+        events.is_some_and(|n| n >= min),
+        format!(">= {min} events"),
+        events.map_or_else(|| seen.describe(), |n| format!("{n} events, status {status} ({id})")),
+    ));
 }

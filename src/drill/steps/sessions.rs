@@ -52,8 +52,13 @@ pub async fn ingest(
         signal: None,
     });
     status_check(out, expect.status.unwrap_or(201), &seen);
+    if let Some(want) = &expect.code {
+        let code = seen.parse::<crate::wire::ErrorBody>().ok().map(|e| e.error.code);
+        expect_eq(out, "error.code", Some(want), code.as_ref());
+    }
     // A complete 201 is always read: an answer not in the runbook's shape is a failed check.
     let answer = if seen.is(201) { parsed::<IngestAnswer>(out, "ingest", &seen) } else { None };
+    ctx.saw_active(answer.as_ref().and_then(|a| a.session_id.as_deref()));
     if expect.applied.is_some() || expect.reject_reason.is_some() {
         expect_eq(out, "ingestApplied", expect.applied.as_ref(), answer.as_ref().map(|a| &a.ingest_applied));
         expect_eq(
@@ -81,6 +86,7 @@ pub async fn lookup(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, expect: &Sessio
         return;
     }
     let Some(list) = parsed::<SessionsList>(out, "sessions", &seen) else { return };
+    ctx.saw_active(list.sessions.iter().map(|s| s.id.as_str()));
     let active = list.active();
     if let Some(min) = expect.active_min {
         out.push(check("active sessions at least", active >= min, min, active));
