@@ -1,7 +1,7 @@
-//! Stream frames are byte-for-byte what the providers' SDKs were checked against (WIRE.md,
-//! "Streams"). The frames of every dialect's streams (OpenAI chat, DeepSeek, Anthropic,
-//! Responses) and their fault frames (malformed, in-band error, `response.failed`) at several
-//! cut points are compared with `tests/data/stream_frames.json`, recorded from the rendering
+//! Stream frames and answers are byte-for-byte what the providers' SDKs were checked against
+//! (WIRE.md, "Streams"). The frames of every dialect's streams (OpenAI chat, DeepSeek, Anthropic,
+//! Responses), their fault frames (malformed, in-band error, `response.failed`) at several cut
+//! points, and the same completion as a plain answer are compared with `tests/data/stream_frames.json`, recorded from the rendering
 //! the official-SDK check passed on. The corpus covers text with characters JSON must escape,
 //! reasoning, tool calls (names split or whole, arguments that are not JSON), usage chunks,
 //! prompt caching, length cuts, an empty answer, and a Responses object echoing its request.
@@ -117,7 +117,8 @@ fn render_all() -> Value {
                     .collect();
                 cases.insert(
                     format!("{api_name}/{name}/usage={include_usage}"),
-                    json!({"first_content": plan.first_content, "terminal": plan.terminal,
+                    json!({"plain": text(&dialect::render_completion(d, &c)),
+                        "first_content": plan.first_content, "terminal": plan.terminal,
                         "frames": plan.frames.iter().map(|f| text(f)).collect::<Vec<_>>(),
                         "faults": faults}),
                 );
@@ -150,7 +151,7 @@ fn every_dialects_stream_frames_match_the_recording() {
         if got == want {
             continue;
         }
-        for key in ["first_content", "terminal"] {
+        for key in ["plain", "first_content", "terminal"] {
             if got[key] != want[key] {
                 differences.push(format!("{case}: {key} {} != recorded {}", got[key], want[key]));
             }

@@ -110,10 +110,12 @@ pub async fn respond_stream(
         Some(f) if f.is_stream_only() => fault_after(f).min(plan.terminal),
         _ => plan.frames.len(),
     };
-    let malformed = dialect::malformed_frame(spec.dialect, &c, cut_at);
-    let error = match &spec.fault {
-        Some(Fault::ResponseFailed { .. }) => dialect::failed_frame(spec.dialect, &c, cut_at),
-        _ => dialect::error_frame(spec.dialect, &c, cut_at),
+    // The fault's own frame, rendered only when that fault fired.
+    let (malformed, error) = match &spec.fault {
+        Some(Fault::StreamMalformed { .. }) => (dialect::malformed_frame(spec.dialect, &c, cut_at), Bytes::new()),
+        Some(Fault::ResponseFailed { .. }) => (Bytes::new(), dialect::failed_frame(spec.dialect, &c, cut_at)),
+        Some(Fault::StreamErrorEvent { .. }) => (Bytes::new(), dialect::error_frame(spec.dialect, &c, cut_at)),
+        _ => (Bytes::new(), Bytes::new()),
     };
     let mut run = Run::new(
         p,

@@ -6,6 +6,7 @@
 pub mod anthropic;
 pub mod deepseek;
 pub mod embeddings;
+pub mod frames;
 pub mod openai;
 pub mod responses;
 
