@@ -119,7 +119,7 @@ fn render_all() -> Value {
                     format!("{api_name}/{name}/usage={include_usage}"),
                     json!({"plain": text(&dialect::render_completion(d, &c)),
                         "first_content": plan.first_content, "terminal": plan.terminal,
-                        "frames": plan.frames.iter().map(|f| text(f)).collect::<Vec<_>>(),
+                        "frames": (0..plan.frames.len()).map(|i| text(&plan.frames.get(i))).collect::<Vec<_>>(),
                         "faults": faults}),
                 );
             }

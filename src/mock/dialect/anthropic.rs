@@ -418,7 +418,7 @@ pub fn stream_plan(c: &Completion) -> StreamPlan {
         .raw("}}")
         .close();
     f.open(Some("message_stop")).raw("{\"type\":\"message_stop\"}").close();
-    StreamPlan { frames: f.into_frames(), first_content: 3, terminal }
+    StreamPlan { frames: f.into_list(), first_content: 3, terminal }
 }
 
 pub fn error_frame() -> Bytes {

@@ -64,18 +64,47 @@ impl Frames {
         self.ends.len()
     }
 
-    /// Every closed frame, as slices of one buffer.
-    pub fn into_frames(self) -> Vec<Bytes> {
-        let all = Bytes::from(self.buf);
-        let mut start = 0;
-        self.ends
-            .into_iter()
-            .map(|end| {
-                let frame = all.slice(start..end);
-                start = end;
-                frame
-            })
-            .collect()
+    /// Every closed frame.
+    pub fn into_list(self) -> FrameList {
+        FrameList { all: Bytes::from(self.buf), ends: self.ends }
+    }
+}
+
+/// A stream's frames: one buffer and where each frame ends. Consecutive frames are one slice of
+/// it, so frames due at the same moment leave in one write.
+#[derive(Clone, Debug, Default)]
+pub struct FrameList {
+    all: Bytes,
+    ends: Vec<usize>,
+}
+
+impl FrameList {
+    /// A single frame (a plain body sent through the stream machinery).
+    pub fn one(frame: Bytes) -> Self {
+        FrameList { ends: vec![frame.len()], all: frame }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Frames `range` (clamped to the list) as one slice, without copying.
+    pub fn span(&self, range: std::ops::Range<usize>) -> Bytes {
+        let end = range.end.min(self.ends.len());
+        if range.start >= end {
+            return Bytes::new();
+        }
+        let from = if range.start == 0 { 0 } else { self.ends[range.start - 1] };
+        self.all.slice(from..self.ends[end - 1])
+    }
+
+    /// Frame `i`, or nothing past the end.
+    pub fn get(&self, i: usize) -> Bytes {
+        self.span(i..i + 1)
     }
 }
 
@@ -98,11 +127,13 @@ mod tests {
         f.open(None).raw("{\"content\":").str("say \"hi\"\n").raw("}").close();
         f.open(Some("ping")).raw("{\"n\":").json(&7u64).raw("}").close();
         let count = f.count();
-        let frames = f.into_frames();
+        let frames = f.into_list();
 
         // Assert
         assert_eq!(count, 2);
-        assert_eq!(&frames[0][..], b"data: {\"content\":\"say \\\"hi\\\"\\n\"}\n\n");
-        assert_eq!(&frames[1][..], b"event: ping\ndata: {\"n\":7}\n\n");
+        assert_eq!(&frames.get(0)[..], b"data: {\"content\":\"say \\\"hi\\\"\\n\"}\n\n");
+        assert_eq!(&frames.get(1)[..], b"event: ping\ndata: {\"n\":7}\n\n");
+        assert_eq!(frames.span(0..2), [frames.get(0), frames.get(1)].concat());
+        assert!(frames.get(2).is_empty() && frames.span(1..1).is_empty());
     }
 }

@@ -543,7 +543,7 @@ pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> Strea
         f.open(None).raw(&head).raw("[],\"usage\":").json(&usage(c, deepseek)).raw("}").close();
     }
     f.open(None).raw("[DONE]").close();
-    StreamPlan { frames: f.into_frames(), first_content: 1, terminal }
+    StreamPlan { frames: f.into_list(), first_content: 1, terminal }
 }
 
 /// One `delta.tool_calls[]` entry.

@@ -377,7 +377,7 @@ pub fn stream_plan(c: &Completion) -> StreamPlan {
     ev.push(kind, |f| {
         f.raw("\"response\":").json(&response(c, None));
     });
-    StreamPlan { frames: ev.0.into_frames(), first_content: 2, terminal }
+    StreamPlan { frames: ev.0.into_list(), first_content: 2, terminal }
 }
 
 /// The `error` event (`stream_error_event`), numbered as the `seq`th event.
