@@ -1,6 +1,6 @@
-//! Giving back the start-up's resident pages of the executable (DESIGN.md, "Mock providers":
-//! `mock serve` runs beside the gateway under test for hours, and its footprint is part of what
-//! a drill costs). Start-up touches code and read-only data that serving never runs again:
+//! Giving back the start-up's resident pages of the executable (DESIGN.md, "The parts and how
+//! data flows": the mock providers run beside the gateway under test for hours, and their
+//! footprint is part of what a drill costs). Start-up touches code and read-only data that serving never runs again:
 //! argument parsing, configuration checks, and the compressed BPE files the tokenizer tables are
 //! built from (several MiB of the executable's read-only data, read once). Those pages are
 //! clean copies of the file, so unmapping them loses nothing: a page needed later comes back

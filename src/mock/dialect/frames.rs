@@ -1,9 +1,9 @@
-//! Stream frames written straight from their parts (DESIGN.md, "Mock providers": the mock is
-//! the product, and a stream's cost is per event). A stream's constant parts (the chunk's id,
-//! model and fingerprint, an event's type) are written once per stream as text, and each event
-//! adds only its own fields, escaped by serde_json as it writes them: no `serde_json::Value` is
-//! built per event. Every frame of a stream goes into one buffer, so a stream costs one
-//! allocation for all its frames, each handed out as a slice of it.
+//! Stream frames written straight from their parts, in the shapes of ../shared/WIRE.md (the
+//! mocks are the product, and a stream's cost is paid per event). A stream's constant parts
+//! (the chunk's id, model and fingerprint, an event's type) are written once per stream as
+//! text, and each event adds only its own fields, escaped by serde_json as it writes them: no
+//! `serde_json::Value` is built per event. Every frame of a stream goes into one buffer, so a
+//! stream costs one allocation for all its frames, each handed out as a slice of it.
 //!
 //! The frames stay byte-identical to what the official SDKs were checked against; the corpus in
 //! `tests/stream_frames.rs` holds them to it.
