@@ -36,7 +36,7 @@ def main():
     ap.add_argument("builds", nargs=2)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--streams", type=int, default=2000)
+    ap.add_argument("--streams", type=int, default=20000)
     ap.add_argument("--results", default="bench/results")
     args = ap.parse_args()
     runs = {"plain": ("bench/chat.lua", {}), "repeated 900 B": ("bench/prompt900.lua", {"UNIQUE": "0"}),

@@ -606,6 +606,8 @@ async fn mock_serve(cmd: MockServe) -> Result<Exit, Failure> {
     for e in fleet.endpoints() {
         say!("{}", serde_json::to_string(&e).unwrap_or_default());
     }
+    // Started: the start-up's code and the BPE source data are not needed resident any more.
+    crate::mock::resident::release_startup_pages();
     let interrupted = shutdown_signal().await;
     fleet.shutdown().await;
     Ok(if interrupted { Exit::Interrupted } else { Exit::Pass })

@@ -76,7 +76,7 @@ proptest! {
         let (d, api) = CASES[case];
         let c = completion(api, seed, n, split_names);
         let plan = dialect::stream_plan(d, &c, true);
-        let bytes = plan.frames.concat();
+        let bytes = plan.frames.span(0..plan.frames.len());
         let ts = assemble(d, api, &bytes, &splits);
         prop_assert_eq!(ts.verdict(), ToolCallVerdict::Valid);
         prop_assert_eq!(ts.calls.len(), n);
@@ -96,8 +96,8 @@ proptest! {
         let plan = dialect::stream_plan(d, &c, false);
         // Keep whole frames up to a point before the terminal one, plus part of the next frame.
         let keep = 1 + at % (plan.terminal - 1);
-        let mut bytes = plan.frames[..keep].concat();
-        let next = &plan.frames[keep];
+        let mut bytes = plan.frames.span(0..keep).to_vec();
+        let next = plan.frames.get(keep);
         bytes.extend_from_slice(&next[..mid_frame % next.len()]);
         let ts = assemble(d, api, &bytes, &[]);
         prop_assert!(ts.finish.is_none());

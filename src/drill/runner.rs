@@ -285,7 +285,12 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     // A gateway at a URL never calls this run's mocks: none are started for it.
     let fleet = if opts.target.uses_mocks() {
         match ProviderFleet::start(fleet_opts).await {
-            Ok(f) => Some(f),
+            Ok(f) => {
+                // Started: the start-up's code and the BPE source data need not stay resident
+                // through a long drill.
+                crate::mock::resident::release_startup_pages();
+                Some(f)
+            }
             Err(e) => return fail(report, loaded, started, e.to_string()),
         }
     } else {

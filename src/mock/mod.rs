@@ -18,6 +18,7 @@ pub mod handler;
 pub mod journal;
 pub mod listener;
 pub mod quota;
+pub mod resident;
 pub mod schedule;
 pub mod state;
 pub mod stream;

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::config::Dialect;
+use super::dialect::frames::FrameList;
 use super::dialect::{self, Completion};
 use super::faults::Fault;
 use super::handler::Attempt;
@@ -72,7 +73,7 @@ pub async fn respond_plain(
     match spec.keepalive {
         Some(every) if !generation.is_zero() => {
             // DeepSeek answers at once and sends empty lines until the JSON is ready.
-            let mut run = Run::new(p, attempt, vec![body], 0, 1, generation, Duration::ZERO, None);
+            let mut run = Run::new(p, attempt, FrameList::one(body), 0, 1, generation, Duration::ZERO, None);
             run.keepalive = Some((every, Bytes::from_static(b"\n")));
             run.count_events = false;
             response(headers, "application/json", run.into_body())
@@ -110,10 +111,12 @@ pub async fn respond_stream(
         Some(f) if f.is_stream_only() => fault_after(f).min(plan.terminal),
         _ => plan.frames.len(),
     };
-    let malformed = dialect::malformed_frame(spec.dialect, &c, cut_at);
-    let error = match &spec.fault {
-        Some(Fault::ResponseFailed { .. }) => dialect::failed_frame(spec.dialect, &c, cut_at),
-        _ => dialect::error_frame(spec.dialect, &c, cut_at),
+    // The fault's own frame, rendered only when that fault fired.
+    let (malformed, error) = match &spec.fault {
+        Some(Fault::StreamMalformed { .. }) => (dialect::malformed_frame(spec.dialect, &c, cut_at), Bytes::new()),
+        Some(Fault::ResponseFailed { .. }) => (Bytes::new(), dialect::failed_frame(spec.dialect, &c, cut_at)),
+        Some(Fault::StreamErrorEvent { .. }) => (Bytes::new(), dialect::error_frame(spec.dialect, &c, cut_at)),
+        _ => (Bytes::new(), Bytes::new()),
     };
     let mut run = Run::new(
         p,
@@ -154,7 +157,7 @@ fn fault_after(f: &Fault) -> usize {
 struct Run {
     p: Arc<Provider>,
     attempt: Option<Attempt>,
-    frames: Vec<Bytes>,
+    frames: FrameList,
     next: usize,
     first_content: usize,
     cut_at: usize,
@@ -185,7 +188,7 @@ impl Run {
     fn new(
         p: Arc<Provider>,
         attempt: Attempt,
-        frames: Vec<Bytes>,
+        frames: FrameList,
         first_content: usize,
         cut_at: usize,
         first_token: Duration,
@@ -233,10 +236,11 @@ impl Run {
         }
     }
 
-    fn sent(&mut self, frame: Bytes, event: bool) -> Option<Item> {
+    /// Hands `frame` (holding `events` events, sent at one instant) to the connection.
+    fn sent(&mut self, frame: Bytes, events: usize) -> Option<Item> {
         self.bytes += frame.len() as u64;
-        if event && self.count_events {
-            self.events += 1;
+        if events > 0 && self.count_events {
+            self.events += events as u64;
             let now = Instant::now();
             match self.last_event {
                 None => self.first_event = Some(now),
@@ -244,6 +248,7 @@ impl Run {
                     self.gaps.push(now.saturating_duration_since(prev).as_micros().min(u32::MAX as u128) as u32)
                 }
             }
+            self.gaps.extend(std::iter::repeat_n(0, events - 1));
             self.last_event = Some(now);
         }
         Some(Ok(frame))
@@ -306,11 +311,18 @@ impl Run {
         }
         if self.next < self.cut_at {
             if let Some(k) = self.wait(self.due(self.next)).await {
-                return self.sent(k, false);
+                return self.sent(k, 0);
             }
-            let frame = self.frames[self.next].clone();
-            self.next += 1;
-            return self.sent(frame, true);
+            // The frames already due leave together: one slice, one write for a fast model.
+            let now = Instant::now();
+            let mut end = self.next + 1;
+            while end < self.cut_at && self.due(end) <= now {
+                end += 1;
+            }
+            let frame = self.frames.span(self.next..end);
+            let events = end - self.next;
+            self.next = end;
+            return self.sent(frame, events);
         }
         match self.fault.clone() {
             None => {
@@ -324,13 +336,13 @@ impl Run {
             }
             Some(Fault::StreamMalformed { .. }) => {
                 let frame = self.malformed.clone();
-                let item = self.sent(frame, true);
+                let item = self.sent(frame, 1);
                 self.finish(Outcome::StreamMalformed);
                 item
             }
             Some(Fault::StreamErrorEvent { .. } | Fault::ResponseFailed { .. }) => {
                 let frame = self.error.clone();
-                let item = self.sent(frame, true);
+                let item = self.sent(frame, 1);
                 self.finish(Outcome::StreamErrorEvent);
                 item
             }
@@ -357,7 +369,7 @@ impl Run {
     async fn stall(&mut self) -> Option<Item> {
         let end = self.stall_until?;
         if let Some(k) = self.wait(end).await {
-            return self.sent(k, false);
+            return self.sent(k, 0);
         }
         self.cut(Outcome::StreamStalled).await
     }

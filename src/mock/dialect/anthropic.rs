@@ -3,9 +3,10 @@
 
 use axum::http::StatusCode;
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::frames::Frames;
 use super::{ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes};
 use crate::mock::config::ProviderSpec;
 use crate::mock::faults::QuotaVariant;
@@ -263,11 +264,30 @@ fn stop_reason(f: Finish) -> &'static str {
 
 /// Usage as Anthropic counts it: `input_tokens` excludes what was read from or written to the
 /// prompt cache.
-fn usage(c: &Completion, output: u64) -> Value {
+#[derive(Serialize)]
+struct Usage {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_creation_input_tokens: u64,
+    cache_read_input_tokens: u64,
+    cache_creation: CacheCreation,
+}
+
+#[derive(Serialize)]
+struct CacheCreation {
+    ephemeral_5m_input_tokens: u64,
+    ephemeral_1h_input_tokens: u64,
+}
+
+fn usage(c: &Completion, output: u64) -> Usage {
     let (read, written) = (c.cached_tokens, c.cache_write_tokens);
-    json!({"input_tokens": c.prompt_tokens.saturating_sub(read + written), "output_tokens": output,
-           "cache_creation_input_tokens": written, "cache_read_input_tokens": read,
-           "cache_creation": {"ephemeral_5m_input_tokens": written, "ephemeral_1h_input_tokens": 0}})
+    Usage {
+        input_tokens: c.prompt_tokens.saturating_sub(read + written),
+        output_tokens: output,
+        cache_creation_input_tokens: written,
+        cache_read_input_tokens: read,
+        cache_creation: CacheCreation { ephemeral_5m_input_tokens: written, ephemeral_1h_input_tokens: 0 },
+    }
 }
 
 /// `anthropic-beta` flags the first-party API accepts (late 2025).
@@ -344,56 +364,65 @@ pub fn render_completion(c: &Completion) -> Bytes {
     }))
 }
 
-fn event(name: &str, data: Value) -> Bytes {
-    sse::encode(Some(name), &data.to_string())
-}
-
 pub fn stream_plan(c: &Completion) -> StreamPlan {
-    let mut frames = Vec::with_capacity(c.pieces.len() + 6);
-    frames.push(event(
-        "message_start",
-        json!({"type": "message_start", "message": {
-            "id": c.id, "type": "message", "role": "assistant", "content": [], "model": c.model,
-            "stop_reason": null, "stop_sequence": null, "usage": usage(c, 1)}}),
-    ));
-    let block_start = |i: usize, block: Value| {
-        event("content_block_start", json!({"type": "content_block_start", "index": i, "content_block": block}))
+    let mut f = Frames::new(c.completion_tokens() as usize + 8, 112);
+    f.open(Some("message_start"))
+        .raw("{\"type\":\"message_start\",\"message\":{\"id\":")
+        .str(&c.id)
+        .raw(",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":")
+        .str(&c.model)
+        .raw(",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":")
+        .json(&usage(c, 1))
+        .raw("}}")
+        .close();
+    let block = |f: &mut Frames, kind: &str, i: usize| {
+        f.open(Some(kind)).raw("{\"type\":").str(kind).raw(",\"index\":").json(&i);
     };
-    let block_delta = |i: usize, delta: Value| {
-        event("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": delta}))
+    let ping = |f: &mut Frames| f.open(Some("ping")).raw("{\"type\":\"ping\"}").close();
+    let delta = |f: &mut Frames, i: usize, kind: &str, field: &str, text: &str| {
+        block(f, "content_block_delta", i);
+        f.raw(",\"delta\":{\"type\":").str(kind).raw(",").str(field).raw(":").str(text).raw("}}").close();
     };
-    let block_stop = |i: usize| event("content_block_stop", json!({"type": "content_block_stop", "index": i}));
+    let stop = |f: &mut Frames, i: usize| {
+        block(f, "content_block_stop", i);
+        f.raw("}").close();
+    };
     if c.tool_calls.is_empty() {
-        frames.push(block_start(0, json!({"type": "text", "text": ""})));
-        frames.push(event("ping", json!({"type": "ping"})));
+        block(&mut f, "content_block_start", 0);
+        f.raw(",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}").close();
+        ping(&mut f);
         for p in &c.pieces {
-            frames.push(block_delta(0, json!({"type": "text_delta", "text": p})));
+            delta(&mut f, 0, "text_delta", "text", p);
         }
-        frames.push(block_stop(0));
+        stop(&mut f, 0);
     }
     for (i, t) in c.tool_calls.iter().enumerate() {
-        frames.push(block_start(i, json!({"type": "tool_use", "id": t.id, "name": t.name, "input": {}})));
+        block(&mut f, "content_block_start", i);
+        f.raw(",\"content_block\":{\"type\":\"tool_use\",\"id\":").str(&t.id).raw(",\"name\":").str(&t.name);
+        f.raw(",\"input\":{}}}").close();
         if i == 0 {
-            frames.push(event("ping", json!({"type": "ping"})));
+            ping(&mut f);
         }
-        frames.push(block_delta(i, json!({"type": "input_json_delta", "partial_json": ""})));
-        for f in &t.fragments {
-            frames.push(block_delta(i, json!({"type": "input_json_delta", "partial_json": f})));
+        delta(&mut f, i, "input_json_delta", "partial_json", "");
+        for p in &t.fragments {
+            delta(&mut f, i, "input_json_delta", "partial_json", p);
         }
-        frames.push(block_stop(i));
+        stop(&mut f, i);
     }
-    let terminal = frames.len();
-    frames.push(event(
-        "message_delta",
-        json!({"type": "message_delta", "delta": {"stop_reason": stop_reason(c.finish), "stop_sequence": null},
-               "usage": {"output_tokens": c.completion_tokens()}}),
-    ));
-    frames.push(event("message_stop", json!({"type": "message_stop"})));
-    StreamPlan { frames, first_content: 3, terminal }
+    let terminal = f.count();
+    f.open(Some("message_delta"))
+        .raw("{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"")
+        .raw(stop_reason(c.finish))
+        .raw("\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":")
+        .json(&c.completion_tokens())
+        .raw("}}")
+        .close();
+    f.open(Some("message_stop")).raw("{\"type\":\"message_stop\"}").close();
+    StreamPlan { frames: f.into_list(), first_content: 3, terminal }
 }
 
 pub fn error_frame() -> Bytes {
-    event("error", envelope("overloaded_error", "Overloaded", None))
+    sse::encode(Some("error"), &envelope("overloaded_error", "Overloaded", None).to_string())
 }
 
 pub fn malformed_frame() -> Bytes {

@@ -6,6 +6,7 @@
 pub mod anthropic;
 pub mod deepseek;
 pub mod embeddings;
+pub mod frames;
 pub mod openai;
 pub mod responses;
 
@@ -193,7 +194,7 @@ impl Completion {
 /// The frames of a stream in order; `frames[terminal..]` are what closes the stream properly
 /// (finish reason, usage, `[DONE]` / `message_delta`, `message_stop`).
 pub struct StreamPlan {
-    pub frames: Vec<Bytes>,
+    pub frames: frames::FrameList,
     /// Index of the first frame carrying a token; frames before it go out with the headers.
     pub first_content: usize,
     pub terminal: usize,

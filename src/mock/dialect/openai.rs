@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::frames::{Frames, json_text};
 use super::{Api, ApiError, ChatRequest, Completion, ErrorReply, Finish, Message, StreamPlan, json_bytes};
 use crate::mock::config::ProviderSpec;
 use crate::mock::quota::Exceeded;
@@ -480,66 +481,108 @@ pub fn render_completion(c: &Completion, deepseek: bool) -> Bytes {
 }
 
 pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> StreamPlan {
-    let chunk = |choices: Value, usage: Option<Value>| {
-        let mut v = json!({
-            "id": c.id, "object": "chat.completion.chunk", "created": c.created, "model": c.model,
-            "system_fingerprint": fingerprint(deepseek), "choices": choices,
-        });
-        if include_usage {
-            v["usage"] = usage.unwrap_or(Value::Null);
-        }
-        sse::encode(None, &v.to_string())
+    // The chunk's constant head and tail, written once per stream.
+    let head = format!(
+        "{{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\"system_fingerprint\":\"{}\",\"choices\":",
+        json_text(&c.id),
+        c.created,
+        json_text(&c.model),
+        fingerprint(deepseek)
+    );
+    let tail = if include_usage { ",\"usage\":null}" } else { "}" };
+    let mut f = Frames::new(c.completion_tokens() as usize + 4, head.len() + 96);
+    let delta = |f: &mut Frames, d: &dyn Fn(&mut Frames)| {
+        f.open(None).raw(&head).raw("[{\"index\":0,\"delta\":");
+        d(f);
+        f.raw(",\"logprobs\":null,\"finish_reason\":null}]").raw(tail).close();
     };
-    let delta = |d: Value| json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": null}]);
-    let mut frames = Vec::with_capacity(c.completion_tokens() as usize + 4);
-    let thinks = deepseek && !c.reasoning.is_empty();
-    if thinks {
+    if deepseek && !c.reasoning.is_empty() {
         // DeepSeek's reasoner streams its reasoning first, with `content: null`.
-        frames.push(chunk(delta(json!({"role": "assistant", "content": null, "reasoning_content": ""})), None));
+        delta(&mut f, &|f| {
+            f.raw("{\"role\":\"assistant\",\"content\":null,\"reasoning_content\":\"\"}");
+        });
         for p in &c.reasoning {
-            frames.push(chunk(delta(json!({"content": null, "reasoning_content": p})), None));
+            delta(&mut f, &|f| {
+                f.raw("{\"content\":null,\"reasoning_content\":").str(p).raw("}");
+            });
         }
     } else if c.tool_calls.is_empty() {
-        frames.push(chunk(delta(json!({"role": "assistant", "content": "", "refusal": null})), None));
+        delta(&mut f, &|f| {
+            f.raw("{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}");
+        });
     }
     for p in &c.pieces {
-        frames.push(chunk(delta(json!({"content": p})), None));
+        delta(&mut f, &|f| {
+            f.raw("{\"content\":").str(p).raw("}");
+        });
     }
     for (i, call) in c.tool_calls.iter().enumerate() {
-        for d in tool_call_deltas(i, call, c.split_tool_names) {
-            let d = if frames.is_empty() {
-                json!({"role": "assistant", "content": null, "tool_calls": [d], "refusal": null})
-            } else {
-                json!({"tool_calls": [d]})
-            };
-            frames.push(chunk(delta(d), None));
+        for d in tool_call_deltas(call, c.split_tool_names) {
+            // The stream's first frame also opens the assistant's message.
+            let opens = f.count() == 0;
+            delta(&mut f, &|f| {
+                f.raw(if opens {
+                    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
+                } else {
+                    "{\"tool_calls\":["
+                });
+                d.write(f, i);
+                f.raw(if opens { "],\"refusal\":null}" } else { "]}" });
+            });
         }
     }
-    let terminal = frames.len();
-    let fin = json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": finish_reason(c.finish)}]);
-    frames.push(chunk(fin, None));
+    let terminal = f.count();
+    f.open(None)
+        .raw(&head)
+        .raw("[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"")
+        .raw(finish_reason(c.finish))
+        .raw("\"}]")
+        .raw(tail)
+        .close();
     if include_usage {
-        frames.push(chunk(json!([]), Some(serde_json::to_value(usage(c, deepseek)).unwrap_or_default())));
+        f.open(None).raw(&head).raw("[],\"usage\":").json(&usage(c, deepseek)).raw("}").close();
     }
-    frames.push(sse::encode(None, "[DONE]"));
-    StreamPlan { frames, first_content: 1, terminal }
+    f.open(None).raw("[DONE]").close();
+    StreamPlan { frames: f.into_list(), first_content: 1, terminal }
 }
 
-/// The `delta.tool_calls[]` entries of one call: id, type and name on the first (the name split
-/// over two deltas under `tool_name_split`), then one argument fragment each.
-pub fn tool_call_deltas(index: usize, call: &crate::mock::tools::ToolCall, split_name: bool) -> Vec<Value> {
+/// One `delta.tool_calls[]` entry.
+enum ToolDelta<'a> {
+    /// The call's id, type and (the first part of) its name.
+    Start { id: &'a str, name: &'a str },
+    /// The rest of a name split over two deltas.
+    Name(&'a str),
+    /// One argument fragment.
+    Arguments(&'a str),
+}
+
+impl ToolDelta<'_> {
+    fn write(&self, f: &mut Frames, index: usize) {
+        f.raw("{\"index\":").json(&index);
+        match self {
+            ToolDelta::Start { id, name } => {
+                f.raw(",\"id\":").str(id).raw(",\"type\":\"function\",\"function\":{\"name\":").str(name);
+                f.raw(",\"arguments\":\"\"}}")
+            }
+            ToolDelta::Name(n) => f.raw(",\"function\":{\"name\":").str(n).raw("}}"),
+            ToolDelta::Arguments(a) => f.raw(",\"function\":{\"arguments\":").str(a).raw("}}"),
+        };
+    }
+}
+
+/// The deltas of one call: id, type and name on the first (the name split over two deltas
+/// under `tool_name_split`), then one argument fragment each.
+fn tool_call_deltas(call: &crate::mock::tools::ToolCall, split_name: bool) -> Vec<ToolDelta<'_>> {
     let mut out = Vec::with_capacity(call.fragments.len() + 2);
     let cut =
         if split_name { call.name.char_indices().nth(call.name.chars().count() / 2).map_or(0, |(i, _)| i) } else { 0 };
     let (head, tail) = call.name.split_at(cut);
     let (first, rest) = if cut == 0 { (tail, "") } else { (head, tail) };
-    out.push(json!({"index": index, "id": call.id, "type": "function", "function": {"name": first, "arguments": ""}}));
+    out.push(ToolDelta::Start { id: &call.id, name: first });
     if !rest.is_empty() {
-        out.push(json!({"index": index, "function": {"name": rest}}));
+        out.push(ToolDelta::Name(rest));
     }
-    for f in &call.fragments {
-        out.push(json!({"index": index, "function": {"arguments": f}}));
-    }
+    out.extend(call.fragments.iter().map(|a| ToolDelta::Arguments(a)));
     out
 }
 

@@ -9,9 +9,10 @@
 //! Shapes follow openai-python's `types/responses` models (the official SDK is the judge).
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::frames::{Frames, json_text};
 use super::{ApiError, ChatRequest, Completion, Finish, Message, StreamPlan};
 use crate::mock::tools::{ToolDecl, ToolRequest};
 use crate::sse;
@@ -161,33 +162,78 @@ fn usage(c: &Completion) -> Value {
     })
 }
 
-fn reasoning_item(c: &Completion) -> Value {
-    json!({"id": item_id("rs_", c, 0), "type": "reasoning", "summary": []})
+/// One output item, typed: the response object and the stream's item events both write it.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutputItem<'a> {
+    Reasoning {
+        id: String,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        summary: [(); 0],
+    },
+    Message {
+        id: String,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        status: &'static str,
+        /// Empty while in progress, the one text part once done.
+        content: Vec<TextPart<'a>>,
+        role: &'static str,
+    },
+    FunctionCall {
+        id: String,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        status: &'static str,
+        arguments: &'a str,
+        call_id: &'a str,
+        name: &'a str,
+    },
 }
 
-fn message_item(c: &Completion, text: &str, status: &str) -> Value {
-    let content = if status == "in_progress" { json!([]) } else { json!([text_part(text)]) };
-    json!({"id": item_id("msg_", c, 1), "type": "message", "status": status, "content": content, "role": "assistant"})
+#[derive(Serialize)]
+struct TextPart<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    annotations: [(); 0],
+    logprobs: [(); 0],
+    text: &'a str,
 }
 
-fn text_part(text: &str) -> Value {
-    json!({"type": "output_text", "annotations": [], "logprobs": [], "text": text})
+fn reasoning_item(c: &Completion) -> OutputItem<'static> {
+    OutputItem::Reasoning { id: item_id("rs_", c, 0), kind: "reasoning", summary: [] }
 }
 
-fn call_item(c: &Completion, i: usize, arguments: &str, status: &str) -> Value {
+fn message_item<'a>(c: &Completion, text: &'a str, status: &'static str) -> OutputItem<'a> {
+    let content = if status == "in_progress" { Vec::new() } else { vec![text_part(text)] };
+    OutputItem::Message { id: item_id("msg_", c, 1), kind: "message", status, content, role: "assistant" }
+}
+
+fn text_part(text: &str) -> TextPart<'_> {
+    TextPart { kind: "output_text", annotations: [], logprobs: [], text }
+}
+
+fn call_item<'a>(c: &'a Completion, i: usize, arguments: &'a str, status: &'static str) -> OutputItem<'a> {
     let t = &c.tool_calls[i];
-    json!({"id": item_id("fc_", c, 2 + i as u64), "type": "function_call", "status": status,
-           "arguments": arguments, "call_id": t.id, "name": t.name})
+    OutputItem::FunctionCall {
+        id: item_id("fc_", c, 2 + i as u64),
+        kind: "function_call",
+        status,
+        arguments,
+        call_id: &t.id,
+        name: &t.name,
+    }
 }
 
 /// Every output item in its final form.
-fn output(c: &Completion) -> Vec<Value> {
+fn output<'a>(c: &'a Completion, text: &'a str) -> Vec<OutputItem<'a>> {
     let mut out = Vec::new();
     if !c.reasoning.is_empty() {
         out.push(reasoning_item(c));
     }
     if c.tool_calls.is_empty() {
-        out.push(message_item(c, &c.text(), "completed"));
+        out.push(message_item(c, text, "completed"));
     }
     for (i, t) in c.tool_calls.iter().enumerate() {
         out.push(call_item(c, i, &t.arguments, "completed"));
@@ -208,7 +254,7 @@ fn status(c: &Completion) -> (&'static str, Value) {
 fn response(c: &Completion, state: Option<&str>) -> Value {
     let (status, incomplete) = status(c);
     let (status, incomplete, output, usage, error) = match state {
-        None => (status, incomplete, Value::Array(output(c)), usage(c), Value::Null),
+        None => (status, incomplete, json!(output(c, &c.text())), usage(c), Value::Null),
         Some("failed") => (
             "failed",
             Value::Null,
@@ -245,73 +291,93 @@ pub fn render_completion(c: &Completion) -> Bytes {
     super::json_bytes(&response(c, None))
 }
 
-/// Builds typed events with their rising `sequence_number`.
-struct Events(Vec<Bytes>);
+/// Writes typed events: each event's own fields, then its `type` and rising `sequence_number`.
+struct Events(Frames);
 
 impl Events {
-    fn push(&mut self, kind: &str, mut data: Value) {
-        data["type"] = json!(kind);
-        data["sequence_number"] = json!(self.0.len());
-        self.0.push(sse::encode(Some(kind), &data.to_string()));
+    fn push(&mut self, kind: &str, fields: impl FnOnce(&mut Frames)) {
+        let seq = self.0.count();
+        self.0.open(Some(kind)).raw("{");
+        fields(&mut self.0);
+        self.0.raw(",\"type\":").str(kind).raw(",\"sequence_number\":").json(&seq).raw("}").close();
+    }
+
+    /// An `output_item.added` / `.done` event.
+    fn item(&mut self, kind: &str, index: usize, item: &OutputItem<'_>) {
+        self.push(kind, |f| {
+            f.raw("\"output_index\":").json(&index).raw(",\"item\":").json(item);
+        });
     }
 }
 
 pub fn stream_plan(c: &Completion) -> StreamPlan {
-    let mut ev = Events(Vec::with_capacity(c.completion_tokens() as usize + 12));
-    ev.push("response.created", json!({"response": response(c, Some("in_progress"))}));
-    ev.push("response.in_progress", json!({"response": response(c, Some("in_progress"))}));
+    let mut ev = Events(Frames::new(c.completion_tokens() as usize + 12, 160));
+    // The opening snapshot goes out twice (created, in progress): rendered once.
+    let opening = json_text(&response(c, Some("in_progress")));
+    for kind in ["response.created", "response.in_progress"] {
+        ev.push(kind, |f| {
+            f.raw("\"response\":").raw(&opening);
+        });
+    }
     let mut index = 0;
     if !c.reasoning.is_empty() {
-        ev.push("response.output_item.added", json!({"output_index": index, "item": reasoning_item(c)}));
-        ev.push("response.output_item.done", json!({"output_index": index, "item": reasoning_item(c)}));
+        let item = reasoning_item(c);
+        ev.item("response.output_item.added", index, &item);
+        ev.item("response.output_item.done", index, &item);
         index += 1;
     }
     if c.tool_calls.is_empty() {
         let id = item_id("msg_", c, 1);
-        let at = json!({"item_id": id, "output_index": index, "content_index": 0});
-        let with = |extra: Value| {
-            let mut v = at.clone();
-            if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
-                m.extend(e.clone());
-            }
-            v
+        let at = |f: &mut Frames| {
+            f.raw("\"item_id\":").str(&id).raw(",\"output_index\":").json(&index).raw(",\"content_index\":0");
         };
-        ev.push(
-            "response.output_item.added",
-            json!({"output_index": index, "item": message_item(c, "", "in_progress")}),
-        );
-        ev.push("response.content_part.added", with(json!({"part": text_part("")})));
+        ev.item("response.output_item.added", index, &message_item(c, "", "in_progress"));
+        ev.push("response.content_part.added", |f| {
+            at(f);
+            f.raw(",\"part\":").json(&text_part(""));
+        });
         for p in &c.pieces {
-            ev.push("response.output_text.delta", with(json!({"delta": p, "logprobs": []})));
+            ev.push("response.output_text.delta", |f| {
+                at(f);
+                f.raw(",\"delta\":").str(p).raw(",\"logprobs\":[]");
+            });
         }
         let text = c.text();
-        ev.push("response.output_text.done", with(json!({"text": text, "logprobs": []})));
-        ev.push("response.content_part.done", with(json!({"part": text_part(&text)})));
-        ev.push(
-            "response.output_item.done",
-            json!({"output_index": index, "item": message_item(c, &text, "completed")}),
-        );
+        ev.push("response.output_text.done", |f| {
+            at(f);
+            f.raw(",\"text\":").str(&text).raw(",\"logprobs\":[]");
+        });
+        ev.push("response.content_part.done", |f| {
+            at(f);
+            f.raw(",\"part\":").json(&text_part(&text));
+        });
+        ev.item("response.output_item.done", index, &message_item(c, &text, "completed"));
     }
     for (i, t) in c.tool_calls.iter().enumerate() {
         let out = index + i;
         let id = item_id("fc_", c, 2 + i as u64);
-        ev.push("response.output_item.added", json!({"output_index": out, "item": call_item(c, i, "", "in_progress")}));
-        for f in &t.fragments {
-            ev.push("response.function_call_arguments.delta", json!({"item_id": id, "output_index": out, "delta": f}));
+        let at = |f: &mut Frames| {
+            f.raw("\"item_id\":").str(&id).raw(",\"output_index\":").json(&out);
+        };
+        ev.item("response.output_item.added", out, &call_item(c, i, "", "in_progress"));
+        for a in &t.fragments {
+            ev.push("response.function_call_arguments.delta", |f| {
+                at(f);
+                f.raw(",\"delta\":").str(a);
+            });
         }
-        ev.push(
-            "response.function_call_arguments.done",
-            json!({"item_id": id, "output_index": out, "arguments": t.arguments, "name": t.name}),
-        );
-        ev.push(
-            "response.output_item.done",
-            json!({"output_index": out, "item": call_item(c, i, &t.arguments, "completed")}),
-        );
+        ev.push("response.function_call_arguments.done", |f| {
+            at(f);
+            f.raw(",\"arguments\":").str(&t.arguments).raw(",\"name\":").str(&t.name);
+        });
+        ev.item("response.output_item.done", out, &call_item(c, i, &t.arguments, "completed"));
     }
-    let terminal = ev.0.len();
+    let terminal = ev.0.count();
     let kind = if c.finish == Finish::Length { "response.incomplete" } else { "response.completed" };
-    ev.push(kind, json!({"response": response(c, None)}));
-    StreamPlan { frames: ev.0, first_content: 2, terminal }
+    ev.push(kind, |f| {
+        f.raw("\"response\":").json(&response(c, None));
+    });
+    StreamPlan { frames: ev.0.into_list(), first_content: 2, terminal }
 }
 
 /// The `error` event (`stream_error_event`), numbered as the `seq`th event.
