@@ -12,6 +12,7 @@ pub mod config;
 pub mod cooldown;
 pub mod faults;
 pub mod ingest;
+pub mod openai_compat;
 pub mod runtime;
 pub mod sessions;
 pub mod sqlite;
@@ -106,6 +107,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/health", get(api::health))
         .route("/ready", get(api::ready))
         .route("/api/agent-gateway/adapters/ingest", post(api_sessions::ingest))
+        .route("/v1/chat/completions", post(openai_compat::chat_completions))
         .merge(admin)
         .fallback(|| async { api::ApiError::new(axum::http::StatusCode::NOT_FOUND, "NOT_FOUND", "no such route") })
         // Before routing: an admin path without a valid token is a 401, routed or not.

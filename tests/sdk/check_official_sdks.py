@@ -1,7 +1,8 @@
 """The mock fleet against the official provider SDKs (openai, anthropic from PyPI).
 
 Run by .ci/run after the Rust tests: the mocks must be understood by the clients real
-gateways use, not only by this project's own tests. Starts `gatedrill mock serve`, drives each
+gateways use, not only by this project's own tests. Then the reference gateway's
+OpenAI-compatible endpoint in front of the mocks, through the OpenAI SDK (gateway_checks.py). Starts `gatedrill mock serve`, drives each
 SDK through healthy answers, streams and the faults whose handling SDKs branch on, and reads
 the providers' journals to check what the SDK actually did (retries, waits).
 
@@ -19,6 +20,7 @@ import anthropic
 import openai
 
 import agent_checks
+import gateway_checks
 
 OPENAI_KEY = "sk-gatedrill-openai-0001"
 ANTHROPIC_KEY = "sk-ant-gatedrill-0001"
@@ -195,6 +197,7 @@ def main():
         deepseek_checks(urls["deepseek"])
         keys = {"openai": OPENAI_KEY, "anthropic": ANTHROPIC_KEY, "deepseek": DEEPSEEK_KEY}
         agent_checks.run(sys.modules[__name__], urls, keys)
+        gateway_checks.run(sys.modules[__name__], sys.argv[1], urls, keys)
         print("official SDKs: openai %s, anthropic %s, %.1fs"
               % (openai.__version__, anthropic.__version__, time.time() - started))
         print("%d passed, 0 failed" % checks)
