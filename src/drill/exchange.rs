@@ -39,6 +39,8 @@ pub enum Auth<'a> {
     Admin,
     /// `x-agent-gateway-webhook-secret`: the run's secret, or the one given (a stale one).
     Webhook(Option<&'a str>),
+    /// `Authorization: Bearer <ADMIN_API_TOKEN>`: an OpenAI-compatible gateway's key.
+    Bearer,
 }
 
 /// Where the drill sends, with the credentials (which never reach an observation).
@@ -66,6 +68,8 @@ pub struct Observed {
     /// Bytes received before the exchange ended (more than `body.len()` when too large).
     pub received: u64,
     pub latency: Duration,
+    /// The answer's `Retry-After`, as sent (at most 64 bytes kept).
+    pub retry_after: Option<String>,
 }
 
 /// An answer that did not have the runbook's shape.
@@ -243,6 +247,7 @@ impl Exchanger {
         match auth {
             Auth::None => {}
             Auth::Admin => req = req.header("x-admin-token", self.admin_token.0.as_str()),
+            Auth::Bearer => req = req.bearer_auth(self.admin_token.0.as_str()),
             Auth::Webhook(given) => {
                 if let Some(s) = given.or(self.webhook_secret.as_ref().map(|s| s.0.as_str())) {
                     req = req.header("x-agent-gateway-webhook-secret", s);
@@ -264,6 +269,10 @@ impl Exchanger {
             Ok(Err(e)) => seen.failure = Some(TransportFailure::of(&e)),
             Ok(Ok(mut resp)) => {
                 seen.status = Some(resp.status().as_u16());
+                seen.retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .map(|v| String::from_utf8_lossy(&v.as_bytes()[..v.len().min(64)]).into_owned());
                 if resp.status().is_redirection() {
                     seen.failure = Some(TransportFailure::Redirected);
                 } else {

@@ -153,6 +153,14 @@ async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> Sen
             let task = TaskOutcome { ok: seen.is(201), latency: seen.latency, ..Default::default() };
             (Endpoint::Orchestrate, paths::ORCHESTRATE, seen, task)
         }
+        LoadAgainst::Chat => {
+            let stream = false;
+            let body = super::steps::chat::body(role, &format!("load probe {i}"), stream, &format!("load-{i}"));
+            let seen = ctx.send(reqwest::Method::POST, paths::CHAT_COMPLETIONS, Some(&body), Auth::Bearer).await;
+            let answer = super::steps::chat::read_answer(&seen.body, stream);
+            let task = super::steps::chat::task(&seen, &answer, stream);
+            (Endpoint::Chat, paths::CHAT_COMPLETIONS, seen, task)
+        }
         LoadAgainst::Ingest => {
             let body = json!({"connectorId": "gatedrill_load", "channel": "telegram", "payload": {"message": {"chat": {"id": 700_000 + i % 100}, "text": "load"}}});
             let (seen, applied) = deliver(ctx, &body, None).await;

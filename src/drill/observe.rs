@@ -35,6 +35,8 @@ pub enum Endpoint {
     Session,
     Telemetry,
     Ingest,
+    /// `POST /v1/chat/completions` (an OpenAI-compatible gateway).
+    Chat,
     #[default]
     Other,
 }

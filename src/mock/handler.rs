@@ -36,6 +36,24 @@ use crate::rng::DrawKey;
 /// Bodies up to this size are read, so context overflows are answered by the dialect.
 pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
 const TEST_ID_HEADER: &str = "x-gatedrill-test-id";
+
+/// The request marker gatedrill's probes carry in their prompt, which a gateway forwards with
+/// the message whatever it does with headers: it ties a provider attempt to the client request
+/// that caused it, across providers and under concurrency.
+const MARKER: &[u8] = b"[gatedrill probe ";
+
+/// The marker's id in a request body (at most 64 id characters), when there is one.
+fn marker(body: &[u8]) -> Option<String> {
+    let at = memchr::memmem::find(body, MARKER)? + MARKER.len();
+    let id: Vec<u8> = body[at..]
+        .iter()
+        .take(65)
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        .copied()
+        .collect();
+    (body.get(at + id.len()) == Some(&b']') && !id.is_empty() && id.len() <= 64)
+        .then(|| String::from_utf8_lossy(&id).into_owned())
+}
 /// Prompts larger than this are counted off the async workers.
 const BLOCKING_COUNT_BYTES: usize = 64 * 1024;
 
@@ -82,7 +100,7 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
 
     let mut rec = AttemptRecord::new(&p.spec.name);
     rec.path = Some(route_path(parts.uri.path()));
-    rec.test_id = test_id;
+    rec.test_id = test_id.or_else(|| body.as_ref().ok().and_then(|b| marker(b)));
     rec.key_fingerprint = key.as_ref().ok().map(|k| p.fingerprint(k));
     let parsed = match &body {
         Ok(b) => {
@@ -530,4 +548,23 @@ pub async fn no_route(State(p): State<Arc<Provider>>, req: Request) -> Response 
 /// `GET /v1/models` (and DeepSeek's `/models`).
 pub async fn models(State(p): State<Arc<Provider>>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], dialect::models_list(&p.spec)).into_response()
+}
+
+#[cfg(test)]
+mod marker_tests {
+    use super::marker;
+
+    #[test]
+    fn the_probe_marker_is_read_from_the_prompt_and_nothing_else_is() {
+        let body = br#"{"messages":[{"role":"user","content":"hello [gatedrill probe chat-3-17]"}]}"#;
+        assert_eq!(marker(body).as_deref(), Some("chat-3-17"));
+        assert_eq!(marker(br#"{"content":"[gatedrill probe 12]"}"#).as_deref(), Some("12"));
+        for none in
+            [&br#"{"content":"no marker"}"#[..], b"[gatedrill probe ]", b"[gatedrill probe a b]", b"[gatedrill probe x"]
+        {
+            assert_eq!(marker(none), None, "{}", String::from_utf8_lossy(none));
+        }
+        let long = format!("[gatedrill probe {}]", "a".repeat(65));
+        assert_eq!(marker(long.as_bytes()), None, "an id longer than 64 is no marker");
+    }
 }

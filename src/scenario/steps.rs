@@ -40,6 +40,20 @@ pub enum Step {
         #[serde(default)]
         expect: DryRunExpect,
     },
+    /// `POST /v1/chat/completions` on an OpenAI-compatible gateway, judged by what the providers'
+    /// journal shows for this very request (tied to it by the probe marker in the prompt).
+    Chat {
+        /// What the gateway calls the model (for the reference gateway: a role).
+        model: String,
+        #[serde(default)]
+        prompt: Option<String>,
+        #[serde(default)]
+        stream: bool,
+        #[serde(default)]
+        timeout: Option<Dur>,
+        #[serde(default)]
+        expect: ChatExpect,
+    },
     /// `POST /api/admin/agent-gateway/orchestrate`.
     Orchestrate {
         draft_id: String,
@@ -204,6 +218,31 @@ pub struct DryRunExpect {
     pub cost_usd_above: Option<f64>,
 }
 
+/// What a chat completion must show. Who served it and how many attempts each provider saw come
+/// from the providers' journal, never from the gateway's headers.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatExpect {
+    /// The HTTP status (default 200).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// A whole answer: a finish reason, and for a stream the `[DONE]` terminator.
+    #[serde(default)]
+    pub complete: Option<bool>,
+    /// The provider whose attempt completed for this request.
+    #[serde(default)]
+    pub served_by: Option<String>,
+    /// Attempts each provider saw for this request (providers not named: not checked).
+    #[serde(default)]
+    pub attempts: Option<std::collections::BTreeMap<String, u64>>,
+    /// The whole exchange took less than this.
+    #[serde(default)]
+    pub latency_under: Option<Dur>,
+    /// An error answer carries `Retry-After` (a 429 that says when to come back).
+    #[serde(default)]
+    pub retry_after: Option<bool>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusExpect {
@@ -277,6 +316,8 @@ pub enum LoadAgainst {
     DryRun,
     Orchestrate,
     Ingest,
+    /// `POST /v1/chat/completions`, the load's `role` as the model.
+    Chat,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -333,6 +374,7 @@ impl Step {
             Step::RuntimeHealth { .. } => "runtime_health",
             Step::Profiles {} => "profiles",
             Step::DryRun { .. } => "dry_run",
+            Step::Chat { .. } => "chat",
             Step::Orchestrate { .. } => "orchestrate",
             Step::Ingest { .. } => "ingest",
             Step::SessionsLookup { .. } => "sessions_lookup",
@@ -407,6 +449,21 @@ impl Step {
             if p.is_file() { Ok(()) } else { Err(format!("fixture {f:?} not found (looked for {})", p.display())) }
         };
         match self {
+            Step::Chat { model, prompt, timeout, expect, .. } => {
+                if model.is_empty() || model.len() > 256 {
+                    return Err("model: 1 to 256 characters".into());
+                }
+                if prompt.as_deref().is_some_and(|p| p.len() > MAX_PROMPT_BYTES) {
+                    return Err(format!("prompt: over the ceiling of {MAX_PROMPT_BYTES} bytes"));
+                }
+                if let Some(t) = timeout {
+                    at_most("timeout", t, MAX_WAIT)?;
+                }
+                if let Some(t) = &expect.latency_under {
+                    at_most("expect.latency_under", t, MAX_WAIT)?;
+                }
+                Ok(())
+            }
             Step::DryRun { role, prompt, prompt_repeat, timeout, expect } => {
                 if !role_ok(role) {
                     return Err(format!("role {role:?} is not one of author, critic, maker, judge"));
@@ -469,11 +526,12 @@ impl Step {
                 }
                 Ok(())
             }
-            Step::Load { against: _, role, concurrency, count, rate, duration, connections, expect, .. } => {
+            Step::Load { against, role, concurrency, count, rate, duration, connections, expect, .. } => {
                 if connections.is_some_and(|c| c == 0 || c > MAX_CONCURRENCY) {
                     return Err(format!("connections must be 1..={MAX_CONCURRENCY}"));
                 }
-                if role.as_deref().is_some_and(|r| !role_ok(r)) {
+                // Against chat, `role` is the model the gateway is asked for (any name it serves).
+                if *against != LoadAgainst::Chat && role.as_deref().is_some_and(|r| !role_ok(r)) {
                     return Err("role: not one of author, critic, maker, judge".into());
                 }
                 let closed = concurrency.is_some() || count.is_some();

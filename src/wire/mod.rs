@@ -42,6 +42,8 @@ pub mod paths {
     pub const SESSIONS: &str = "/api/admin/agent-gateway/sessions";
     pub const TELEMETRY: &str = "/api/admin/agent-gateway/telemetry";
     pub const INGEST: &str = "/api/agent-gateway/adapters/ingest";
+    /// The OpenAI API's chat completions, as OpenAI-compatible gateways (and the reference one) serve it.
+    pub const CHAT_COMPLETIONS: &str = "/v1/chat/completions";
     /// `GET .../sessions?source=db&status=active&limit=1000`: the active sessions.
     pub const ACTIVE_SESSIONS: &str = "/api/admin/agent-gateway/sessions?source=db&status=active&limit=1000";
     /// The launch gate's lookup of recent sessions.

@@ -1,0 +1,199 @@
+//! A chat completion through an OpenAI-compatible gateway (WIRE: OpenAI chat completions), the
+//! way most teams' gateways are reached (LiteLLM, Portkey, the reference gateway's
+//! `/v1/chat/completions`). The answer is judged as a client would take it (a whole answer: a
+//! finish reason, and for a stream every chunk then `[DONE]`), and the gateway's conduct from the
+//! providers' side: the probe marker in the prompt ties each provider attempt to this request, so
+//! who served it and how often each provider was tried are read from the journal, never from the
+//! gateway's own headers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Check, StepCtx, check, expect_eq, status_check};
+use crate::drill::exchange::{Auth, Observed};
+use crate::drill::observe::{Endpoint, Exchanged};
+use crate::duration::Dur;
+use crate::metrics::slo::TaskOutcome;
+use crate::mock::journal::Outcome;
+use crate::scenario::steps::ChatExpect;
+use crate::wire::paths;
+
+/// What a chat completion answer amounted to, read from its bytes.
+#[derive(Debug, Default, PartialEq)]
+pub struct ChatAnswer {
+    pub finish_reason: Option<String>,
+    /// A stream ended with `data: [DONE]`.
+    pub terminated: bool,
+    pub content: String,
+}
+
+impl ChatAnswer {
+    /// A whole answer: a finish reason, and a stream's terminator.
+    pub fn complete(&self, stream: bool) -> bool {
+        self.finish_reason.is_some() && (!stream || self.terminated)
+    }
+}
+
+/// Reads a plain answer (one JSON object) or a stream (SSE `data:` lines of chunks).
+pub fn read_answer(body: &[u8], stream: bool) -> ChatAnswer {
+    let mut a = ChatAnswer::default();
+    let mut take = |v: &Value| {
+        let choice = &v["choices"][0];
+        if let Some(f) = choice["finish_reason"].as_str() {
+            a.finish_reason = Some(f.to_string());
+        }
+        let text = if stream { &choice["delta"]["content"] } else { &choice["message"]["content"] };
+        if let Some(t) = text.as_str() {
+            a.content.push_str(t);
+        }
+    };
+    if !stream {
+        if let Ok(v) = serde_json::from_slice::<Value>(body) {
+            take(&v);
+        }
+        return a;
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut terminated = false;
+    for data in text.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim) {
+        if data == "[DONE]" {
+            terminated = true;
+        } else if let Ok(v) = serde_json::from_str::<Value>(data) {
+            take(&v);
+        }
+    }
+    a.terminated = terminated;
+    a
+}
+
+/// The request's attempts per provider, and the provider whose attempt completed, from the
+/// journal records carrying this request's marker.
+fn journal_view(ctx: &StepCtx<'_>, marker: &str) -> Option<(BTreeMap<String, u64>, Option<String>)> {
+    let fleet = ctx.fleet?;
+    let mine: Vec<_> = fleet.journal().into_iter().filter(|r| r.test_id.as_deref() == Some(marker)).collect();
+    let mut attempts = BTreeMap::new();
+    for r in &mine {
+        *attempts.entry(r.provider.clone()).or_insert(0) += 1;
+    }
+    let served = mine.iter().rev().find(|r| r.outcome == Outcome::Completed).map(|r| r.provider.clone());
+    Some((attempts, served))
+}
+
+/// The body of one chat completion request carrying `marker` in its last user message.
+pub fn body(model: &str, prompt: &str, stream: bool, marker: &str) -> Value {
+    let mut b = json!({"model": model, "messages": [{"role": "user", "content": format!("{prompt} [gatedrill probe {marker}]")}]});
+    if stream {
+        b["stream"] = json!(true);
+    }
+    b
+}
+
+/// One chat completion as a task for the SLO windows. Whether a fallback served it is not in an
+/// OpenAI-shaped answer (only in the journal), so these tasks give no fallback rate rather than
+/// a false zero.
+pub fn task(seen: &Observed, answer: &ChatAnswer, stream: bool) -> TaskOutcome {
+    let ok = seen.is(200) && answer.complete(stream);
+    TaskOutcome { ok, latency: seen.latency, ..Default::default() }
+}
+
+/// `POST /v1/chat/completions`, with expectations on the answer and on the providers' journal.
+pub async fn chat(
+    ctx: &mut StepCtx<'_>,
+    out: &mut Vec<Check>,
+    model: &str,
+    prompt: Option<&str>,
+    stream: bool,
+    timeout: Option<Dur>,
+    expect: &ChatExpect,
+) {
+    let marker = format!("chat-{}-{}", ctx.step.0 + 1, ctx.next_probe());
+    let body = body(model, prompt.unwrap_or("health probe: summarize fallback readiness"), stream, &marker);
+    let wait = timeout.map_or(ctx.ex.deadline, |t| t.0.min(Duration::from_secs(600)));
+    let seen = ctx.send_within(reqwest::Method::POST, paths::CHAT_COMPLETIONS, Some(&body), Auth::Bearer, wait).await;
+    let answer = read_answer(&seen.body, stream);
+    let t = task(&seen, &answer, stream);
+    ctx.probe_task(t);
+    ctx.record(Exchanged {
+        endpoint: Endpoint::Chat,
+        method: "POST",
+        path: paths::CHAT_COMPLETIONS,
+        seen: &seen,
+        ok: t.ok,
+        keep_body: !stream,
+        signal: None,
+    });
+    let want = expect.status.unwrap_or(200);
+    if !status_check(out, want, &seen) {
+        return;
+    }
+    if want == 200 {
+        let whole = answer.complete(stream);
+        let how = |a: &ChatAnswer| {
+            format!(
+                "finish_reason {}{}",
+                a.finish_reason.as_deref().unwrap_or("absent"),
+                if stream { if a.terminated { ", [DONE]" } else { ", no [DONE]" } } else { "" }
+            )
+        };
+        out.push(check(
+            "complete answer",
+            whole == expect.complete.unwrap_or(true),
+            "a finish reason (and [DONE])",
+            how(&answer),
+        ));
+    }
+    if let Some(want) = expect.retry_after {
+        let got = seen.retry_after.is_some();
+        out.push(check(
+            "Retry-After",
+            got == want,
+            want.to_string(),
+            seen.retry_after.clone().unwrap_or("absent".into()),
+        ));
+    }
+    if let Some(limit) = expect.latency_under {
+        let took = Dur(seen.latency);
+        out.push(check("latency", seen.latency < limit.0, format!("under {limit}"), took.to_string()));
+    }
+    if expect.served_by.is_none() && expect.attempts.is_none() {
+        return;
+    }
+    let Some((attempts, served)) = journal_view(ctx, &marker) else {
+        // The providers are not gatedrill's: what it cannot see is not a pass.
+        out.push(check(
+            "providers' journal",
+            false,
+            "the mocks behind the gateway",
+            "no journal: a fleet gatedrill does not run",
+        ));
+        return;
+    };
+    expect_eq(out, "served by (journal)", expect.served_by.as_ref(), served.as_ref());
+    if let Some(want) = &expect.attempts {
+        for (provider, n) in want {
+            let got = attempts.get(provider).copied().unwrap_or(0);
+            out.push(check(&format!("attempts on {provider} (journal)"), got == *n, n.to_string(), got.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_is_whole_only_with_a_finish_reason_and_its_terminator() {
+        let whole = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        let a = read_answer(whole, true);
+        assert!(a.complete(true) && a.content == "hi");
+        let no_done = &whole[..whole.len() - 16];
+        assert!(!read_answer(no_done, true).complete(true), "no [DONE]");
+        let no_finish = b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n";
+        assert!(!read_answer(no_finish, true).complete(true), "a terminator without a finish reason");
+        let plain = br#"{"choices":[{"message":{"content":"ok"},"finish_reason":"length"}]}"#;
+        assert_eq!(read_answer(plain, false).finish_reason.as_deref(), Some("length"));
+        assert!(!read_answer(b"garbage", false).complete(false));
+    }
+}
