@@ -642,7 +642,11 @@ pub fn main_entry() -> ExitCode {
             return if e.use_stderr() { Exit::Usage.into() } else { Exit::Pass.into() };
         }
     };
-    init_tracing(cli.quiet, cli.verbose);
+    // In a drill the reference gateway is the system under test: the errors it logs are what
+    // the drill provoked (a store made to fail) and are judged from its answers, so its own log
+    // shows only with -v. Served alone (`gateway serve`) it logs as a service does.
+    let drill = matches!(cli.command, Command::Run(_));
+    init_tracing(cli.quiet, cli.verbose, drill);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -659,9 +663,11 @@ pub fn main_entry() -> ExitCode {
     }
 }
 
-fn init_tracing(quiet: bool, verbose: u8) {
+fn init_tracing(quiet: bool, verbose: u8, drill: bool) {
     let level = match (quiet, verbose) {
+        (true, _) if drill => "error,gatedrill::gateway=off",
         (true, _) => "error",
+        (false, 0) if drill => "warn,gatedrill::gateway=off",
         (false, 0) => "warn",
         (false, 1) => "gatedrill=info,warn",
         // gatedrill's own decisions, not the HTTP libraries' internals (GATEDRILL_LOG for those).
