@@ -448,6 +448,13 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
             )));
         }
     }
+    if args.strict && (args.shard.is_some() || args.segment.is_some()) {
+        // The hard-stop state counts whole strict runs: a shard that passed would reset the count
+        // another shard's failures just raised, and a rollout the runbook pauses would go on.
+        return Err(Failure::usage(
+            "--strict cannot be split with --shard or --segment: the launch gate's hard-stop state counts whole runs",
+        ));
+    }
     let selected: Vec<String> = loaded.iter().map(|l| l.scenario.name.clone()).collect();
     if let Some(shard) = args.shard {
         loaded.retain(|l| shard.owns(&l.scenario.name));

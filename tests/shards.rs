@@ -113,6 +113,15 @@ fn four_shards_merged_decide_as_one_run() {
 }
 
 #[test]
+fn a_strict_launch_gate_is_never_split() {
+    for split in ["--shard", "--segment"] {
+        let r = gatedrill(&["run", "scenarios/launch_gate.toml", "--strict", split, "1/2", "--out", s(&dir("strict"))]);
+        assert_eq!(r.status.code(), Some(2), "{split}");
+        assert!(String::from_utf8_lossy(&r.stderr).contains("hard-stop state counts whole runs"), "{split}");
+    }
+}
+
+#[test]
 fn a_bad_shard_is_a_usage_error() {
     for bad in ["0/4", "5/4", "x"] {
         let r = gatedrill(&["run", "scenarios/launch_gate.toml", "--shard", bad, "--out", s(&dir("bad"))]);
