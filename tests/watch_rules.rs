@@ -126,3 +126,18 @@ fn a_spawned_gateway_is_redeployed_with_the_corrected_flag() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("1 passed, 0 failed"), "{text}");
 }
+
+/// The runbook rules as gates (`watch:<rule>.not_clear`): the same rule text decides a gate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_as_a_gate_fails_when_it_trips_and_passes_when_clear() {
+    let gate =
+        |r: &ScenarioReport| r.gates.iter().find(|g| g.series == "watch:roles_blocked.not_clear").cloned().unwrap();
+    let tripped = run("roles_blocked_gate_sustained").await;
+    let g = gate(&tripped);
+    assert_eq!((g.verdict, g.value), (gatedrill::metrics::gate::Verdict::Fail, Some(1.0)), "{g:?}");
+    assert!(!tripped.passed);
+    let clear = run("roles_blocked_gate_blip").await;
+    let g = gate(&clear);
+    assert_eq!((g.verdict, g.value), (gatedrill::metrics::gate::Verdict::Pass, Some(0.0)), "{g:?}");
+    assert!(clear.passed, "{:?}", clear.problems);
+}

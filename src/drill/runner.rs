@@ -142,6 +142,10 @@ pub struct ScenarioReport {
     /// What each `watch` step decided: every rule's verdict over the series.
     #[serde(default)]
     pub watch: Vec<crate::watch::WatchReport>,
+    /// Per runbook rule the watches decided: (verdicts not clear, verdicts), for gates on
+    /// `watch:<rule>.not_clear`.
+    #[serde(default)]
+    pub watch_rules: BTreeMap<String, (u64, u64)>,
     /// How bad what was measured would be in production (P0..P3, and the AgentOS SEV level).
     #[serde(default)]
     pub severity: crate::report::severity::Severity,
@@ -214,6 +218,7 @@ impl ScenarioReport {
             phases: Vec::new(),
             evidence: Vec::new(),
             watch: Vec::new(),
+            watch_rules: BTreeMap::new(),
             severity: Default::default(),
             requests: Vec::new(),
             requests_dropped: Dropped::default(),
@@ -424,6 +429,11 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     channels.extend(missing);
     report.phases.extend(ctx.phases.drain(..).map(|(t_ms, change)| Phase { t_ms, change }));
     report.watch = std::mem::take(&mut ctx.watches);
+    for v in report.watch.iter().flat_map(|w| &w.verdicts) {
+        let e = report.watch_rules.entry(v.rule.id().to_string()).or_default();
+        e.0 += u64::from(v.outcome != crate::watch::rules::RuleOutcome::Clear);
+        e.1 += 1;
+    }
     report.evidence =
         ctx.evidence.drain(..).map(|(kind, what, payload)| EvidenceItem { kind, what, payload }).collect();
     drop(ctx);

@@ -32,6 +32,7 @@ fn judge(g: &str, w: &[Window], total: &Window) -> GateVerdict {
             attempts: &attempts,
             attempts_complete: true,
             findings: 0,
+            watch_rules: &Default::default(),
         },
         Err("no baseline"),
     )
@@ -136,6 +137,7 @@ fn budgets_streaks_and_minimum_samples() {
                 attempts: &attempts,
                 attempts_complete: true,
                 findings: 0,
+                watch_rules: &Default::default(),
             },
             Err("no baseline"),
         )
@@ -170,6 +172,7 @@ fn whole_scenario_gate_and_no_data() {
         attempts: &attempts,
         attempts_complete: true,
         findings: 0,
+        watch_rules: &Default::default(),
     };
     assert_eq!(gate.evaluate(&src, Err("no baseline")).undecided, Some(Undecided::TooFewSamples));
 }
@@ -180,6 +183,7 @@ fn relative_gates_need_their_baseline() {
     let (latency, attempts) = (BTreeMap::new(), Attempts::new());
     let now = Window { tasks: 10, p95_ms: Some(130.0), ..Window::default() };
     let before = Window { tasks: 10, p95_ms: Some(100.0), ..Window::default() };
+    let watch_rules = BTreeMap::new();
     let src = |w| Source {
         windows: &[],
         totals: w,
@@ -187,6 +191,7 @@ fn relative_gates_need_their_baseline() {
         attempts: &attempts,
         attempts_complete: true,
         findings: 0,
+        watch_rules: &watch_rules,
     };
     let v = gate.evaluate(&src(&now), Err("no baseline run"));
     assert_eq!((v.verdict, v.undecided), (Verdict::Inconclusive, Some(Undecided::NoBaseline)));
@@ -254,7 +259,7 @@ mod properties {
             let (latency, attempts) = (BTreeMap::new(), Attempts::new());
             let windows = windows(&w);
             let total = Window::default();
-            let src = Source { windows: &windows, totals: &total, latency: &latency, attempts: &attempts, attempts_complete: true, findings: 0 };
+            let src = Source { windows: &windows, totals: &total, latency: &latency, attempts: &attempts, attempts_complete: true, findings: 0, watch_rules: &Default::default() };
             let v = gate.evaluate(&src, Err("no baseline"));
             prop_assert_eq!(v.verdict, oracle(&w, t, min_window, limit, fail_after), "{:?} {}", w, v.detail);
             let c = v.windows.unwrap();

@@ -59,6 +59,11 @@ pub enum Series {
         stat: AttemptStat,
     },
     ConductFindings,
+    /// `watch:<rule>.not_clear`: how many of the scenario's watches did not find the runbook
+    /// rule clear (tripped, still holding, or never observed).
+    WatchRule {
+        rule: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -77,6 +82,8 @@ pub struct Source<'a> {
     /// Whether `attempts` holds every attempt (no journal dropped any).
     pub attempts_complete: bool,
     pub findings: u64,
+    /// Per runbook rule a watch decided: (verdicts not clear, verdicts).
+    pub watch_rules: &'a BTreeMap<String, (u64, u64)>,
 }
 
 fn outcome_id(o: Outcome) -> String {
@@ -93,6 +100,14 @@ impl Series {
         }
         let unknown = || format!("unknown series {s:?}; {}", grammar());
         let (tag, stat) = s.rsplit_once('.').ok_or_else(unknown)?;
+        if let Some(rule) = tag.strip_prefix("watch:") {
+            let known = crate::watch::rules::RuleId::ALL.iter().any(|r| r.id() == rule);
+            return if known && stat == "not_clear" {
+                Ok(Series::WatchRule { rule: rule.to_string() })
+            } else {
+                Err(unknown())
+            };
+        }
         if let Some(provider) = tag.strip_prefix("provider:").and_then(|t| t.strip_suffix(":attempts")) {
             let stat = match stat {
                 "count" => AttemptStat::Count,
@@ -117,6 +132,7 @@ impl Series {
             Series::Slo(k) => k.id().into(),
             Series::ConductFindings => CONDUCT_FINDINGS.into(),
             Series::Latency { tag, stat } => format!("{tag}.{stat}"),
+            Series::WatchRule { rule } => format!("watch:{rule}.not_clear"),
             Series::Attempts { provider, stat } => format!(
                 "provider:{provider}:attempts.{}",
                 match stat {
@@ -165,6 +181,8 @@ impl Series {
         match self {
             Series::Slo(_) => self.in_window(src.totals),
             Series::ConductFindings => Some((src.findings as f64, 1)),
+            // No watch decided the rule: nothing to judge, never a pass.
+            Series::WatchRule { rule } => src.watch_rules.get(rule).map(|(not_clear, n)| (*not_clear as f64, *n)),
             Series::Latency { tag, stat } => {
                 let s = src.latency.get(tag).filter(|s| s.count > 0);
                 if *stat == "count" {
@@ -203,9 +221,10 @@ impl Series {
 pub fn grammar() -> String {
     let keys: Vec<&str> = MetricKey::ALL.iter().map(|k| k.id()).collect();
     format!(
-        "a series is one of {}, {CONDUCT_FINDINGS}; a latency histogram `<tag>.<stat>` with stat one of {}; or `provider:<name>:attempts.<outcome>_rate` (or `.failed_rate`, `.count`)",
+        "a series is one of {}, {CONDUCT_FINDINGS}; a latency histogram `<tag>.<stat>` with stat one of {}; `provider:<name>:attempts.<outcome>_rate` (or `.failed_rate`, `.count`); or `watch:<rule>.not_clear` with rule one of {}",
         keys.join(", "),
-        LATENCY_STATS.join(", ")
+        LATENCY_STATS.join(", "),
+        crate::watch::rules::RuleId::ALL.iter().map(|r| r.id()).collect::<Vec<_>>().join(", ")
     )
 }
 
@@ -214,9 +233,10 @@ pub fn pattern() -> String {
     let keys: Vec<&str> = MetricKey::ALL.iter().map(|k| k.id()).collect();
     let outcomes: Vec<String> = ATTEMPT_OUTCOMES.iter().map(|o| outcome_id(*o)).collect();
     format!(
-        "({}|{CONDUCT_FINDINGS}|provider:[^\\s,.]+:attempts\\.(({}|failed)_rate|count)|[^\\s,]+\\.({}))",
+        "({}|{CONDUCT_FINDINGS}|provider:[^\\s,.]+:attempts\\.(({}|failed)_rate|count)|watch:({})\\.not_clear|[^\\s,]+\\.({}))",
         keys.join("|"),
         outcomes.join("|"),
+        crate::watch::rules::RuleId::ALL.iter().map(|r| r.id()).collect::<Vec<_>>().join("|"),
         LATENCY_STATS.join("|")
     )
 }
@@ -275,6 +295,7 @@ mod tests {
         attempts.insert("openai".into(), [("completed".to_string(), 3), ("http_error".to_string(), 1)].into());
         let totals = Window::default();
         let latency = BTreeMap::new();
+        let watch_rules = BTreeMap::from([("roles_blocked".to_string(), (1u64, 2u64))]);
         let mut src = Source {
             windows: &[],
             totals: &totals,
@@ -282,8 +303,13 @@ mod tests {
             attempts: &attempts,
             attempts_complete: true,
             findings: 2,
+            watch_rules: &watch_rules,
         };
         let v = |s: &str| Series::parse(s).unwrap().whole(&src);
+        assert_eq!(v("watch:roles_blocked.not_clear"), Some((1.0, 2)), "one of two watches not clear");
+        assert_eq!(v("watch:session_not_found.not_clear"), None, "no watch decided it: no value");
+        assert!(Series::parse("watch:no_such_rule.not_clear").is_err());
+        assert!(Series::parse("watch:roles_blocked.p95_ms").is_err());
         assert_eq!(v("provider:openai:attempts.http_error_rate"), Some((0.25, 4)));
         assert_eq!(v("provider:openai:attempts.failed_rate"), Some((0.25, 4)));
         assert_eq!(v("provider:anthropic:attempts.failed_rate"), None, "no attempts: no rate");

@@ -68,6 +68,7 @@ impl ScenarioReport {
             attempts: &self.attempts,
             attempts_complete: self.attempts_dropped == 0,
             findings: self.findings.len() as u64,
+            watch_rules: &self.watch_rules,
         }
     }
 }
