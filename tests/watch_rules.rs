@@ -8,20 +8,24 @@ use gatedrill::drill::runner::{RunOptions, ScenarioReport, run_scenario};
 use gatedrill::drill::target::TargetSpec;
 use gatedrill::watch::{RuleId, RuleOutcome, RuleVerdict};
 
-async fn run(file: &str) -> ScenarioReport {
-    let loaded = gatedrill::scenario::load(Path::new(&format!("tests/data/watch/{file}.toml"))).unwrap();
-    let opts = RunOptions {
-        target: TargetSpec::Embedded,
-        seed: Some(3),
-        out: std::env::temp_dir().join(format!("gatedrill-watch-{}", std::process::id())),
+/// Options for one scenario run against `target`, writing under a folder of this process.
+fn options(target: TargetSpec, seed: Option<u64>, folder: &str) -> RunOptions {
+    RunOptions {
+        target,
+        seed,
+        out: std::env::temp_dir().join(format!("{folder}-{}", std::process::id())),
         allow_load: false,
         cancel: Default::default(),
         secrets: Default::default(),
         progress: gatedrill::drill::progress::Progress::hidden(),
         segment: None,
         baseline: None,
-    };
-    run_scenario(&loaded, &opts).await
+    }
+}
+
+async fn run(file: &str) -> ScenarioReport {
+    let loaded = gatedrill::scenario::load(Path::new(&format!("tests/data/watch/{file}.toml"))).unwrap();
+    run_scenario(&loaded, &options(TargetSpec::Embedded, Some(3), "gatedrill-watch")).await
 }
 
 /// The one verdict on `rule`, after checking the scenario passed as a whole.
@@ -97,17 +101,7 @@ async fn a_restart_that_loses_sessions_is_caught_and_one_that_keeps_them_is_not(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_at_a_url_is_not_restarted_and_that_is_no_pass() {
     let loaded = gatedrill::scenario::load(Path::new("tests/data/watch/memory_restart_loses_sessions.toml")).unwrap();
-    let opts = RunOptions {
-        target: TargetSpec::Url("http://127.0.0.1:9".into()),
-        seed: None,
-        out: std::env::temp_dir().join(format!("gatedrill-watch-url-{}", std::process::id())),
-        allow_load: false,
-        cancel: Default::default(),
-        secrets: Default::default(),
-        progress: gatedrill::drill::progress::Progress::hidden(),
-        segment: None,
-        baseline: None,
-    };
+    let opts = options(TargetSpec::Url("http://127.0.0.1:9".into()), None, "gatedrill-watch-url");
     let r = run_scenario(&loaded, &opts).await;
     assert_eq!(r.verdict(), gatedrill::drill::runner::ScenarioVerdict::Skip);
     assert!(!r.passed && r.skipped.as_deref().is_some_and(|s| s.contains("restarts the gateway")), "{:?}", r.skipped);
