@@ -148,6 +148,19 @@ pub struct RunArgs {
     /// so the segments' windows line up. At most 24 hours ahead.
     #[arg(long, value_parser = parse_start_at)]
     pub start_at: Option<std::time::SystemTime>,
+    /// A fleet already running (`gatedrill mock serve` or `gatedrill proxy`): NAME=URL,... or a
+    /// file of the lines it printed. Each scenario resets it, loads its faults and reads its
+    /// journal back, so fault scenarios run against a gateway at a URL whose providers point at it.
+    #[arg(long, value_parser = crate::drill::fleet::FleetSpec::parse)]
+    pub fleet: Option<crate::drill::fleet::FleetSpec>,
+    /// What a gateway at a URL is configured with (KEY=VALUE lines, as `gatedrill gateway env`
+    /// prints): a fault scenario whose assumptions it does not meet is skipped with the reason.
+    #[arg(long)]
+    pub target_env: Option<PathBuf>,
+    /// A target profile (TOML): the API the gateway speaks, its readiness path, the header of its
+    /// clients' key, and a configuration template for `cmd:`.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
 }
 
 fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
@@ -163,6 +176,17 @@ fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
 pub enum GatewayCommand {
     /// Serve the gateway until Ctrl-C or SIGTERM; prints one JSON line with its URL.
     Serve(GatewayServeArgs),
+    /// Print the configuration a drill assumes of a gateway using a fleet (KEY='VALUE' lines,
+    /// without the admin token and webhook secret): give it to your gateway, and to `run
+    /// --target-env`.
+    Env {
+        /// The fleet, as for `run --fleet`.
+        #[arg(long, value_parser = crate::drill::fleet::FleetSpec::parse)]
+        fleet: crate::drill::fleet::FleetSpec,
+        /// Provider configuration (TOML); the embedded one when absent.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -313,6 +337,14 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Command::Mock { command: MockCommand::Serve(args) } => mock_serve(args.validate()?).await,
         Command::Gateway { command: GatewayCommand::Serve(args) } => gateway_serve(args).await,
+        Command::Gateway { command: GatewayCommand::Env { fleet, config } } => {
+            let config = match &config {
+                Some(path) => FleetConfig::load(path).map_err(Failure::usage)?,
+                None => FleetConfig::embedded(),
+            };
+            emit(&crate::drill::needs::env_lines(&fleet, &config));
+            Ok(Exit::Pass)
+        }
     }
 }
 
@@ -463,6 +495,14 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         }
     }
     check_writable(&args.out)?;
+    let declared = match &args.target_env {
+        Some(path) => Some(crate::drill::needs::read_declared(path).map_err(Failure::usage)?),
+        None => None,
+    };
+    let profile = match &args.profile {
+        Some(path) => crate::drill::profile::TargetProfile::load(path).map_err(Failure::usage)?,
+        None => crate::drill::profile::TargetProfile::default(),
+    };
     let baseline = match &args.baseline {
         Some(dir) => {
             let b = crate::report::baseline::Baseline::load(dir).map_err(Failure::usage)?;
@@ -488,6 +528,9 @@ async fn run_scenarios(args: RunArgs, console: Console) -> Result<Exit, Failure>
         },
         segment: args.segment,
         baseline: baseline.clone(),
+        fleet: args.fleet.clone(),
+        declared,
+        profile: std::sync::Arc::new(profile),
     };
     // The first Ctrl-C or SIGTERM stops the run between steps and still writes what was
     // gathered; a second one, a second or more later, exits at once. One interrupt delivered

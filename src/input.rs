@@ -37,6 +37,18 @@ pub fn load_file<T: DeserializeOwned>(path: &Path) -> Result<T, InputError> {
     parse_text(path, &text)
 }
 
+/// Reads a small text file named by option `what` (at most 1 MiB), the error naming both.
+pub fn read_small(path: &Path, what: &str) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    let mut text = String::new();
+    file.take(1024 * 1024 + 1).read_to_string(&mut text).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    if text.len() > 1024 * 1024 {
+        return Err(format!("{what} {}: larger than 1 MiB", path.display()));
+    }
+    Ok(text)
+}
+
 /// Parses `text` as if it were the content of `path` (used for embedded defaults too).
 pub fn parse_text<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, InputError> {
     if path.extension().is_some_and(|e| e == "json") {

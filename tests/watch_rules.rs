@@ -20,6 +20,9 @@ fn options(target: TargetSpec, seed: Option<u64>, folder: &str) -> RunOptions {
         progress: gatedrill::drill::progress::Progress::hidden(),
         segment: None,
         baseline: None,
+        fleet: None,
+        declared: None,
+        profile: Default::default(),
     }
 }
 

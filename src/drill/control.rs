@@ -66,10 +66,15 @@ impl Running {
         } else {
             return Err(TargetError::Start("a gateway at a URL is not gatedrill's to restart".into()));
         }
-        if wait_ready(&self.base_url, Duration::from_secs(20)).await {
+        if wait_ready(&self.base_url, &self.profile.ready_path.clone(), self.profile.ready_within).await {
             Ok(())
         } else {
-            Err(TargetError::Start(format!("{}/ready did not answer 200 within 20s of the restart", self.base_url)))
+            Err(TargetError::Start(format!(
+                "{}{} did not answer 200 within {} of the restart",
+                self.base_url,
+                self.profile.ready_path,
+                crate::duration::Dur(self.profile.ready_within)
+            )))
         }
     }
 

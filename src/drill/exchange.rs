@@ -39,7 +39,8 @@ pub enum Auth<'a> {
     Admin,
     /// `x-agent-gateway-webhook-secret`: the run's secret, or the one given (a stale one).
     Webhook(Option<&'a str>),
-    /// `Authorization: Bearer <ADMIN_API_TOKEN>`: an OpenAI-compatible gateway's key.
+    /// The client key of an OpenAI-compatible gateway: `Authorization: Bearer <ADMIN_API_TOKEN>`,
+    /// or the header and key a target profile names. No key, no header.
     Bearer,
 }
 
@@ -53,6 +54,8 @@ pub struct Exchanger {
     /// Deadline of each exchange, answer body included.
     pub deadline: Duration,
     pub body_cap: usize,
+    /// Header name and value prefix of [`Auth::Bearer`].
+    key_header: (String, String),
 }
 
 /// One exchange as observed.
@@ -209,7 +212,13 @@ impl Exchanger {
             webhook_secret,
             deadline,
             body_cap: BODY_CAP,
+            key_header: ("authorization".into(), "Bearer ".into()),
         }
+    }
+
+    /// The same target with the client key in another header (a target profile's).
+    pub fn with_key_header(self, key_header: (String, String)) -> Self {
+        Exchanger { key_header, ..self }
     }
 
     /// The same target with another per-exchange deadline.
@@ -247,7 +256,11 @@ impl Exchanger {
         match auth {
             Auth::None => {}
             Auth::Admin => req = req.header("x-admin-token", self.admin_token.0.as_str()),
-            Auth::Bearer => req = req.bearer_auth(self.admin_token.0.as_str()),
+            Auth::Bearer if !self.admin_token.0.is_empty() => {
+                let (name, prefix) = &self.key_header;
+                req = req.header(name.as_str(), format!("{prefix}{}", self.admin_token.0));
+            }
+            Auth::Bearer => {}
             Auth::Webhook(given) => {
                 if let Some(s) = given.or(self.webhook_secret.as_ref().map(|s| s.0.as_str())) {
                     req = req.header("x-agent-gateway-webhook-secret", s);

@@ -5,9 +5,13 @@
 pub mod control;
 pub mod exchange;
 pub mod external;
+pub mod fleet;
+mod fleet_spec;
 pub mod load;
+pub mod needs;
 pub mod observe;
 pub mod problem;
+pub mod profile;
 pub mod progress;
 pub mod runner;
 pub mod shard;

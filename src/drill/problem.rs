@@ -47,6 +47,12 @@ pub enum Problem {
         harness: Harness,
         count: u64,
     },
+    /// A fleet in another process could not be read back (its journal, receipts, health or
+    /// latency): what it saw is unknown, so the drill cannot pass.
+    FleetUnreadable {
+        provider: String,
+        detail: String,
+    },
     /// Interrupted before every step ran.
     Interrupted,
 }
@@ -72,6 +78,7 @@ impl Problem {
             Problem::UnexpectedFinding { .. } => "unexpected_finding",
             Problem::Gate { .. } => "gate",
             Problem::HarnessError { .. } => "harness_error",
+            Problem::FleetUnreadable { .. } => "fleet_unreadable",
             Problem::Interrupted => "interrupted",
         }
     }
@@ -108,6 +115,9 @@ impl std::fmt::Display for Problem {
                     Harness::ReferenceGateway => "reference gateway's handlers",
                 }
             ),
+            Problem::FleetUnreadable { provider, detail } => {
+                write!(f, "the fleet's provider {provider} could not be read back ({detail}); what it saw is unknown")
+            }
             Problem::Interrupted => f.write_str("interrupted: not every step ran"),
         }
     }

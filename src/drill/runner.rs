@@ -14,10 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::exchange::{Exchanger, TracedBody};
 use super::external::ChannelTrace;
+use super::fleet::{Fleet, FleetSpec, RemoteFleet};
 use super::load::LoadReport;
+use super::needs;
 use super::observe::Endpoint;
 use super::observe::{Dropped, FAILURE_CAP, Observer, RequestRecord, SUCCESS_CAP};
 use super::problem::{Harness, Problem};
+use super::profile::{TargetApi, TargetProfile};
 use super::steps::{Check, EvidenceKind, StepCtx, execute};
 use super::target::{self, TargetSpec};
 use crate::classify::FailureMode;
@@ -49,6 +52,12 @@ pub struct RunOptions {
     pub segment: Option<super::shard::Shard>,
     /// An earlier run to compare with (`--baseline DIR`); relative gates need it.
     pub baseline: Option<std::sync::Arc<crate::report::baseline::Baseline>>,
+    /// A fleet already running (`--fleet`), used instead of starting one per scenario.
+    pub fleet: Option<FleetSpec>,
+    /// A URL target's declared configuration (`--target-env`).
+    pub declared: Option<BTreeMap<String, String>>,
+    /// How the target is reached (`--profile`).
+    pub profile: std::sync::Arc<TargetProfile>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -235,9 +244,28 @@ impl ScenarioReport {
     }
 }
 
-fn needs_mocks(loaded: &Loaded) -> bool {
-    !loaded.scenario.faults.is_empty()
-        || loaded.scenario.steps.iter().any(|s| matches!(s, Step::Faults { .. }) || s.controls_gateway())
+/// This run's own fleet (embedded and `cmd:` targets), the one `--fleet` names, or none (a
+/// gateway at a URL with no fleet never calls this run's mocks).
+async fn start_fleet(
+    opts: &RunOptions,
+    config: FleetConfig,
+    seed: u64,
+    rules: &[crate::mock::faults::FaultRule],
+) -> Result<Option<Fleet>, String> {
+    if let Some(spec) = &opts.fleet {
+        return RemoteFleet::attach(spec, &config, rules).await.map(|f| Some(Fleet::Remote(f)));
+    }
+    if !opts.target.uses_mocks() {
+        return Ok(None);
+    }
+    let mut fleet_opts = FleetOptions::new(config);
+    fleet_opts.seed = seed;
+    fleet_opts.rules = rules.to_vec();
+    let f = ProviderFleet::start(fleet_opts).await.map_err(|e| e.to_string())?;
+    // Started: the start-up's code and the BPE source data need not stay resident through a
+    // long drill.
+    crate::mock::resident::release_startup_pages();
+    Ok(Some(Fleet::Local(f)))
 }
 
 /// How long a step may take: its own wait plus the scenario's step deadline.
@@ -265,14 +293,6 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     let s = &loaded.scenario;
     let seed = opts.seed.or(s.seed).unwrap_or(0);
     let mut report = ScenarioReport::new(loaded, opts, seed);
-    if !opts.target.uses_mocks() && needs_mocks(loaded) {
-        report.skipped =
-            Some("injects provider faults or restarts the gateway or breaks its store, which needs a target gatedrill runs (embedded or cmd:)".into());
-        // Skipped is not passed: the drill did not happen.
-        report.passed = false;
-        report.channels = unobserved_channels(loaded, &[]);
-        return report;
-    }
     let config = match &s.providers {
         Some(p) => {
             let path = loaded.path.parent().unwrap_or(std::path::Path::new(".")).join(p);
@@ -283,26 +303,28 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         }
         None => FleetConfig::embedded(),
     };
+    let described = opts.fleet.as_ref().map(|f| Fleet::Remote(RemoteFleet::describe(f, &config)));
+    let known = needs::Known {
+        target: &opts.target,
+        fleet: described.as_ref(),
+        declared: opts.declared.as_ref(),
+        provider_api_only: opts.profile.api == TargetApi::Openai,
+    };
+    if let Some(why) = needs::unmet(loaded, &known) {
+        report.skipped = Some(why);
+        // Skipped is not passed: the drill did not happen.
+        report.passed = false;
+        report.channels = unobserved_channels(loaded, &[]);
+        return report;
+    }
     let windows = config.clone();
-    let mut fleet_opts = FleetOptions::new(config);
-    fleet_opts.seed = seed;
-    fleet_opts.rules = s.faults.clone();
-    // A gateway at a URL never calls this run's mocks: none are started for it.
-    let fleet = if opts.target.uses_mocks() {
-        match ProviderFleet::start(fleet_opts).await {
-            Ok(f) => {
-                // Started: the start-up's code and the BPE source data need not stay resident
-                // through a long drill.
-                crate::mock::resident::release_startup_pages();
-                Some(f)
-            }
-            Err(e) => return fail(report, loaded, started, e.to_string()),
-        }
-    } else {
-        None
+    let fleet = match start_fleet(opts, config, seed, &s.faults).await {
+        Ok(f) => f,
+        Err(e) => return fail(report, loaded, started, e),
     };
     let work_dir = opts.out.join(&s.name);
-    let mut running = match target::start(&opts.target, fleet.as_ref(), &s.gateway, opts.allow_load, &work_dir).await {
+    let reach = target::Reach { profile: &opts.profile, declared: opts.declared.as_ref(), allow_load: opts.allow_load };
+    let mut running = match target::start(&opts.target, fleet.as_ref(), &s.gateway, &reach, &work_dir).await {
         Ok(r) => r,
         Err(e) => {
             if let Some(f) = fleet {
@@ -321,7 +343,8 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         running.admin_token.clone(),
         running.webhook_secret.clone(),
         s.step_deadline.0.mul_f64(0.9),
-    );
+    )
+    .with_key_header(opts.profile.key_header());
     let obs = Observer::new(started, s.window.0);
     let progress = opts.progress.scenario(&s.name, s.steps.len());
     if !s.faults.is_empty() {
@@ -417,7 +440,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     ctx.step = (s.steps.len(), "end");
     let now = tokio::time::Instant::now();
     ctx.until = now.checked_add(s.step_deadline.0).unwrap_or(now);
-    if !report.incomplete {
+    if !report.incomplete && opts.profile.api == TargetApi::Runbook {
         let seen = ctx.get(Endpoint::RuntimeHealth, crate::wire::paths::RUNTIME_HEALTH).await;
         if seen.is(200) {
             ctx.evidence.push((EvidenceKind::RuntimeHealthAtEnd, "runtime health at end".into(), seen.traced()));
@@ -445,21 +468,23 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     }
     let mut provider_latency = Vec::new();
     if let Some(fleet) = &fleet {
-        let panics = fleet.harness_errors();
-        if panics > 0 {
-            report.problems.push(Problem::HarnessError { harness: Harness::MockProviders, count: panics });
+        let c = fleet.collect().await;
+        if c.harness_errors > 0 {
+            report.problems.push(Problem::HarnessError { harness: Harness::MockProviders, count: c.harness_errors });
         }
-        report.journal = fleet.journal();
-        report.receipts = fleet.receipts();
-        provider_latency = fleet.latency();
-        report.attempts_dropped = fleet.journal_dropped();
+        for (provider, detail) in &c.unreadable {
+            report.problems.push(Problem::FleetUnreadable { provider: provider.clone(), detail: detail.clone() });
+        }
+        let complete = c.dropped == 0 && c.unreadable.is_empty();
+        (report.journal, report.receipts, provider_latency, report.attempts_dropped) =
+            (c.journal, c.receipts, c.latency, c.dropped);
         let window = |model: &str| {
             windows.providers.iter().flat_map(|p| &p.models).find(|m| m.id == model).map(|m| m.context_window)
         };
         findings.extend(conduct::judge(
             &report.journal,
             &report.receipts,
-            &conduct::Context { cooldown_ms, window: &window, journal_complete: fleet.journal_dropped() == 0 },
+            &conduct::Context { cooldown_ms, window: &window, journal_complete: complete },
         ));
     }
     running.stop().await;

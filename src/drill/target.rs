@@ -11,9 +11,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::drill::exchange::{Auth, Exchanger};
+use crate::drill::fleet::Fleet;
+use crate::drill::profile::{TargetApi, TargetProfile};
 use crate::gateway::config::GatewayConfig;
 use crate::gateway::{GatewayHandle, StoreSpec};
-use crate::mock::ProviderFleet;
 use crate::secret::{Redacted, Secrets};
 
 /// How the user named the target.
@@ -102,6 +103,10 @@ pub struct Running {
     pub(super) store: StoreSpec,
     /// Handler panics of embedded gateways a restart replaced.
     pub(super) prior_harness_errors: u64,
+    /// How the target is reached (readiness path, client key header, API).
+    pub profile: TargetProfile,
+    /// The private folder of a rendered configuration file, removed at stop.
+    config_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +125,7 @@ fn random_secret(label: &str) -> String {
 
 /// The environment gatedrill gives a gateway it configures: mock endpoints and keys, compressed
 /// timeouts, per-run secrets, then the scenario's own variables (with `{{mock.<p>.url}}`).
-pub fn gateway_env(fleet: &ProviderFleet, scenario_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+pub fn gateway_env(fleet: &Fleet, scenario_env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     let mut set = |k: &str, v: String| {
         env.insert(k.to_string(), v);
@@ -172,12 +177,12 @@ fn is_loopback(url: &str) -> bool {
     })
 }
 
-pub(super) async fn wait_ready(url: &str, deadline: Duration) -> bool {
+pub(super) async fn wait_ready(url: &str, path: &str, deadline: Duration) -> bool {
     let ex = Exchanger::new(url, Redacted::default(), None, Duration::from_millis(500));
     let now = tokio::time::Instant::now();
     let until = now.checked_add(deadline).unwrap_or(now);
     while tokio::time::Instant::now() < until {
-        if ex.send(reqwest::Method::GET, crate::wire::paths::READY, None, Auth::None).await.is_success() {
+        if ex.send(reqwest::Method::GET, path, None, Auth::None).await.is_success() {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -187,7 +192,7 @@ pub(super) async fn wait_ready(url: &str, deadline: Duration) -> bool {
 
 /// The secrets of a gateway gatedrill configures: its admin token and webhook secret, and the
 /// mocks' keys it was given.
-fn configured_secrets(env: &BTreeMap<String, String>, fleet: &ProviderFleet) -> Secrets {
+fn configured_secrets(env: &BTreeMap<String, String>, fleet: &Fleet) -> Secrets {
     let mut s = Secrets::default();
     for k in ["ADMIN_API_TOKEN", "AGENT_GATEWAY_WEBHOOK_SECRET"] {
         s.add(env.get(k).map_or("", String::as_str));
@@ -232,14 +237,23 @@ fn redact_stderr(stderr: tokio::process::ChildStderr, path: PathBuf, secrets: Se
     })
 }
 
+/// How the run reaches its target, beyond its name.
+pub struct Reach<'a> {
+    pub profile: &'a TargetProfile,
+    /// A URL target's declared configuration (`--target-env`).
+    pub declared: Option<&'a BTreeMap<String, String>>,
+    pub allow_load: bool,
+}
+
 /// Starts (or reaches) the target for one scenario.
 pub async fn start(
     spec: &TargetSpec,
-    fleet: Option<&ProviderFleet>,
+    fleet: Option<&Fleet>,
     setup: &crate::scenario::GatewaySetup,
-    allow_load: bool,
+    reach: &Reach<'_>,
     work_dir: &std::path::Path,
 ) -> Result<Running, TargetError> {
+    let allow_load = reach.allow_load;
     let scenario_env = &setup.env;
     match spec {
         TargetSpec::Embedded => {
@@ -281,24 +295,36 @@ pub async fn start(
                 command: None,
                 store,
                 prior_harness_errors: 0,
+                profile: reach.profile.clone(),
+                config_dir: None,
             })
         }
         TargetSpec::Url(url) => {
-            let admin = std::env::var("ADMIN_API_TOKEN").unwrap_or_default();
-            if admin.is_empty() {
-                return Err(TargetError::Config(
-                    "ADMIN_API_TOKEN must be set in the environment to drive a gateway at a URL".into(),
-                ));
+            let key_env = &reach.profile.auth.env;
+            let admin = std::env::var(key_env).unwrap_or_default();
+            // The runbook's admin API needs its token; a provider-API gateway may take no key.
+            if admin.is_empty() && reach.profile.api == TargetApi::Runbook {
+                return Err(TargetError::Config(format!(
+                    "{key_env} must be set in the environment to drive a gateway at a URL"
+                )));
             }
             let secret = std::env::var("AGENT_GATEWAY_WEBHOOK_SECRET").ok().filter(|s| !s.is_empty()).map(Redacted);
             let mut secrets = Secrets::new(spec.secrets());
+            if let Some(fleet) = fleet {
+                secrets.extend(&configured_secrets(&BTreeMap::new(), fleet));
+            }
             secrets.add(&admin);
             secrets.add(secret.as_ref().map_or("", |s| s.0.as_str()));
             Ok(Running {
                 base_url: url.clone(),
                 admin_token: Redacted(admin),
                 webhook_secret: secret,
-                cooldown_ms: None,
+                // What the gateway is declared to be configured with, for the conduct rules.
+                cooldown_ms: reach
+                    .declared
+                    .and_then(|d| d.get("AI_PROVIDER_COOLDOWN_MS"))
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite() && *v >= 0.0),
                 load_allowed: is_loopback(url) || allow_load,
                 secrets,
                 embedded: None,
@@ -309,6 +335,8 @@ pub async fn start(
                 command: None,
                 store: StoreSpec::Memory,
                 prior_harness_errors: 0,
+                profile: reach.profile.clone(),
+                config_dir: None,
             })
         }
         TargetSpec::Command(cmd) => {
@@ -323,6 +351,16 @@ pub async fn start(
             env.insert("GATEDRILL_GATEWAY_URL".into(), url.clone());
             let cooldown_ms = env.get("AI_PROVIDER_COOLDOWN_MS").and_then(|v| v.parse::<f64>().ok());
             let admin = Redacted(env.get("ADMIN_API_TOKEN").cloned().unwrap_or_default());
+            // A profile's key variable carries the same per-run key.
+            env.insert(reach.profile.auth.env.clone(), admin.0.clone());
+            let config_dir = match &reach.profile.template {
+                Some(t) => {
+                    let (dir, file) = render_config(t, fleet, port)?;
+                    env.insert(t.2.clone(), file.display().to_string());
+                    Some(dir)
+                }
+                None => None,
+            };
             let secret = env.get("AGENT_GATEWAY_WEBHOOK_SECRET").cloned().map(Redacted);
             let secrets = configured_secrets(&env, fleet);
             std::fs::create_dir_all(work_dir)
@@ -344,6 +382,8 @@ pub async fn start(
                 command: Some(cmd.clone()),
                 store: StoreSpec::Memory,
                 prior_harness_errors: 0,
+                profile: reach.profile.clone(),
+                config_dir,
             };
             if let Err(problem) = running.spawn().await {
                 running.stop().await;
@@ -362,6 +402,7 @@ impl Running {
             return Err(TargetError::Start("not a spawned gateway".into()));
         };
         let url = self.base_url.clone();
+        let (path, within) = (self.profile.ready_path.clone(), self.profile.ready_within);
         let mut command = tokio::process::Command::new("sh");
         command.arg("-c").arg(&cmd).envs(&self.env).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         // Its own process group, so stopping it reaches what the shell started, not only the shell.
@@ -379,10 +420,13 @@ impl Running {
             }
         };
         let outcome = tokio::select! {
-            ready = wait_ready(&url, Duration::from_secs(20)) => if ready { None } else {
-                Some(format!("{cmd:?} did not answer GET {url}/ready within 20s (it must listen on $GATEDRILL_GATEWAY_PORT)"))
+            ready = wait_ready(&url, &path, within) => if ready { None } else {
+                Some(format!(
+                    "{cmd:?} did not answer GET {url}{path} within {} (it must listen on $GATEDRILL_GATEWAY_PORT)",
+                    crate::duration::Dur(within)
+                ))
             },
-            status = exited => Some(format!("{cmd:?} exited ({status}) before answering GET {url}/ready")),
+            status = exited => Some(format!("{cmd:?} exited ({status}) before answering GET {url}{path}")),
         };
         outcome.map_or(Ok(()), |p| Err(TargetError::Start(p)))
     }
@@ -437,4 +481,38 @@ fn signal_group(group: Option<i32>, signal: Signal) {
     }
     #[cfg(not(unix))]
     let _ = (group, signal);
+}
+
+impl Drop for Running {
+    /// The rendered configuration outlives restarts of the gateway, not the run.
+    fn drop(&mut self) {
+        if let Some(dir) = self.config_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Renders a profile's configuration template into a private folder (the file may hold the
+/// mocks' keys, so it never goes to the artifacts): (folder, file).
+fn render_config(t: &(String, String, String), fleet: &Fleet, port: u16) -> Result<(PathBuf, PathBuf), TargetError> {
+    let lookup = |name: &str, field: &str| {
+        let e = fleet.endpoints().into_iter().find(|e| e.provider == name)?;
+        let spec = fleet.spec(name)?;
+        match field {
+            "url" => Some(e.url),
+            "key" => spec.api_keys.first().cloned(),
+            "model" => spec.models.first().map(|m| m.id.clone()),
+            "dialect" => Some(spec.dialect.id().to_string()),
+            _ => None,
+        }
+    };
+    let text = crate::drill::profile::render(&t.0, &lookup, port).map_err(TargetError::Config)?;
+    let dir = std::env::temp_dir().join(random_secret("config"));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir).map_err(|e| TargetError::Start(format!("{}: {e}", dir.display())))?;
+    let file = dir.join(&t.1);
+    std::fs::write(&file, text).map_err(|e| TargetError::Start(format!("{}: {e}", file.display())))?;
+    Ok((dir, file))
 }

@@ -28,7 +28,7 @@ pub struct Attempt {
 
 impl Attempt {
     pub fn begin(p: &Arc<Provider>, rec: AttemptRecord, arrived: Instant) -> Self {
-        let seq = p.journal.begin(rec, arrived, p.fleet_start);
+        let seq = p.journal.begin(rec, arrived, p.fleet_start());
         Attempt {
             provider: p.clone(),
             seq,

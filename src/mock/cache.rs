@@ -41,6 +41,15 @@ impl PromptCache {
         false
     }
 
+    /// Forgets every prefix (a reset provider starts cold).
+    pub fn clear(&self) {
+        for shard in &self.seen {
+            if let Ok(mut seen) = shard.lock() {
+                seen.clear();
+            }
+        }
+    }
+
     /// The tokens of the longest prefix seen before, of `(key, tokens)` pairs; caches them all.
     pub fn longest_hit(&self, prefixes: &[(u64, u64)]) -> u64 {
         prefixes.iter().filter(|(k, n)| *n > 0 && self.touch(*k)).map(|(_, n)| *n).max().unwrap_or(0)

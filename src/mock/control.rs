@@ -26,8 +26,9 @@ pub async fn health(State(p): State<Arc<Provider>>) -> Response {
         "status": "ok",
         "provider": p.spec.name,
         "dialect": p.spec.dialect.id(),
-        "uptime_ms": crate::mock::journal::ms(p.fleet_start.elapsed()),
+        "uptime_ms": crate::mock::journal::ms(p.fleet_start().elapsed()),
         "rules": p.rules.receipts().len(),
+        "harness_errors": p.harness_errors.load(std::sync::atomic::Ordering::Relaxed),
         "journal": {"next_seq": page.next_seq, "dropped": page.dropped},
     }))
     .into_response()
@@ -60,6 +61,21 @@ pub async fn add_faults(State(p): State<Arc<Provider>>, body: Bytes) -> Response
 
 pub async fn clear_faults(State(p): State<Arc<Provider>>) -> Response {
     Json(json!({"cleared": p.clear_rules()})).into_response()
+}
+
+/// `GET /_gatedrill/latency`: the provider's own latency histograms (whole attempts, first
+/// token, gaps between tokens) as an HdrHistogram interval log tagged `attempt`, `ttft`, `itl`,
+/// so a drill using a fleet in another process gets them exactly, not estimated.
+pub async fn latency(State(p): State<Arc<Provider>>) -> Response {
+    let since = p.fleet_start().elapsed();
+    let intervals: Vec<_> = p.with_latency(|l| {
+        [("attempt", &l.attempt), ("ttft", &l.ttft), ("itl", &l.itl)]
+            .into_iter()
+            .filter_map(|(tag, h)| crate::metrics::hlog::Interval::encode(tag, std::time::Duration::ZERO, since, h))
+            .collect()
+    });
+    let text = crate::metrics::hlog::render(&intervals, std::time::SystemTime::now(), &p.spec.name);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
 
 pub async fn reset(State(p): State<Arc<Provider>>) -> Response {

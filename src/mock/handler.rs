@@ -121,7 +121,7 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     let attempt = Attempt::begin(&p, rec, arrived);
     let input =
         MatchInput { model: model.as_deref(), stream, path: Some(path), test_id: test_id.as_deref(), at_accept: false };
-    let decision = p.rules.decide(&input, attempt.seq, arrived.saturating_duration_since(p.fleet_start));
+    let decision = p.rules.decide(&input, attempt.seq, arrived.saturating_duration_since(p.fleet_start()));
     let applied: Vec<AppliedFault> = [&decision.latency, &decision.outcome]
         .into_iter()
         .flatten()

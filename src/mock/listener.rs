@@ -109,7 +109,7 @@ fn refuse_at_accept(p: &Arc<Provider>) -> bool {
     // Peeked, not taken: a connection that is not refused is not an attempt.
     let index = p.journal.next_seq();
     let input = MatchInput { at_accept: true, ..Default::default() };
-    let decision = p.rules.decide(&input, index, now.saturating_duration_since(p.fleet_start));
+    let decision = p.rules.decide(&input, index, now.saturating_duration_since(p.fleet_start()));
     let Some(chosen) = decision.outcome else {
         return false;
     };

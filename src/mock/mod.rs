@@ -66,6 +66,7 @@ pub fn router(p: Arc<Provider>) -> Router {
         .route("/_gatedrill/faults", get(control::list_faults).post(control::add_faults).delete(control::clear_faults))
         .route("/_gatedrill/reset", post(control::reset))
         .route("/_gatedrill/journal", get(control::journal))
+        .route("/_gatedrill/latency", get(control::latency))
         .fallback(handler::no_route)
         .with_state(p);
     crate::guard::catch_panics(routes, panics)

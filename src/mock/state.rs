@@ -18,7 +18,9 @@ pub struct Provider {
     pub journal: Journal,
     pub quotas: Quotas,
     pub seed: u64,
-    pub fleet_start: Instant,
+    /// When the provider's clock started: the fleet's start, moved to the reset's instant by
+    /// a reset (so a long-running fleet's fault windows count from each drill's start).
+    epoch: Epoch,
     pub shutdown: CancellationToken,
     /// Whether any loaded rule acts at accept time (checked on every connection, so cached).
     accept_faults: AtomicBool,
@@ -55,7 +57,7 @@ impl Provider {
             quotas: Quotas::new(spec.quota),
             spec,
             seed,
-            fleet_start,
+            epoch: Epoch::new(fleet_start),
             shutdown,
             accept_faults: AtomicBool::new(false),
             harness_errors: Default::default(),
@@ -89,11 +91,25 @@ impl Provider {
         n
     }
 
-    /// Clears rules, journal and quota buckets.
+    /// Clears rules, journal, quota buckets, latency histograms, the prompt cache and the
+    /// harness-error count, and restarts the clock: the provider is as if just started.
     pub fn reset(&self) {
         self.clear_rules();
         self.journal.clear();
         self.quotas.clear();
+        self.with_latency(|l| {
+            l.attempt.reset();
+            l.ttft.reset();
+            l.itl.reset();
+        });
+        self.prompt_cache.clear();
+        self.harness_errors.store(0, Ordering::Relaxed);
+        self.epoch.restart();
+    }
+
+    /// The instant journal offsets and fault windows count from.
+    pub fn fleet_start(&self) -> Instant {
+        self.epoch.get()
     }
 
     /// The index of a configured key equal to `key` (compared in constant time).
@@ -111,5 +127,28 @@ impl Provider {
 
     pub fn has_accept_faults(&self) -> bool {
         self.accept_faults.load(Ordering::Acquire)
+    }
+}
+
+/// A restartable clock origin, read on every request without a lock: an offset in nanoseconds
+/// from a fixed instant.
+struct Epoch {
+    base: Instant,
+    offset_ns: std::sync::atomic::AtomicU64,
+}
+
+impl Epoch {
+    fn new(base: Instant) -> Self {
+        Epoch { base, offset_ns: std::sync::atomic::AtomicU64::new(0) }
+    }
+
+    fn get(&self) -> Instant {
+        let ns = self.offset_ns.load(Ordering::Acquire);
+        self.base.checked_add(std::time::Duration::from_nanos(ns)).unwrap_or(self.base)
+    }
+
+    fn restart(&self) {
+        let ns = u64::try_from(self.base.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.offset_ns.store(ns, Ordering::Release);
     }
 }

@@ -321,7 +321,7 @@ fn unknown_series(s: &Scenario, fleet: &crate::mock::config::FleetConfig) -> Vec
 }
 
 /// Points an error found after parsing at the line where `key` is written.
-fn locate(path: &Path, key: &str, mut e: InputError) -> InputError {
+pub(crate) fn locate(path: &Path, key: &str, mut e: InputError) -> InputError {
     if let Ok(text) = std::fs::read_to_string(path)
         && let Some(off) = text
             .lines()

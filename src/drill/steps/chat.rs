@@ -70,9 +70,9 @@ pub fn read_answer(body: &[u8], stream: bool) -> ChatAnswer {
 
 /// The request's attempts per provider, and the provider whose attempt completed, from the
 /// journal records carrying this request's marker.
-fn journal_view(ctx: &StepCtx<'_>, marker: &str) -> Option<(BTreeMap<String, u64>, Option<String>)> {
+async fn journal_view(ctx: &StepCtx<'_>, marker: &str) -> Option<(BTreeMap<String, u64>, Option<String>)> {
     let fleet = ctx.fleet?;
-    let mine: Vec<_> = fleet.journal().into_iter().filter(|r| r.test_id.as_deref() == Some(marker)).collect();
+    let mine: Vec<_> = fleet.journal().await?.into_iter().filter(|r| r.test_id.as_deref() == Some(marker)).collect();
     let mut attempts = BTreeMap::new();
     for r in &mine {
         *attempts.entry(r.provider.clone()).or_insert(0) += 1;
@@ -160,7 +160,7 @@ pub async fn chat(
     if expect.served_by.is_none() && expect.attempts.is_none() {
         return;
     }
-    let Some((attempts, served)) = journal_view(ctx, &marker) else {
+    let Some((attempts, served)) = journal_view(ctx, &marker).await else {
         // The providers are not gatedrill's: what it cannot see is not a pass.
         out.push(check(
             "providers' journal",

@@ -56,16 +56,19 @@ pub async fn load(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, step: &Step) {
 }
 
 /// Adds or clears fault rules on this run's mocks (a phase change).
-pub fn faults(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, clear: bool, add: &[FaultRule]) {
+pub async fn faults(ctx: &mut StepCtx<'_>, out: &mut Vec<Check>, clear: bool, add: &[FaultRule]) {
     let Some(fleet) = ctx.fleet else {
         return out.push(check("mocks", false, "a target wired to this run's mocks", "a URL target"));
     };
     if clear {
-        fleet.clear_rules();
+        let r = fleet.clear_rules().await;
         ctx.phases.push((ctx.obs.elapsed_ms(), "every fault rule cleared".into()));
+        if let Err(e) = r {
+            out.push(check("fault rules cleared", false, "cleared", e));
+        }
     }
     if !add.is_empty() {
-        let r = fleet.add_rules(add.to_vec());
+        let r = fleet.add_rules(add.to_vec()).await;
         let ids: Vec<&str> = add.iter().map(|r| r.id.as_str()).collect();
         ctx.phases.push((ctx.obs.elapsed_ms(), format!("fault rules added: {}", ids.join(", "))));
         out.push(check(

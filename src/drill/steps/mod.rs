@@ -23,7 +23,7 @@ use super::external::ChannelTrace;
 use super::observe::{Endpoint, Exchanged, Observer};
 use super::target::Running;
 use crate::classify::conduct::Evidence;
-use crate::mock::ProviderFleet;
+use crate::drill::fleet::Fleet;
 use crate::scenario::steps::{Step, fixture_path};
 
 pub use runtime::dry_run_task;
@@ -68,7 +68,7 @@ pub enum EvidenceKind {
 /// What steps share during one scenario.
 pub struct StepCtx<'a> {
     pub target: &'a mut Running,
-    pub fleet: Option<&'a ProviderFleet>,
+    pub fleet: Option<&'a Fleet>,
     pub ex: Exchanger,
     pub scenario_path: &'a Path,
     pub deadline: Duration,
@@ -241,7 +241,7 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
         Step::Telemetry { expect } => sessions::telemetry(ctx, &mut out, expect).await,
         Step::ExternalChannelCheck { channels } => channels::run(ctx, &mut out, channels).await,
         Step::Load { .. } => control::load(ctx, &mut out, step).await,
-        Step::Faults { clear, add } => control::faults(ctx, &mut out, *clear, add),
+        Step::Faults { clear, add } => control::faults(ctx, &mut out, *clear, add).await,
         Step::WaitUntil { condition, deadline } => control::wait_until(ctx, &mut out, condition, deadline.0).await,
         Step::Sleep { duration } => tokio::time::sleep(duration.0).await,
         Step::Watch { .. } => watch::run(ctx, &mut out, step).await,

@@ -117,7 +117,10 @@ pub async fn dry_run(
         out.push(check("costUsd above budget", b.cost_usd.is_some_and(|c| c > limit), format!("> {limit}"), seen_cost));
     }
     if let (Some(fleet), Some(since)) = (ctx.fleet, since) {
-        let window: Vec<_> = fleet.journal().into_iter().filter(|r| r.t_offset_ms >= since).collect();
+        let Some(journal) = fleet.journal().await else {
+            return out.push(check("providers' journal", false, "read", "the fleet's journal could not be read"));
+        };
+        let window: Vec<_> = journal.into_iter().filter(|r| r.t_offset_ms >= since).collect();
         // A failed role is judged against its chain; a chain that cannot be read is a failed
         // check, never an empty chain that nothing could have skipped.
         let chain = if b.failed {
