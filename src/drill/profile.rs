@@ -57,11 +57,19 @@ pub struct ClientAuth {
     /// gatedrill generates the key per run and sets this variable (and `ADMIN_API_TOKEN`).
     #[serde(default = "default_key_env")]
     pub env: String,
+    /// Put before the key gatedrill generates for a spawned gateway (LiteLLM wants `sk-`).
+    #[serde(default)]
+    pub key_prefix: String,
 }
 
 impl Default for ClientAuth {
     fn default() -> Self {
-        ClientAuth { header: default_header(), scheme: default_scheme(), env: default_key_env() }
+        ClientAuth {
+            header: default_header(),
+            scheme: default_scheme(),
+            env: default_key_env(),
+            key_prefix: String::new(),
+        }
     }
 }
 
@@ -148,6 +156,9 @@ impl TargetProfile {
         if !f.auth.scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(bad("scheme", format!("auth.scheme {:?} must be one word", f.auth.scheme)));
         }
+        if f.auth.key_prefix.len() > 32 || !f.auth.key_prefix.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad("key_prefix", "auth.key_prefix must be at most 32 visible characters".into()));
+        }
         if !env_name_ok(&f.auth.env) {
             return Err(bad("env", format!("auth.env {:?} is not a variable name", f.auth.env)));
         }
@@ -162,11 +173,11 @@ impl TargetProfile {
                 let text = std::fs::read_to_string(&file).ok().filter(|_| !too_big).ok_or_else(|| {
                     bad("template", format!("config.template {}: cannot read it (at most 1 MiB)", file.display()))
                 })?;
-                if let Some((line, name)) = placeholders(&text).find(|(_, p)| !placeholder_ok(p)) {
+                if let Some((line, column, name)) = placeholders(&text).find(|(_, _, p)| !placeholder_ok(p)) {
                     return Err(InputError {
                         path: file.clone(),
                         line: Some(line),
-                        column: None,
+                        column: Some(column),
                         message: format!(
                             "unknown placeholder {{{{{name}}}}} (known: mock.<provider>.url, .key, .model, .dialect; gateway.port)"
                         ),
@@ -186,10 +197,12 @@ impl TargetProfile {
     }
 }
 
-/// Every `{{...}}` in a template, with its line.
-fn placeholders(text: &str) -> impl Iterator<Item = (usize, &str)> {
+/// Every `{{...}}` in a template, with its line and column.
+fn placeholders(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
     text.lines().enumerate().flat_map(|(i, line)| {
-        line.split("{{").skip(1).filter_map(move |rest| rest.split_once("}}").map(|(p, _)| (i + 1, p.trim())))
+        line.match_indices("{{").filter_map(move |(at, _)| {
+            line[at + 2..].split_once("}}").map(|(p, _)| (i + 1, line[..at].chars().count() + 1, p.trim()))
+        })
     })
 }
 
@@ -238,7 +251,9 @@ mod tests {
         let t = "url: {{mock.openai.url}}\nkey: {{ mock.openai.key }}\nport: {{gateway.port}}\n";
         assert_eq!(render(t, &lookup, 8080).unwrap(), "url: openai-url\nkey: openai-key\nport: 8080\n");
         assert!(render("{{mock.nope.url}}", &lookup, 1).unwrap_err().contains("mock.nope.url"));
-        assert!(placeholders("a {{mock.x.url}} b {{env.HOME}}").any(|(_, p)| !placeholder_ok(p)));
-        assert!(placeholders("a {{mock.x.model}}\n{{gateway.port}}").all(|(_, p)| placeholder_ok(p)));
+        let bad: Vec<_> =
+            placeholders("a {{mock.x.url}} b {{env.HOME}}").filter(|(_, _, p)| !placeholder_ok(p)).collect();
+        assert_eq!(bad, [(1, 20, "env.HOME")]);
+        assert!(placeholders("a {{mock.x.model}}\n{{gateway.port}}").all(|(_, _, p)| placeholder_ok(p)));
     }
 }

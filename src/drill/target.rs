@@ -31,7 +31,9 @@ impl std::str::FromStr for TargetSpec {
         if s == "embedded" {
             Ok(TargetSpec::Embedded)
         } else if let Some(cmd) = s.strip_prefix("cmd:") {
-            let cmd = cmd.trim().trim_matches('"');
+            // `cmd:"COMMAND"`: one pair of surrounding quotes is the form's, any other is the command's.
+            let cmd = cmd.trim();
+            let cmd = cmd.strip_prefix('"').and_then(|c| c.strip_suffix('"')).unwrap_or(cmd);
             if cmd.is_empty() { Err("cmd: needs a command".into()) } else { Ok(TargetSpec::Command(cmd.to_string())) }
         } else if s.starts_with("http://") || s.starts_with("https://") {
             let u = reqwest::Url::parse(s).map_err(|_| "the target URL does not parse".to_string())?;
@@ -350,8 +352,10 @@ pub async fn start(
             let url = format!("http://127.0.0.1:{port}");
             env.insert("GATEDRILL_GATEWAY_URL".into(), url.clone());
             let cooldown_ms = env.get("AI_PROVIDER_COOLDOWN_MS").and_then(|v| v.parse::<f64>().ok());
-            let admin = Redacted(env.get("ADMIN_API_TOKEN").cloned().unwrap_or_default());
+            let prefix = &reach.profile.auth.key_prefix;
+            let admin = Redacted(format!("{prefix}{}", env.get("ADMIN_API_TOKEN").map_or("", String::as_str)));
             // A profile's key variable carries the same per-run key.
+            env.insert("ADMIN_API_TOKEN".into(), admin.0.clone());
             env.insert(reach.profile.auth.env.clone(), admin.0.clone());
             let config_dir = match &reach.profile.template {
                 Some(t) => {
