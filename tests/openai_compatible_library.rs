@@ -18,7 +18,10 @@ fn the_openai_compatible_library_passes_against_the_embedded_gateway() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&r.stdout);
     assert_eq!(r.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&r.stderr));
-    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
+    let files = std::fs::read_dir("scenarios/openai_compatible").unwrap().flatten();
+    let n = files.filter(|f| f.path().extension().is_some_and(|e| e == "toml")).count();
+    assert!(n >= 15, "every fault kind against the primary: {n} scenarios");
+    assert!(stdout.contains(&format!("{n} passed, 0 failed")), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
