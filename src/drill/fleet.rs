@@ -280,7 +280,11 @@ impl RemoteFleet {
         for p in &self.providers {
             let mut since = 0u64;
             let mut records = Vec::new();
+            // Pages are bounded too: a provider that hands out a record at a time cannot hold
+            // the drill for a million round trips.
+            let mut pages = 0usize;
             let last = loop {
+                pages += 1;
                 let path = format!("/_gatedrill/journal?since={since}&limit={PAGE}");
                 let seen =
                     p.ex.send_bounded(reqwest::Method::GET, &path, None, Auth::None, (CONTROL_DEADLINE, PAGE_CAP))
@@ -295,9 +299,14 @@ impl RemoteFleet {
                 };
                 let end = page.records.last().map(|r| r.seq + 1);
                 records.extend(page.records.into_iter().filter(|r| r.seq >= since));
-                let done = end.is_none_or(|e| e >= page.next_seq) || records.len() >= MAX_RECORDS;
+                let reached = end.is_none_or(|e| e >= page.next_seq);
+                let bounded = records.len() >= MAX_RECORDS || pages > MAX_RECORDS / PAGE;
+                if bounded && !reached {
+                    let what = format!("journal: more than {} records or {pages} pages", records.len());
+                    into.unreadable.push((p.endpoint.provider.clone(), what));
+                }
                 since = end.unwrap_or(page.next_seq).max(since + 1);
-                if done {
+                if reached || bounded {
                     break Some((page.dropped, page.rules));
                 }
             };
