@@ -342,7 +342,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
                 Some(path) => FleetConfig::load(path).map_err(Failure::usage)?,
                 None => FleetConfig::embedded(),
             };
-            emit(&crate::drill::needs::env_lines(&fleet, &config));
+            emit(&crate::drill::needs::env_lines(&fleet, &config).map_err(Failure::usage)?);
             Ok(Exit::Pass)
         }
     }

@@ -198,3 +198,35 @@ fn an_unreachable_fleet_fails_the_scenario_and_an_undeclared_target_skips_it() {
     let trace = std::fs::read_to_string(d.join("undeclared/rate_limit_storm/trace.json")).unwrap();
     assert!(trace.contains("--target-env"), "{trace}");
 }
+
+#[test]
+fn a_fleet_that_loses_the_scenarios_rules_fails_it() {
+    let d = dir("lost");
+    let (_fleet, fleet_file, env) = fleet(&d);
+    let (_gw, url, declared) = gateway(&d, "defaults", env);
+    let openai = std::fs::read_to_string(&fleet_file).unwrap();
+    let openai: serde_json::Value = serde_json::from_str(openai.lines().next().unwrap()).unwrap();
+    let base = openai["url"].as_str().unwrap().to_string();
+    // Another run sharing the fleet resets it once this scenario's rule is loaded.
+    let resetter = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let c = reqwest::Client::new();
+            for _ in 0..400 {
+                let rules = c.get(format!("{base}/_gatedrill/faults")).send().await.unwrap().text().await.unwrap();
+                if rules.contains("primary-down") {
+                    c.post(format!("{base}/_gatedrill/reset")).send().await.unwrap();
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            false
+        })
+    });
+    let (code, verdicts) = run(&d, &url, &fleet_file, &declared, &["tests/data/remote/rules_lost.toml"]);
+    assert!(resetter.join().unwrap(), "the rule was never seen loaded");
+    assert_eq!(verdicts["rules_lost"].0, "fail", "{verdicts:#?}");
+    assert_eq!(code, 1);
+    let trace = std::fs::read_to_string(d.join("out-1/rules_lost/trace.json")).unwrap();
+    assert!(trace.contains("fleet_unreadable") && trace.contains("no longer has them"), "{trace}");
+}

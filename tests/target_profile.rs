@@ -27,12 +27,15 @@ fn gateway_cmd() -> String {
     )
 }
 
-fn run(profile: &str, out: &PathBuf, paths: &[&str]) -> Output {
+/// Runs with its own temporary folder, where the rendered configuration lives while it runs.
+fn run(profile: &str, out: &PathBuf, tmp: &PathBuf, paths: &[&str]) -> Output {
+    std::fs::create_dir_all(tmp).unwrap();
     Command::new(env!("CARGO_BIN_EXE_gatedrill"))
         .args(["run", "--progress", "never", "-q", "--target", &gateway_cmd(), "--profile", profile, "--out"])
         .arg(out)
         .args(paths)
         .env_remove("ADMIN_API_TOKEN")
+        .env("TMPDIR", tmp)
         .output()
         .unwrap()
 }
@@ -43,10 +46,11 @@ fn trace(out: &std::path::Path, name: &str) -> serde_json::Value {
 
 #[test]
 fn a_spawned_gateway_gets_its_rendered_config_and_key_and_runbook_scenarios_are_skipped() {
-    let out = out_dir("openai");
+    let (out, tmp) = (out_dir("openai"), out_dir("openai-tmp"));
     let o = run(
         "tests/data/profile/openai.toml",
         &out,
+        &tmp,
         &["scenarios/openai_compatible/chat_primary_http_error.toml", "scenarios/rotated_key_401.toml"],
     );
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -56,14 +60,31 @@ fn a_spawned_gateway_gets_its_rendered_config_and_key_and_runbook_scenarios_are_
     let why = runbook["skipped"].as_str().unwrap_or_default();
     assert!(why.contains("runbook's admin API"), "{runbook:#}");
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    // The rendered file held the mocks' keys: it is gone, and never in the artifacts.
-    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("gd-config-"))
-        .filter(|e| e.path().join("gateway.conf").exists())
-        .collect();
+    // The rendered file was in the run's temporary folder, and is gone.
+    let leftovers: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().map(|e| e.path()).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The client key and the mocks' keys never reach an artifact.
+    for f in walk(&out) {
+        let bytes = std::fs::read(&f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in ["sk-gatedrill-openai-0001", "sk-ant-gatedrill-0001"] {
+            assert!(!text.contains(secret), "{} holds {secret}", f.display());
+        }
+        // The per-run key is `sk-gd-admin-` and hex (the command line names only its prefix).
+        let keys = text
+            .match_indices("sk-gd-admin-")
+            .filter(|(at, m)| text[at + m.len()..].chars().next().is_some_and(|c| c.is_ascii_hexdigit()));
+        assert_eq!(keys.count(), 0, "{} holds the client key", f.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
 }
 
 #[test]

@@ -66,7 +66,7 @@ impl Running {
         } else {
             return Err(TargetError::Start("a gateway at a URL is not gatedrill's to restart".into()));
         }
-        if wait_ready(&self.base_url, &self.profile.ready_path.clone(), self.profile.ready_within).await {
+        if wait_ready(&self.base_url, &self.profile.ready_path, self.profile.ready_within).await {
             Ok(())
         } else {
             Err(TargetError::Start(format!(

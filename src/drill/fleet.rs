@@ -28,6 +28,12 @@ const PAGE: usize = 2_000;
 const PAGE_CAP: usize = 16 * 1024 * 1024;
 /// The most records read from one provider's journal (its ring holds at most this many).
 const MAX_RECORDS: usize = 1_000_000;
+/// The most journal bytes read from the whole fleet at a scenario's end.
+const JOURNAL_BUDGET: usize = 256 * 1024 * 1024;
+/// How long reading the fleet back may take at a scenario's end.
+const COLLECT_DEADLINE: Duration = Duration::from_secs(120);
+/// How far a restarted provider clock may be ahead of the drill's (scheduling, loopback).
+const CLOCK_SLACK_MS: f64 = 250.0;
 
 /// What a scenario's end reads from the fleet.
 #[derive(Default)]
@@ -37,7 +43,9 @@ pub struct Collected {
     pub receipts: Vec<(String, RuleReceipt)>,
     /// (provider, attempt, ttft, itl).
     pub latency: Vec<(String, Hist, Hist, Hist)>,
+    /// Records the providers' journal rings let go of.
     pub dropped: u64,
+    /// Handler panics the providers caught.
     pub harness_errors: u64,
     /// What could not be read: the evidence is incomplete, and the scenario fails on it.
     pub unreadable: Vec<(String, String)>,
@@ -86,18 +94,19 @@ impl Fleet {
                 f.clear_rules();
                 Ok(())
             }
-            Fleet::Remote(r) => r.each(reqwest::Method::DELETE, "/_gatedrill/faults", None).await.map(|_| ()),
+            Fleet::Remote(r) => r.clear().await,
         }
     }
 
     /// The merged journal so far (`None`: it could not be read, which is never an empty one).
     pub async fn journal(&self) -> Option<Vec<AttemptRecord>> {
         match self {
-            Fleet::Local(f) => Some(f.journal()),
+            // A journal that lost records cannot show that an attempt did not happen.
+            Fleet::Local(f) => (f.journal_dropped() == 0).then(|| f.journal()),
             Fleet::Remote(r) => {
                 let mut c = Collected::default();
-                r.read_journals(&mut c).await;
-                c.unreadable.is_empty().then_some(c.journal)
+                let read = tokio::time::timeout(COLLECT_DEADLINE, r.read_journals(&mut c)).await;
+                (read.is_ok() && c.unreadable.is_empty() && c.dropped == 0).then_some(c.journal)
             }
         }
     }
@@ -113,7 +122,16 @@ impl Fleet {
                 harness_errors: f.harness_errors(),
                 unreadable: Vec::new(),
             },
-            Fleet::Remote(r) => r.collect().await,
+            Fleet::Remote(r) => match tokio::time::timeout(COLLECT_DEADLINE, r.collect()).await {
+                Ok(c) => c,
+                Err(_) => Collected {
+                    unreadable: vec![(
+                        "*".into(),
+                        format!("not read back within {}", crate::duration::Dur(COLLECT_DEADLINE)),
+                    )],
+                    ..Collected::default()
+                },
+            },
         }
     }
 
@@ -122,7 +140,7 @@ impl Fleet {
         match self {
             Fleet::Local(f) => f.shutdown().await,
             Fleet::Remote(r) => {
-                let _ = r.each(reqwest::Method::DELETE, "/_gatedrill/faults", None).await;
+                let _ = r.clear().await;
             }
         }
     }
@@ -142,6 +160,9 @@ pub struct RemoteFleet {
     providers: Vec<RemoteProvider>,
     /// The drill's fleet clock: just before the providers were reset.
     origin: Instant,
+    /// (provider, rule id) of every rule this drill loaded and did not clear: each must come
+    /// back with its receipt, or the fleet lost it (another run's reset, another replica).
+    loaded: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
 }
 
 fn unreadable(seen: &Observed) -> String {
@@ -149,6 +170,12 @@ fn unreadable(seen: &Observed) -> String {
 }
 
 impl RemoteFleet {
+    /// The rule ids this drill loaded on `provider` and did not clear.
+    fn expected(&self, provider: &str) -> Vec<String> {
+        let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.iter().filter(|(p, _)| p == provider).map(|(_, id)| id.clone()).collect()
+    }
+
     /// The fleet as named and configured, without reaching it: its endpoints, keys and models
     /// (a provider the configuration does not have is left out; `attach` refuses it).
     pub fn describe(spec: &FleetSpec, config: &FleetConfig) -> Self {
@@ -164,7 +191,7 @@ impl RemoteFleet {
                 Some(RemoteProvider { endpoint, spec: s.clone(), ex, shift_ms: 0.0 })
             })
             .collect();
-        RemoteFleet { providers, origin: Instant::now() }
+        RemoteFleet { providers, origin: Instant::now(), loaded: Default::default() }
     }
 
     /// Resets every provider of `spec` (rules, journal, quotas, latency, clock), loads the
@@ -186,14 +213,21 @@ impl RemoteFleet {
         Ok(fleet)
     }
 
+    async fn clear(&self) -> Result<(), String> {
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.each(reqwest::Method::DELETE, "/_gatedrill/faults", None).await
+    }
+
     /// Reads each provider's health: it must be the named provider speaking the configured
-    /// dialect; its uptime places its clock on the drill's.
+    /// dialect, with no rule and a clock that restarted at the reset; its uptime places its
+    /// clock on the drill's.
     async fn measure_clocks(&mut self) -> Result<(), String> {
         #[derive(serde::Deserialize)]
         struct Health {
             provider: String,
             dialect: String,
             uptime_ms: f64,
+            rules: u64,
         }
         let origin = self.origin;
         let reads = self.providers.iter().map(|p| async move {
@@ -216,6 +250,17 @@ impl RemoteFleet {
                     h.dialect,
                     name,
                     p.spec.dialect.id()
+                ));
+            }
+            let since_origin = crate::mock::journal::ms(origin.elapsed());
+            if !h.uptime_ms.is_finite()
+                || h.uptime_ms < 0.0
+                || h.uptime_ms > since_origin + CLOCK_SLACK_MS
+                || h.rules != 0
+            {
+                return Err(format!(
+                    "provider {name} at {}: not reset (uptime {:.0} ms, {} rules); is it a gatedrill mock or proxy of this version?",
+                    p.endpoint.url, h.uptime_ms, h.rules
                 ));
             }
             p.shift_ms = (mid - h.uptime_ms).max(0.0);
@@ -264,6 +309,8 @@ impl RemoteFleet {
             if !seen.is_success() {
                 return Err(format!("provider {}: fault rules refused: {}", p.endpoint.provider, unreadable(&seen)));
             }
+            let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+            loaded.extend(mine.iter().map(|r| (p.endpoint.provider.clone(), r.id.clone())));
         }
         Ok(())
     }
@@ -277,6 +324,8 @@ impl RemoteFleet {
             next_seq: u64,
             rules: Vec<RuleReceipt>,
         }
+        let mut budget = JOURNAL_BUDGET;
+        let latest = crate::mock::journal::ms(self.origin.elapsed()) + CLOCK_SLACK_MS;
         for p in &self.providers {
             let mut since = 0u64;
             let mut records = Vec::new();
@@ -289,6 +338,7 @@ impl RemoteFleet {
                 let seen =
                     p.ex.send_bounded(reqwest::Method::GET, &path, None, Auth::None, (CONTROL_DEADLINE, PAGE_CAP))
                         .await;
+                budget = budget.saturating_sub(seen.body.len());
                 let page: Page = match seen.parse() {
                     Ok(page) => page,
                     Err(e) => {
@@ -297,21 +347,36 @@ impl RemoteFleet {
                         break None;
                     }
                 };
-                let end = page.records.last().map(|r| r.seq + 1);
+                if let Some(bad) = page.records.iter().find(|r| !plausible(r, &p.endpoint.provider, latest)) {
+                    into.unreadable.push((
+                        p.endpoint.provider.clone(),
+                        format!("journal: record {} is not one this provider could have written", bad.seq),
+                    ));
+                    break None;
+                }
+                let end = page.records.last().map(|r| r.seq.saturating_add(1));
                 records.extend(page.records.into_iter().filter(|r| r.seq >= since));
                 let reached = end.is_none_or(|e| e >= page.next_seq);
-                let bounded = records.len() >= MAX_RECORDS || pages > MAX_RECORDS / PAGE;
+                let bounded = records.len() >= MAX_RECORDS || pages > MAX_RECORDS / PAGE || budget == 0;
                 if bounded && !reached {
                     let what = format!("journal: more than {} records or {pages} pages", records.len());
                     into.unreadable.push((p.endpoint.provider.clone(), what));
                 }
-                since = end.unwrap_or(page.next_seq).max(since + 1);
+                since = end.unwrap_or(page.next_seq).max(since.saturating_add(1));
                 if reached || bounded {
                     break Some((page.dropped, page.rules));
                 }
             };
             let Some((dropped, rules)) = last else { continue };
-            into.dropped += dropped;
+            into.dropped = into.dropped.saturating_add(dropped);
+            let mut lost = self.expected(&p.endpoint.provider);
+            lost.retain(|id| !rules.iter().any(|r| r.rule.id == *id));
+            if !lost.is_empty() {
+                into.unreadable.push((
+                    p.endpoint.provider.clone(),
+                    format!("rules {lost:?} were loaded but the fleet no longer has them (reset by another run?)"),
+                ));
+            }
             into.receipts.extend(rules.into_iter().map(|r| (p.endpoint.provider.clone(), r)));
             for mut r in records {
                 r.t_offset_ms += p.shift_ms;
@@ -328,20 +393,44 @@ impl RemoteFleet {
             let name = p.endpoint.provider.clone();
             let seen = p.ex.send(reqwest::Method::GET, "/_gatedrill/health", None, Auth::None).await;
             match seen.parse::<serde_json::Value>().ok().and_then(|v| v.get("harness_errors")?.as_u64()) {
-                Some(n) => c.harness_errors += n,
+                Some(n) => c.harness_errors = c.harness_errors.saturating_add(n),
                 None => c.unreadable.push((name.clone(), format!("health: {}", seen.describe()))),
             }
             let seen = p.ex.send(reqwest::Method::GET, "/_gatedrill/latency", None, Auth::None).await;
-            let text = std::str::from_utf8(&seen.body).unwrap_or_default();
-            match (seen.is_success(), crate::metrics::hlog::parse(text)) {
-                (true, Ok(parsed)) => {
-                    let mut all = crate::metrics::hlog::merge_parsed(parsed);
-                    let mut take = |tag: &str| all.remove(tag).unwrap_or_else(crate::metrics::new_hist);
-                    c.latency.push((name, take("attempt"), take("ttft"), take("itl")));
-                }
-                _ => c.unreadable.push((name, format!("latency: {}", seen.describe()))),
+            match latency_of(&seen) {
+                Some((a, t, i)) => c.latency.push((name, a, t, i)),
+                None => c.unreadable.push((name, format!("latency: {}", seen.describe()))),
             }
         }
         c
     }
+}
+
+/// Whether a journal record could be this provider's since the reset: its name, and finite
+/// times inside the drill so far (a record from before a reset, or from a hostile fleet, is not).
+fn plausible(r: &AttemptRecord, provider: &str, latest_ms: f64) -> bool {
+    let time_ok = |t: f64| t.is_finite() && (0.0..=latest_ms).contains(&t);
+    r.provider == provider
+        && time_ok(r.t_offset_ms)
+        && r.duration_ms.is_none_or(time_ok)
+        && r.first_token_ms.is_none_or(time_ok)
+}
+
+/// A provider's latency log: exactly its three histograms, each within the bounds gatedrill
+/// records with (a log of anything else is not read, so it cannot allocate at will).
+fn latency_of(seen: &Observed) -> Option<(Hist, Hist, Hist)> {
+    let text = std::str::from_utf8(&seen.body).ok().filter(|_| seen.is_success())?;
+    let lines = text.lines().filter(|l| !l.starts_with('#') && !l.starts_with('"') && !l.trim().is_empty()).count();
+    if lines != 3 {
+        return None;
+    }
+    let parsed = crate::metrics::hlog::parse(text).ok()?;
+    let reference = crate::metrics::new_hist();
+    let mut out = std::collections::BTreeMap::new();
+    for (tag, _, _, h) in parsed {
+        if h.high() > reference.high() || h.sigfig() != reference.sigfig() || out.insert(tag, h).is_some() {
+            return None;
+        }
+    }
+    Some((out.remove("attempt")?, out.remove("ttft")?, out.remove("itl")?))
 }

@@ -28,13 +28,28 @@ pub fn injects_faults(loaded: &Loaded) -> bool {
     !loaded.scenario.faults.is_empty() || loaded.scenario.steps.iter().any(|s| matches!(s, Step::Faults { .. }))
 }
 
-/// Whether every step uses only what an OpenAI-compatible gateway serves.
-pub fn only_provider_api(loaded: &Loaded) -> bool {
-    loaded.scenario.steps.iter().all(|s| match s {
+/// Whether a step uses only what an OpenAI-compatible gateway serves.
+fn provider_api_only(s: &Step) -> bool {
+    match s {
         Step::Chat { .. } | Step::Faults { .. } | Step::Sleep { .. } => true,
         Step::Load { against, .. } => *against == crate::scenario::steps::LoadAgainst::Chat,
         _ => false,
-    })
+    }
+}
+
+/// Providers the scenario's fault rules name.
+fn named_providers(loaded: &Loaded) -> impl Iterator<Item = &str> {
+    let s = &loaded.scenario;
+    let in_steps = s.steps.iter().flat_map(|st| match st {
+        Step::Faults { add, .. } => add.as_slice(),
+        _ => &[],
+    });
+    s.faults.iter().chain(in_steps).filter_map(|r| r.matcher.provider.as_deref())
+}
+
+/// A variable whose value is a credential: a skip reason names it, never its value.
+fn is_credential(name: &str) -> bool {
+    ["KEY", "TOKEN", "SECRET", "PASSWORD"].iter().any(|w| name.contains(w))
 }
 
 /// The configuration a scenario assumes its gateway has, without secrets.
@@ -58,13 +73,19 @@ pub struct Known<'a> {
 /// Why the scenario cannot run against this target, or `None` when it can.
 pub fn unmet(loaded: &Loaded, known: &Known<'_>) -> Option<String> {
     let s = &loaded.scenario;
-    if known.provider_api_only && !only_provider_api(loaded) {
-        let step =
-            s.steps.iter().find(|st| !matches!(st, Step::Chat { .. } | Step::Faults { .. } | Step::Sleep { .. }));
+    if known.provider_api_only
+        && let Some(step) = s.steps.iter().find(|st| !provider_api_only(st))
+    {
         return Some(format!(
             "uses the runbook's admin API (a {} step), and the target profile says the gateway speaks only the providers' APIs",
-            step.map_or("load", |st| st.kind())
+            step.kind()
         ));
+    }
+    if let Some(fleet) = known.fleet {
+        let have = fleet.endpoints();
+        if let Some(missing) = named_providers(loaded).find(|n| !have.iter().any(|e| e.provider == *n)) {
+            return Some(format!("puts faults on provider {missing:?}, which --fleet does not name"));
+        }
     }
     let TargetSpec::Url(_) = known.target else { return None };
     if s.steps.iter().any(Step::controls_gateway) {
@@ -102,6 +123,10 @@ pub fn unmet(loaded: &Loaded, known: &Known<'_>) -> Option<String> {
         .iter()
         .filter(|(k, v)| declared.get(*k) != Some(*v))
         .map(|(k, v)| match declared.get(k) {
+            _ if is_credential(k) => format!(
+                "{k} as the fleet has it (declared {})",
+                if declared.contains_key(k) { "otherwise" } else { "nothing" }
+            ),
             Some(d) => format!("{k}={v} (declared {d})"),
             None => format!("{k}={v} (not declared)"),
         })
@@ -132,17 +157,29 @@ pub fn read_declared(path: &std::path::Path) -> Result<BTreeMap<String, String>,
             return Err(format!("{}:{}:1: {k:?} is not a variable name", path.display(), i + 1));
         }
         let v = v.trim();
-        let v = ['"', '\''].iter().find_map(|q| v.strip_prefix(*q).and_then(|x| x.strip_suffix(*q))).unwrap_or(v);
-        out.insert(k.to_string(), v.to_string());
+        // As `gateway env` writes it (single quotes, `'\''` for a quote), or double-quoted, or bare.
+        let v = match v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')) {
+            Some(inner) => inner.replace("'\\''", "'"),
+            None => v.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(v).to_string(),
+        };
+        if out.insert(k.to_string(), v).is_some() {
+            return Err(format!("{}:{}:1: {k} is declared twice", path.display(), i + 1));
+        }
     }
     Ok(out)
 }
 
 /// `gatedrill gateway env`: the configuration a drill assumes of a gateway using `fleet`, as
 /// shell-sourceable `KEY='VALUE'` lines (a `'` in a value is written `'\''`).
-pub fn env_lines(fleet: &crate::drill::fleet::FleetSpec, config: &crate::mock::config::FleetConfig) -> String {
-    let fleet = Fleet::Remote(crate::drill::fleet::RemoteFleet::describe(fleet, config));
+pub fn env_lines(
+    spec: &crate::drill::fleet::FleetSpec,
+    config: &crate::mock::config::FleetConfig,
+) -> Result<String, String> {
+    if let Some(e) = spec.providers.iter().find(|e| !config.providers.iter().any(|p| p.name == e.provider)) {
+        return Err(format!("--fleet names provider {:?}, which the provider configuration does not have", e.provider));
+    }
+    let fleet = Fleet::Remote(crate::drill::fleet::RemoteFleet::describe(spec, config));
     let mut env = gateway_env(&fleet, &BTreeMap::new());
     env.retain(|k, _| !NOT_DECLARED.contains(&k.as_str()));
-    env.iter().map(|(k, v)| format!("{k}='{}'\n", v.replace('\'', "'\\''"))).collect()
+    Ok(env.iter().map(|(k, v)| format!("{k}='{}'\n", v.replace('\'', "'\\''"))).collect())
 }

@@ -108,8 +108,17 @@ pub struct TargetProfile {
     pub ready_path: String,
     pub ready_within: Duration,
     pub auth: ClientAuth,
-    /// (template text, its file name, the variable naming the rendered file).
-    pub template: Option<(String, String, String)>,
+    pub template: Option<ConfigText>,
+}
+
+/// A configuration template, read and checked.
+#[derive(Clone, Debug)]
+pub struct ConfigText {
+    pub text: String,
+    /// The rendered file's name (the template's, without `.tmpl`).
+    pub file_name: String,
+    /// The variable naming the rendered file.
+    pub env: String,
 }
 
 impl Default for TargetProfile {
@@ -125,10 +134,12 @@ impl Default for TargetProfile {
 }
 
 const MAX_READY_WITHIN: Duration = Duration::from_secs(600);
-const TEMPLATE_CAP: u64 = 1024 * 1024;
 
+/// A variable a profile may name: not one gatedrill sets for the gateway or the shell needs.
 fn env_name_ok(n: &str) -> bool {
-    !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    let reserved = ["PATH", "HOME", "SHELL", "LD_PRELOAD", "LD_LIBRARY_PATH"].contains(&n)
+        || ["AI_", "AGENT_", "GATEDRILL_GATEWAY_"].iter().any(|p| n.starts_with(p));
+    !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !reserved
 }
 
 impl TargetProfile {
@@ -160,19 +171,22 @@ impl TargetProfile {
             return Err(bad("key_prefix", "auth.key_prefix must be at most 32 visible characters".into()));
         }
         if !env_name_ok(&f.auth.env) {
-            return Err(bad("env", format!("auth.env {:?} is not a variable name", f.auth.env)));
+            return Err(bad(
+                "env",
+                format!("auth.env {:?}: a variable name gatedrill does not set itself", f.auth.env),
+            ));
         }
         let template = match f.config {
             None => None,
             Some(c) => {
                 if !env_name_ok(&c.env) {
-                    return Err(bad("env", format!("config.env {:?} is not a variable name", c.env)));
+                    return Err(bad(
+                        "template",
+                        format!("config.env {:?}: a variable name gatedrill does not set itself", c.env),
+                    ));
                 }
                 let file = path.parent().unwrap_or(Path::new(".")).join(&c.template);
-                let too_big = std::fs::metadata(&file).map(|m| m.len() > TEMPLATE_CAP).unwrap_or(false);
-                let text = std::fs::read_to_string(&file).ok().filter(|_| !too_big).ok_or_else(|| {
-                    bad("template", format!("config.template {}: cannot read it (at most 1 MiB)", file.display()))
-                })?;
+                let text = crate::input::read_small(&file, "config.template").map_err(|e| bad("template", e))?;
                 if let Some((line, column, name)) = placeholders(&text).find(|(_, _, p)| !placeholder_ok(p)) {
                     return Err(InputError {
                         path: file.clone(),
@@ -184,7 +198,8 @@ impl TargetProfile {
                     });
                 }
                 let name = file.file_name().map(|n| n.to_string_lossy().trim_end_matches(".tmpl").to_string());
-                Some((text, name.unwrap_or_else(|| "gateway.conf".into()), c.env))
+                let file_name = name.unwrap_or_else(|| "gateway.conf".into());
+                Some(ConfigText { text, file_name, env: c.env })
             }
         };
         Ok(TargetProfile { api: f.api, ready_path, ready_within, auth: f.auth, template })
@@ -217,7 +232,20 @@ fn placeholder_ok(p: &str) -> bool {
 /// Renders a template; a provider the fleet does not have is an error naming it.
 pub fn render(text: &str, lookup: &dyn Fn(&str, &str) -> Option<String>, port: u16) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    // Line by line, as the placeholders were checked: `{{` without `}}` on its line is text.
+    for line in text.split_inclusive('\n') {
+        render_line(line, lookup, port, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn render_line(
+    line: &str,
+    lookup: &dyn Fn(&str, &str) -> Option<String>,
+    port: u16,
+    out: &mut String,
+) -> Result<(), String> {
+    let mut rest = line;
     while let Some(at) = rest.find("{{") {
         out.push_str(&rest[..at]);
         let Some((p, after)) = rest[at + 2..].split_once("}}") else {
@@ -234,11 +262,14 @@ pub fn render(text: &str, lookup: &dyn Fn(&str, &str) -> Option<String>, port: u
                 _ => None,
             }
         };
-        out.push_str(&value.ok_or_else(|| format!("template placeholder {{{{{p}}}}}: no such provider in the fleet"))?);
+        let value = value.ok_or_else(|| {
+            format!("template placeholder {{{{{p}}}}}: the fleet has no such provider, or it has no key or model")
+        })?;
+        out.push_str(&value);
         rest = after;
     }
     out.push_str(rest);
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -253,6 +253,13 @@ async fn start_fleet(
     rules: &[crate::mock::faults::FaultRule],
 ) -> Result<Option<Fleet>, String> {
     if let Some(spec) = &opts.fleet {
+        // A gateway that outlives scenarios still cools providers down from the last one, and
+        // may still be retrying for it: let that end before the journal starts anew.
+        if let (TargetSpec::Url(_), Some(d)) = (&opts.target, &opts.declared) {
+            let ms = |k: &str| d.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let settle = ms("AI_PROVIDER_COOLDOWN_MS").saturating_add(ms("AI_PROVIDER_TIMEOUT_MS")).min(60_000);
+            tokio::time::sleep(Duration::from_millis(settle)).await;
+        }
         return RemoteFleet::attach(spec, &config, rules).await.map(|f| Some(Fleet::Remote(f)));
     }
     if !opts.target.uses_mocks() {
@@ -310,6 +317,10 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         declared: opts.declared.as_ref(),
         provider_api_only: opts.profile.api == TargetApi::Openai,
     };
+    // The fleet's keys are this run's secrets from the start, whatever happens next.
+    if let (Some(f), Ok(mut known)) = (&described, opts.secrets.lock()) {
+        known.extend(&target::configured_secrets(&BTreeMap::new(), f));
+    }
     if let Some(why) = needs::unmet(loaded, &known) {
         report.skipped = Some(why);
         // Skipped is not passed: the drill did not happen.

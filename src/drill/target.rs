@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::drill::exchange::{Auth, Exchanger};
 use crate::drill::fleet::Fleet;
-use crate::drill::profile::{TargetApi, TargetProfile};
+use crate::drill::profile::{ConfigText, TargetApi, TargetProfile};
 use crate::gateway::config::GatewayConfig;
 use crate::gateway::{GatewayHandle, StoreSpec};
 use crate::secret::{Redacted, Secrets};
@@ -31,9 +31,10 @@ impl std::str::FromStr for TargetSpec {
         if s == "embedded" {
             Ok(TargetSpec::Embedded)
         } else if let Some(cmd) = s.strip_prefix("cmd:") {
-            // `cmd:"COMMAND"`: one pair of surrounding quotes is the form's, any other is the command's.
+            // `cmd:"COMMAND"`: surrounding quotes are the form's when the command has no other.
             let cmd = cmd.trim();
-            let cmd = cmd.strip_prefix('"').and_then(|c| c.strip_suffix('"')).unwrap_or(cmd);
+            let cmd =
+                cmd.strip_prefix('"').and_then(|c| c.strip_suffix('"')).filter(|c| !c.contains('"')).unwrap_or(cmd);
             if cmd.is_empty() { Err("cmd: needs a command".into()) } else { Ok(TargetSpec::Command(cmd.to_string())) }
         } else if s.starts_with("http://") || s.starts_with("https://") {
             let u = reqwest::Url::parse(s).map_err(|_| "the target URL does not parse".to_string())?;
@@ -194,7 +195,7 @@ pub(super) async fn wait_ready(url: &str, path: &str, deadline: Duration) -> boo
 
 /// The secrets of a gateway gatedrill configures: its admin token and webhook secret, and the
 /// mocks' keys it was given.
-fn configured_secrets(env: &BTreeMap<String, String>, fleet: &Fleet) -> Secrets {
+pub(super) fn configured_secrets(env: &BTreeMap<String, String>, fleet: &Fleet) -> Secrets {
     let mut s = Secrets::default();
     for k in ["ADMIN_API_TOKEN", "AGENT_GATEWAY_WEBHOOK_SECRET"] {
         s.add(env.get(k).map_or("", String::as_str));
@@ -357,18 +358,19 @@ pub async fn start(
             // A profile's key variable carries the same per-run key.
             env.insert("ADMIN_API_TOKEN".into(), admin.0.clone());
             env.insert(reach.profile.auth.env.clone(), admin.0.clone());
-            let config_dir = match &reach.profile.template {
-                Some(t) => {
-                    let (dir, file) = render_config(t, fleet, port)?;
-                    env.insert(t.2.clone(), file.display().to_string());
-                    Some(dir)
-                }
-                None => None,
-            };
+
             let secret = env.get("AGENT_GATEWAY_WEBHOOK_SECRET").cloned().map(Redacted);
             let secrets = configured_secrets(&env, fleet);
             std::fs::create_dir_all(work_dir)
                 .map_err(|e| TargetError::Start(format!("{}: {e}", work_dir.display())))?;
+            let config_dir = match &reach.profile.template {
+                Some(t) => {
+                    let (dir, file) = render_config(t, fleet, port)?;
+                    env.insert(t.env.clone(), file.display().to_string());
+                    Some(dir)
+                }
+                None => None,
+            };
             let stderr_path = work_dir.join("gateway.stderr.log");
             let _ = std::fs::remove_file(&stderr_path);
             let mut running = Running {
@@ -498,7 +500,7 @@ impl Drop for Running {
 
 /// Renders a profile's configuration template into a private folder (the file may hold the
 /// mocks' keys, so it never goes to the artifacts): (folder, file).
-fn render_config(t: &(String, String, String), fleet: &Fleet, port: u16) -> Result<(PathBuf, PathBuf), TargetError> {
+fn render_config(t: &ConfigText, fleet: &Fleet, port: u16) -> Result<(PathBuf, PathBuf), TargetError> {
     let lookup = |name: &str, field: &str| {
         let e = fleet.endpoints().into_iter().find(|e| e.provider == name)?;
         let spec = fleet.spec(name)?;
@@ -510,13 +512,16 @@ fn render_config(t: &(String, String, String), fleet: &Fleet, port: u16) -> Resu
             _ => None,
         }
     };
-    let text = crate::drill::profile::render(&t.0, &lookup, port).map_err(TargetError::Config)?;
+    let text = crate::drill::profile::render(&t.text, &lookup, port).map_err(TargetError::Config)?;
     let dir = std::env::temp_dir().join(random_secret("config"));
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(&dir).map_err(|e| TargetError::Start(format!("{}: {e}", dir.display())))?;
-    let file = dir.join(&t.1);
-    std::fs::write(&file, text).map_err(|e| TargetError::Start(format!("{}: {e}", file.display())))?;
+    let file = dir.join(&t.file_name);
+    if let Err(e) = std::fs::write(&file, text) {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(TargetError::Start(format!("{}: {e}", file.display())));
+    }
     Ok((dir, file))
 }

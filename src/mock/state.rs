@@ -94,6 +94,8 @@ impl Provider {
     /// Clears rules, journal, quota buckets, latency histograms, the prompt cache and the
     /// harness-error count, and restarts the clock: the provider is as if just started.
     pub fn reset(&self) {
+        // The clock first: an attempt arriving during the reset counts from the new start.
+        self.epoch.restart();
         self.clear_rules();
         self.journal.clear();
         self.quotas.clear();
@@ -104,7 +106,6 @@ impl Provider {
         });
         self.prompt_cache.clear();
         self.harness_errors.store(0, Ordering::Relaxed);
-        self.epoch.restart();
     }
 
     /// The instant journal offsets and fault windows count from.
