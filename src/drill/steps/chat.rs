@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Check, StepCtx, check, expect_eq, status_check};
+use crate::classify::conduct::{Evidence, Finding};
 use crate::drill::exchange::{Auth, Observed};
 use crate::drill::observe::{Endpoint, Exchanged};
 use crate::duration::Dur;
@@ -72,7 +73,18 @@ pub fn read_answer(body: &[u8], stream: bool) -> ChatAnswer {
 /// journal records carrying this request's marker.
 async fn journal_view(ctx: &StepCtx<'_>, marker: &str) -> Option<(BTreeMap<String, u64>, Option<String>)> {
     let fleet = ctx.fleet?;
-    let mine: Vec<_> = fleet.journal().await?.into_iter().filter(|r| r.test_id.as_deref() == Some(marker)).collect();
+    // A provider journals an answer's end just after writing it, so the client can hold the
+    // answer a moment before its record says so: wait (bounded) for this request's records.
+    let settle = tokio::time::Instant::now() + Duration::from_millis(500);
+    let mine = loop {
+        let mine: Vec<_> =
+            fleet.journal().await?.into_iter().filter(|r| r.test_id.as_deref() == Some(marker)).collect();
+        let now = tokio::time::Instant::now();
+        if !mine.iter().any(|r| r.outcome == Outcome::InFlight) || now >= settle.min(ctx.until) {
+            break mine;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     let mut attempts = BTreeMap::new();
     for r in &mine {
         *attempts.entry(r.provider.clone()).or_insert(0) += 1;
@@ -157,10 +169,28 @@ pub async fn chat(
         let took = Dur(seen.latency);
         out.push(check("latency", seen.latency < limit.0, format!("under {limit}"), took.to_string()));
     }
+    let view = if ctx.fleet.is_some() { journal_view(ctx, &marker).await } else { None };
+    // A whole answer that no provider gave: the gateway made its ending up (a truncated stream
+    // passed off with a finish reason and [DONE] of its own), whatever its headers say.
+    if let Some((attempts, None)) = &view
+        && seen.is(200)
+        && answer.complete(stream)
+        && !attempts.is_empty()
+    {
+        let tried: Vec<String> = attempts.iter().map(|(p, n)| format!("{p} x{n}")).collect();
+        ctx.findings.push(Evidence {
+            finding: Finding::TruncatedSuccessAccepted,
+            provider: attempts.keys().cloned().collect::<Vec<_>>().join(","),
+            detail: format!(
+                "request {marker}: the client got a whole answer, yet no provider's attempt completed ({})",
+                tried.join(", ")
+            ),
+        });
+    }
     if expect.served_by.is_none() && expect.attempts.is_none() {
         return;
     }
-    let Some((attempts, served)) = journal_view(ctx, &marker).await else {
+    let Some((attempts, served)) = view else {
         // The providers are not gatedrill's: what it cannot see is not a pass.
         out.push(check(
             "providers' journal",
