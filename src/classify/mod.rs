@@ -5,6 +5,7 @@
 
 pub mod conduct;
 pub mod contract;
+pub mod requests;
 pub mod served;
 pub mod transport;
 

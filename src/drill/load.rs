@@ -155,10 +155,15 @@ async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> Sen
         }
         LoadAgainst::Chat => {
             let stream = false;
-            let body = super::steps::chat::body(role, &format!("load probe {i}"), stream, &format!("load-{i}"));
+            // A marker per step and request: two load steps' requests are never one request.
+            let marker = format!("load-{}-{i}", ctx.step.0 + 1);
+            let body = super::steps::chat::body(role, &format!("load probe {i}"), stream, &marker);
+            let sent_ms = ctx.fleet_ms();
             let seen = ctx.send(reqwest::Method::POST, paths::CHAT_COMPLETIONS, Some(&body), Auth::Bearer).await;
             let answer = super::steps::chat::read_answer(&seen.body, stream);
             let task = super::steps::chat::task(&seen, &answer, stream);
+            let c = super::steps::chat::client_request(ctx, &marker, role, sent_ms, &seen, &answer, task.ok);
+            ctx.client_request(c);
             (Endpoint::Chat, paths::CHAT_COMPLETIONS, seen, task)
         }
         LoadAgainst::Ingest => {

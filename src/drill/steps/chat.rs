@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Check, StepCtx, check, expect_eq, status_check};
+use crate::classify::requests::ClientRequest;
+use crate::classify::transport::TransportFailure;
 use crate::drill::exchange::{Auth, Observed};
 use crate::drill::observe::{Endpoint, Exchanged};
 use crate::duration::Dur;
@@ -90,6 +92,31 @@ pub fn body(model: &str, prompt: &str, stream: bool, marker: &str) -> Value {
     b
 }
 
+/// One chat completion as the conduct rules read it (`classify::requests`).
+pub fn client_request(
+    ctx: &StepCtx<'_>,
+    marker: &str,
+    model: &str,
+    sent_ms: f64,
+    seen: &Observed,
+    answer: &ChatAnswer,
+    ok: bool,
+) -> ClientRequest {
+    ClientRequest {
+        marker: marker.to_string(),
+        model: model.to_string(),
+        step: ctx.step.0 + 1,
+        sent_ms,
+        ended_ms: ctx.fleet_ms(),
+        status: seen.status,
+        ok,
+        retry_after: seen.retry_after.is_some(),
+        // The client stopped waiting (or reading): what the gateway did next is not its answer.
+        gave_up: matches!(seen.failure, Some(TransportFailure::Timeout | TransportFailure::TooLarge)),
+        tokens_received: !answer.content.is_empty(),
+    }
+}
+
 /// One chat completion as a task for the SLO windows. Whether a fallback served it is not in an
 /// OpenAI-shaped answer (only in the journal), so these tasks give no fallback rate rather than
 /// a false zero.
@@ -111,10 +138,12 @@ pub async fn chat(
     let marker = format!("chat-{}-{}", ctx.step.0 + 1, ctx.next_probe());
     let body = body(model, prompt.unwrap_or("health probe: summarize fallback readiness"), stream, &marker);
     let wait = timeout.map_or(ctx.ex.deadline, |t| t.0.min(Duration::from_secs(600)));
+    let sent_ms = ctx.fleet_ms();
     let seen = ctx.send_within(reqwest::Method::POST, paths::CHAT_COMPLETIONS, Some(&body), Auth::Bearer, wait).await;
     let answer = read_answer(&seen.body, stream);
     let t = task(&seen, &answer, stream);
     ctx.probe_task(t);
+    ctx.client_request(client_request(ctx, &marker, model, sent_ms, &seen, &answer, t.ok));
     ctx.record(Exchanged {
         endpoint: Endpoint::Chat,
         method: "POST",
