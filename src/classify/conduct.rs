@@ -131,6 +131,70 @@ fn timed_out(r: &AttemptRecord, withholding: &BTreeSet<&str>) -> bool {
     }
 }
 
+/// What the probe markers and the client's requests say of cause and effect under concurrency.
+/// An attempt ties to its request by the marker; within a request a gateway acts in order, so
+/// the request's next attempt (or its answer to the client) shows when the gateway had read an
+/// attempt's outcome, and the request's previous attempt (or the client's send) is the earliest
+/// the gateway can have decided an attempt. Under load both are far from the journal's bare
+/// times: a busy gateway reads an answer late, and an attempt decided early arrives late.
+struct Causality<'a> {
+    /// By (provider, seq): when the gateway had certainly read the attempt's outcome.
+    read: HashMap<(&'a str, u64), f64>,
+    /// By (provider, seq): the earliest the gateway can have decided to send the attempt.
+    decided: HashMap<(&'a str, u64), f64>,
+}
+
+impl<'a> Causality<'a> {
+    fn new(journal: &'a [AttemptRecord], requests: &[super::requests::ClientRequest]) -> Self {
+        let client: HashMap<&str, (f64, f64)> =
+            requests.iter().map(|c| (c.marker.as_str(), (c.sent_ms, c.ended_ms))).collect();
+        let mut by_marker: HashMap<&str, Vec<&AttemptRecord>> = HashMap::new();
+        for r in journal {
+            if let Some(m) = r.test_id.as_deref() {
+                by_marker.entry(m).or_default().push(r);
+            }
+        }
+        let (mut read, mut decided) = (HashMap::new(), HashMap::new());
+        for (m, mut recs) in by_marker {
+            recs.sort_by(|a, b| a.t_offset_ms.total_cmp(&b.t_offset_ms));
+            let sent = client.get(m).map(|c| c.0);
+            for (i, r) in recs.iter().enumerate() {
+                let key = (r.provider.as_str(), r.seq);
+                let next = recs[i + 1..].iter().find(|n| n.t_offset_ms > r.t_offset_ms).map(|n| n.t_offset_ms);
+                if let Some(t) = next.or_else(|| client.get(m).map(|c| c.1)) {
+                    read.insert(key, t);
+                }
+                // After the previous attempt ended, or began when they overlapped (a hedge).
+                let prev = recs[..i].iter().rev().find(|p| p.t_offset_ms < r.t_offset_ms).map(|p| {
+                    let end = end_ms(p);
+                    if end <= r.t_offset_ms { end } else { p.t_offset_ms }
+                });
+                if let Some(t) = prev.into_iter().chain(sent).reduce(f64::max) {
+                    decided.insert(key, t.min(r.t_offset_ms));
+                }
+            }
+        }
+        Causality { read, decided }
+    }
+
+    /// When the gateway had certainly read `f`'s outcome: its end and the time to read it, or
+    /// later when its request shows the gateway was slower.
+    fn informed(&self, f: &AttemptRecord) -> f64 {
+        let read = self.read.get(&(f.provider.as_str(), f.seq)).copied().unwrap_or(f64::NEG_INFINITY);
+        (end_ms(f) + INFORMED_AFTER_MS).max(read)
+    }
+
+    /// `n` was decided with `f`'s outcome known: the same request's later attempt, or one whose
+    /// earliest decision came after the gateway had read `f`.
+    fn after(&self, f: &AttemptRecord, n: &AttemptRecord) -> bool {
+        if f.test_id.is_some() && f.test_id == n.test_id {
+            return n.t_offset_ms >= end_ms(f) + INFORMED_AFTER_MS;
+        }
+        let decided = self.decided.get(&(n.provider.as_str(), n.seq)).copied().unwrap_or(n.t_offset_ms);
+        decided >= self.informed(f)
+    }
+}
+
 /// The rules this context cannot judge, each with the reason.
 pub fn not_judged(ctx: &Context<'_>, has_journal: bool) -> Vec<NotJudged> {
     let mut out = Vec::new();
@@ -198,9 +262,9 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
     }
     // Under concurrency the journal's arrival order is not the order of cause and effect: an
     // attempt sent while another was still in flight cannot have ignored that one's answer. Each
-    // rule judges only the attempts that began after the answer it concerns had ended and had had
-    // time to reach the gateway (INFORMED_AFTER_MS): one that began in the same instant was sent
-    // on a decision made before that answer could be read.
+    // rule judges only the attempts decided after the answer it concerns had ended and had had
+    // time to reach the gateway (INFORMED_AFTER_MS, or later as `Causality` shows): one that
+    // began in the same instant was sent on a decision made before that answer could be read.
     let withholding: BTreeSet<&str> =
         receipts.iter().filter(|(_, r)| withholds(&r.rule.fault)).map(|(_, r)| r.rule.id.as_str()).collect();
     // An attempt that ended because the client itself stopped waiting: the gateway was told to
@@ -210,6 +274,7 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
     let left = |r: &AttemptRecord| {
         r.test_id.as_deref().and_then(|m| gave_up.get(m)).is_some_and(|t| end_ms(r) + INFORMED_AFTER_MS >= *t)
     };
+    let causality = Causality::new(journal, ctx.requests);
     let mut by_provider: HashMap<&str, Vec<&AttemptRecord>> = HashMap::new();
     for r in journal {
         by_provider.entry(r.provider.as_str()).or_default().push(r);
@@ -219,8 +284,7 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
         let mut per_body: HashMap<_, u32> = HashMap::new();
         for (i, r) in recs.iter().enumerate() {
             let ended = end_ms(r);
-            let later: Vec<&&AttemptRecord> =
-                recs[i + 1..].iter().filter(|n| n.t_offset_ms >= ended + INFORMED_AFTER_MS).collect();
+            let later: Vec<&&AttemptRecord> = recs[i + 1..].iter().filter(|n| causality.after(r, n)).collect();
             if let Some(wait) = r.retry_after_ms {
                 let until = ended + wait as f64;
                 if let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < until) {
@@ -258,15 +322,17 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
             if let (Some(cool), true) = (ctx.cooldown_ms, unhealthy(r) && !left(r))
                 && r.retry_after_ms.is_none()
             {
-                // A timeout's cooldown starts when the gateway gave up, a moment before the
-                // provider saw it leave (the journal's end): the window's far edge leaves it
-                // that moment. An answered failure's starts after the journal's end.
-                let (finding, what, slack) = if hung {
-                    (Finding::HungProviderNotCooled, "the gateway gave up on it", INFORMED_AFTER_MS)
+                // A timeout's cooldown starts when the gateway gave up: before the provider saw
+                // it leave (the journal's end) and before the request's next attempt, so the
+                // window ends that much earlier. An answered failure's starts after its end.
+                let (finding, what, until) = if hung {
+                    let next = causality.read.get(&(r.provider.as_str(), r.seq)).copied();
+                    let gave_up = ended.min(next.unwrap_or(ended));
+                    (Finding::HungProviderNotCooled, "the gateway gave up on it", gave_up + cool - INFORMED_AFTER_MS)
                 } else {
-                    (Finding::CooldownViolated, "a failure", 1.0)
+                    (Finding::CooldownViolated, "a failure", ended + cool - 1.0)
                 };
-                if let Some(n) = later.iter().find(|n| n.t_offset_ms + slack < ended + cool) {
+                if let Some(n) = later.iter().find(|n| n.t_offset_ms < until) {
                     push(
                         finding,
                         provider,
