@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::conduct::{Context, Evidence, Finding, INFORMED_AFTER_MS, end_ms, failed};
+use super::conduct::{Context, Evidence, Finding, end_ms, failed};
 use crate::mock::journal::{AttemptRecord, Outcome, Refusal};
 
 /// One chat completion as its client took it, on the fleet's clock.
@@ -74,22 +74,17 @@ fn unhealthy(r: &AttemptRecord) -> bool {
 
 impl Provider<'_> {
     /// A failure of this provider that a correct gateway may still be honouring during
-    /// `[from, to]`: it ended by `to`, and its cooldown (the longer of the declared one and its
-    /// Retry-After) reached `from`. With no cooldown known, any earlier failure excuses.
-    fn excusing_failure(
-        &self,
-        from: f64,
-        to: f64,
-        cooldown: Option<f64>,
-        left: &dyn Fn(&AttemptRecord) -> bool,
-    ) -> Option<&AttemptRecord> {
+    /// `[from, to]`: it began by `to` (a timeout's end is when the provider saw the gateway
+    /// leave, which may follow the gateway's answer), and its cooldown (the longer of the declared one and its
+    /// Retry-After), counted from when the gateway had certainly read it, reached `from`. With
+    /// no cooldown known, any earlier failure excuses.
+    fn excusing_failure(&self, from: f64, to: f64, ctx: &Context<'_>, judged: &Judged<'_>) -> Option<&AttemptRecord> {
         self.attempts.iter().copied().find(|r| {
-            let end = end_ms(r);
-            let hold = match cooldown {
-                Some(c) => c.max(r.retry_after_ms.unwrap_or(0) as f64) + INFORMED_AFTER_MS,
+            let hold = match ctx.cooldown_ms {
+                Some(c) => c.max(r.retry_after_ms.unwrap_or(0) as f64),
                 None => f64::INFINITY,
             };
-            unhealthy(r) && !left(r) && end <= to && end + hold >= from
+            unhealthy(r) && !(judged.left)(r) && r.t_offset_ms <= to && (judged.informed)(r) + hold >= from
         })
     }
 
@@ -104,15 +99,20 @@ impl Provider<'_> {
     }
 }
 
+/// What the journal-wide judgement already knows of each attempt.
+pub struct Judged<'a> {
+    /// Providers a fault rule names; `all_faulted`: a rule names none, so it reaches every one.
+    pub faulted: BTreeSet<String>,
+    pub all_faulted: bool,
+    /// The attempt ended because the client itself stopped waiting.
+    pub left: &'a dyn Fn(&AttemptRecord) -> bool,
+    /// When the gateway had certainly read the attempt's outcome.
+    pub informed: &'a dyn Fn(&AttemptRecord) -> f64,
+}
+
 /// `slow_failover`, `premature_give_up` and `failover_skipped`, from the journal, the client's
-/// requests and the scenario's rules (`faulted`: providers a fault rule could reach).
-pub fn judge(
-    journal: &[AttemptRecord],
-    ctx: &Context<'_>,
-    faulted: &BTreeSet<String>,
-    all_faulted: bool,
-    left: &dyn Fn(&AttemptRecord) -> bool,
-) -> Vec<Evidence> {
+/// requests and the scenario's rules.
+pub fn judge(journal: &[AttemptRecord], ctx: &Context<'_>, judged: &Judged<'_>) -> Vec<Evidence> {
     let mut out = Vec::new();
     let mut by_marker: HashMap<&str, Vec<&AttemptRecord>> = HashMap::new();
     for r in journal {
@@ -144,7 +144,10 @@ pub fn judge(
     for r in journal {
         providers
             .entry(r.provider.as_str())
-            .or_insert_with(|| Provider { attempts: Vec::new(), faulted: all_faulted || faulted.contains(&r.provider) })
+            .or_insert_with(|| Provider {
+                attempts: Vec::new(),
+                faulted: judged.all_faulted || judged.faulted.contains(&r.provider),
+            })
             .attempts
             .push(r);
     }
@@ -159,7 +162,7 @@ pub fn judge(
         for p in chain {
             let Some(view) = providers.get(p) else { continue };
             let tried = mine.iter().any(|r| r.provider == *p);
-            if view.excusing_failure(c.sent_ms, c.ended_ms, ctx.cooldown_ms, left).is_some() {
+            if view.excusing_failure(c.sent_ms, c.ended_ms, ctx, judged).is_some() {
                 continue;
             }
             let healthy = match view.answered(c.sent_ms, c.ended_ms) {
