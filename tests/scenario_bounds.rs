@@ -267,3 +267,16 @@ fn conduct_bounds_are_refused_with_the_key_located() {
     );
     assert_eq!(load(&dir, &text).unwrap().scenario.conduct.retry_storm(), 2);
 }
+
+/// A finding expected that nothing could judge is refused at validate time, not left to fail.
+#[test]
+fn expecting_slow_failover_needs_a_failover_budget() {
+    let dir = temp_dir("slow_failover");
+    let text = format!("{HEAD}\n[[steps]]\nkind = \"health\"\n\n[expect]\nfindings = [\"slow_failover\"]\n");
+    let e = load(&dir, &text).expect_err("no budget");
+    assert!(e.message.contains("failover_budget") && e.line == Some(9), "{e}");
+    let text = format!(
+        "{HEAD}\n[conduct]\nfailover_budget = \"1s\"\n\n[[steps]]\nkind = \"health\"\n\n[expect]\nfindings = [\"slow_failover\"]\n"
+    );
+    assert!(load(&dir, &text).is_ok());
+}

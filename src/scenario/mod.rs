@@ -225,6 +225,13 @@ pub fn check(path: &Path) -> Result<Loaded, Vec<InputError>> {
     for (key, message) in scenario.conduct.problems() {
         problems.push(locate(path, key, problem(message)));
     }
+    if scenario.expect.findings.contains(&Finding::SlowFailover) && scenario.conduct.failover_budget.is_none() {
+        problems.push(locate(
+            path,
+            "findings",
+            problem("expect.findings: slow_failover is judged only against a [conduct] failover_budget".into()),
+        ));
+    }
     for (i, step) in scenario.steps.iter().enumerate() {
         if let Step::Watch { .. } = step
             && let Err(m) = step.validate_watch(scenario.scale())
