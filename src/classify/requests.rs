@@ -45,18 +45,34 @@ pub struct ClientRequest {
 /// `retry_after_dropped`: the gateway's own 429 told its client nothing of when to come back.
 /// Judged from the client's side alone, so against any target.
 pub fn judge_client(requests: &[ClientRequest]) -> Vec<Evidence> {
-    requests
-        .iter()
-        .filter(|c| c.status == Some(429) && !c.retry_after)
-        .map(|c| Evidence {
-            finding: Finding::RetryAfterDropped,
-            provider: "gateway".into(),
-            detail: format!(
-                "request {} (step {}) was answered 429 with no Retry-After at {:.0}ms",
-                c.marker, c.step, c.ended_ms
-            ),
-        })
-        .collect()
+    let dropped = requests.iter().filter(|c| c.status == Some(429) && !c.retry_after).map(|c| Evidence {
+        finding: Finding::RetryAfterDropped,
+        provider: "gateway".into(),
+        detail: format!("request {} (step {}) was answered 429 with no Retry-After", c.marker, c.step),
+    });
+    bounded(dropped.collect())
+}
+
+/// Evidence kept per (finding, provider): a load of failed requests names the first few and
+/// counts the rest, so a trace stays readable and bounded.
+pub const EVIDENCE_PER_FINDING: usize = 10;
+
+/// The first `EVIDENCE_PER_FINDING` of each (finding, provider), then one line counting the rest.
+fn bounded(all: Vec<Evidence>) -> Vec<Evidence> {
+    let mut seen: BTreeMap<(Finding, String), usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in all {
+        let n = seen.entry((e.finding, e.provider.clone())).or_default();
+        *n += 1;
+        if *n <= EVIDENCE_PER_FINDING {
+            out.push(e);
+        }
+    }
+    for ((finding, provider), n) in seen.into_iter().filter(|(_, n)| *n > EVIDENCE_PER_FINDING) {
+        let detail = format!("and {} more request(s) like these", n - EVIDENCE_PER_FINDING);
+        out.push(Evidence { finding, provider, detail });
+    }
+    out
 }
 
 /// What the journal says of one provider around a client request.
@@ -187,7 +203,7 @@ pub fn judge(journal: &[AttemptRecord], ctx: &Context<'_>, judged: &Judged<'_>) 
             }
         }
     }
-    out
+    bounded(out)
 }
 
 fn status(c: &ClientRequest) -> String {
@@ -382,5 +398,21 @@ mod tests {
         journal[1].refusal = Some(Refusal::ContextOverflow);
         journal[1].status = Some(400);
         assert!(found(&journal, &[], &requests, Some(1000.0), None, 4).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+
+    #[test]
+    fn a_load_of_failures_names_the_first_few_and_counts_the_rest() {
+        let requests: Vec<ClientRequest> = (0..25)
+            .map(|i| ClientRequest { marker: format!("load-1-{i}"), status: Some(429), ..Default::default() })
+            .collect();
+        let found = judge_client(&requests);
+        assert_eq!(found.len(), EVIDENCE_PER_FINDING + 1);
+        assert!(found[0].detail.contains("load-1-0"), "{found:?}");
+        assert_eq!(found.last().map(|e| e.detail.as_str()), Some("and 15 more request(s) like these"));
     }
 }
