@@ -42,6 +42,7 @@ pub enum Finding {
     RetryAfterDropped,
     /// The client got a failure with its budget left while a provider serving that model was
     /// healthy (it answered other requests then, or never had a fault) and not cooling down.
+    /// Not raised once a stream had sent tokens to the client.
     PrematureGiveUp,
     /// After a context overflow, a model with no larger window was tried.
     ContextOverflowMisrouted,
