@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatedrill::classify::conduct::{Context, Finding, judge};
-use gatedrill::classify::requests::ClientRequest;
+use gatedrill::classify::requests::{Api, ClientRequest};
 use gatedrill::drill::steps::chat::{body, read_answer};
 use gatedrill::mock::ProviderFleet;
 use gatedrill::mock::journal::Outcome;
@@ -84,6 +84,7 @@ async fn send(fleet: &ProviderFleet, gw: &str, marker: &str, stream: bool, no_fa
     }
     let answer = read_answer(&bytes, stream);
     ClientRequest {
+        api: Api::Chat,
         marker: marker.into(),
         model: "author".into(),
         step: 1,

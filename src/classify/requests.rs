@@ -17,9 +17,23 @@ use serde::{Deserialize, Serialize};
 use super::conduct::{Context, Evidence, Finding, end_ms, failed};
 use crate::mock::journal::{AttemptRecord, Outcome, Refusal};
 
-/// One chat completion as its client took it, on the fleet's clock.
+/// Which API a client request used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Api {
+    /// `POST /v1/chat/completions`: judged by every per-request rule.
+    #[default]
+    Chat,
+    /// The runbook's dry-run (its own report is judged in `classify::served`): its times only
+    /// place its attempts in cause and effect.
+    DryRun,
+}
+
+/// One request as its client took it, on the fleet's clock.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientRequest {
+    #[serde(default)]
+    pub api: Api,
     /// The probe marker in the prompt: the journal's `test_id` of every attempt it caused.
     pub marker: String,
     /// The `model` asked for (a role on the reference gateway, a model group on LiteLLM).
@@ -45,7 +59,8 @@ pub struct ClientRequest {
 /// `retry_after_dropped`: the gateway's own 429 told its client nothing of when to come back.
 /// Judged from the client's side alone, so against any target.
 pub fn judge_client(requests: &[ClientRequest]) -> Vec<Evidence> {
-    let dropped = requests.iter().filter(|c| c.status == Some(429) && !c.retry_after).map(|c| Evidence {
+    let chat = requests.iter().filter(|c| c.api == Api::Chat);
+    let dropped = chat.filter(|c| c.status == Some(429) && !c.retry_after).map(|c| Evidence {
         finding: Finding::RetryAfterDropped,
         provider: "gateway".into(),
         detail: format!("request {} (step {}) was answered 429 with no Retry-After", c.marker, c.step),
@@ -149,7 +164,8 @@ pub fn judge(journal: &[AttemptRecord], ctx: &Context<'_>, judged: &Judged<'_>) 
         }
     }
     // The chain of a model: every provider an attempt for a request of that model reached.
-    let model_of: HashMap<&str, &str> = ctx.requests.iter().map(|c| (c.marker.as_str(), c.model.as_str())).collect();
+    let chat: Vec<&ClientRequest> = ctx.requests.iter().filter(|c| c.api == Api::Chat).collect();
+    let model_of: HashMap<&str, &str> = chat.iter().map(|c| (c.marker.as_str(), c.model.as_str())).collect();
     let mut chains: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for r in journal {
         if let Some(model) = r.test_id.as_deref().and_then(|m| model_of.get(m)) {
@@ -169,7 +185,7 @@ pub fn judge(journal: &[AttemptRecord], ctx: &Context<'_>, judged: &Judged<'_>) 
     }
     // Once tokens reached the client the answer is the stream's: no gateway can start it again
     // elsewhere, so a healthy member is no give-up and no skipped failover.
-    for c in ctx.requests.iter().filter(|c| !c.ok && !c.gave_up && !c.tokens_received) {
+    for c in chat.into_iter().filter(|c| !c.ok && !c.gave_up && !c.tokens_received) {
         let mine = by_marker.get(c.marker.as_str()).map(Vec::as_slice).unwrap_or_default();
         // A refusal of the request's own shape (a context overflow) lets a gateway pass over
         // every link it cannot fit: what was not tried may have been rightly not tried.
@@ -200,7 +216,9 @@ pub fn judge(journal: &[AttemptRecord], ctx: &Context<'_>, judged: &Judged<'_>) 
                 out.push(Evidence {
                     finding: Finding::FailoverSkipped,
                     provider: p.to_string(),
-                    detail: format!("{when} without trying {p}, which served this model and was not cooling down"),
+                    detail: format!(
+                        "{when} without trying {p}, which this model's requests reached and which was not cooling down"
+                    ),
                 });
             }
         }

@@ -12,8 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Check, StepCtx, check, expect_eq, status_check};
-use crate::classify::requests::ClientRequest;
-use crate::classify::transport::TransportFailure;
+use crate::classify::requests::Api;
 use crate::drill::exchange::{Auth, Observed};
 use crate::drill::observe::{Endpoint, Exchanged};
 use crate::duration::Dur;
@@ -92,31 +91,6 @@ pub fn body(model: &str, prompt: &str, stream: bool, marker: &str) -> Value {
     b
 }
 
-/// One chat completion as the conduct rules read it (`classify::requests`).
-pub fn client_request(
-    ctx: &StepCtx<'_>,
-    marker: &str,
-    model: &str,
-    sent_ms: f64,
-    seen: &Observed,
-    answer: &ChatAnswer,
-    ok: bool,
-) -> ClientRequest {
-    ClientRequest {
-        marker: marker.to_string(),
-        model: model.to_string(),
-        step: ctx.step.0 + 1,
-        sent_ms,
-        ended_ms: ctx.fleet_ms(),
-        status: seen.status,
-        ok,
-        retry_after: seen.retry_after.is_some(),
-        // The client stopped waiting (or reading): what the gateway did next is not its answer.
-        gave_up: matches!(seen.failure, Some(TransportFailure::Timeout | TransportFailure::TooLarge)),
-        tokens_received: !answer.content.is_empty(),
-    }
-}
-
 /// One chat completion as a task for the SLO windows. Whether a fallback served it is not in an
 /// OpenAI-shaped answer (only in the journal), so these tasks give no fallback rate rather than
 /// a false zero.
@@ -143,7 +117,7 @@ pub async fn chat(
     let answer = read_answer(&seen.body, stream);
     let t = task(&seen, &answer, stream);
     ctx.probe_task(t);
-    ctx.client_request(client_request(ctx, &marker, model, sent_ms, &seen, &answer, t.ok));
+    ctx.client_request(ctx.took(Api::Chat, (&marker, model), sent_ms, &seen, t.ok, !answer.content.is_empty()));
     ctx.record(Exchanged {
         endpoint: Endpoint::Chat,
         method: "POST",

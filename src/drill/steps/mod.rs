@@ -172,7 +172,35 @@ impl StepCtx<'_> {
         self.fleet.map_or(0.0, |f| f.elapsed_ms())
     }
 
-    /// Keeps one chat completion as its client took it (counted once the log is full).
+    /// A request as its client took it: `(marker, model)`, when it was sent on the fleet's clock,
+    /// what came back, whether it was a whole success, whether a stream's tokens arrived.
+    pub fn took(
+        &self,
+        api: crate::classify::requests::Api,
+        (marker, model): (&str, &str),
+        sent_ms: f64,
+        seen: &Observed,
+        ok: bool,
+        tokens_received: bool,
+    ) -> crate::classify::requests::ClientRequest {
+        use crate::classify::transport::TransportFailure;
+        crate::classify::requests::ClientRequest {
+            api,
+            marker: marker.to_string(),
+            model: model.to_string(),
+            step: self.step.0 + 1,
+            sent_ms,
+            ended_ms: self.fleet_ms(),
+            status: seen.status,
+            ok,
+            retry_after: seen.retry_after.is_some(),
+            // The client stopped waiting (or reading): what the gateway did next is not its answer.
+            gave_up: matches!(seen.failure, Some(TransportFailure::Timeout | TransportFailure::TooLarge)),
+            tokens_received,
+        }
+    }
+
+    /// Keeps one request as its client took it (counted once the log is full).
     pub fn client_request(&self, c: crate::classify::requests::ClientRequest) {
         if let Ok(mut log) = self.requests.lock() {
             if log.kept.len() < CLIENT_LOG_CAP {
