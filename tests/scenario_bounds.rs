@@ -78,6 +78,9 @@ const FIELDS: &[(&str, &str)] = &[
         "probability",
         "[[faults]]\nid = \"r\"\nfault = { kind = \"auth_invalid\" }\nprobability = {v}\n[[steps]]\nkind = \"health\"\n",
     ),
+    ("cooldown", "[conduct]\ncooldown = {v}\n[[steps]]\nkind = \"health\"\n"),
+    ("retry_storm", "[conduct]\nretry_storm = {v}\n[[steps]]\nkind = \"health\"\n"),
+    ("failover_budget", "[conduct]\nfailover_budget = {v}\n[[steps]]\nkind = \"health\"\n"),
     ("from", "[[faults]]\nid = \"r\"\nfault = { kind = \"auth_invalid\" }\nfrom = {v}\n[[steps]]\nkind = \"health\"\n"),
     (
         "status",
@@ -147,6 +150,10 @@ proptest! {
                 prop_assert!(s.window.0 <= std::time::Duration::from_secs(3600));
                 let json = serde_json::to_string(&s).unwrap();
                 prop_assert!(!json.contains("NaN") && !json.contains("inf"), "{key} = {v} accepted a non-finite number");
+                let c = &s.conduct;
+                prop_assert!(c.cooldown.is_none_or(|d| d.0 <= std::time::Duration::from_secs(3600)));
+                prop_assert!(c.failover_budget.is_none_or(|d| !d.0.is_zero() && d.0 <= std::time::Duration::from_secs(600)));
+                prop_assert!((2..=1000).contains(&c.retry_storm()));
                 for rule in &s.faults {
                     for d in [rule.from, rule.until].into_iter().flatten() {
                         prop_assert!(d.0 <= day);
@@ -241,4 +248,35 @@ keep_recent = 1000000
     assert!(!stderr.contains("panicked"), "{stderr}");
     let trace = std::fs::read_to_string(dir.join("out/bounds/trace.json")).unwrap();
     assert!(!trace.contains("GATEDRILL_HARNESS_ERROR"), "no handler failed");
+}
+
+/// `[conduct]` out of bounds is refused at validate time, naming the key and its line.
+#[test]
+fn conduct_bounds_are_refused_with_the_key_located() {
+    let dir = temp_dir("conduct");
+    for (field, value) in [("retry_storm", "1"), ("cooldown", "\"2h\""), ("failover_budget", "\"0ms\"")] {
+        let text = format!("{HEAD}\n[conduct]\n{field} = {value}\n\n[[steps]]\nkind = \"health\"\n");
+        let e = load(&dir, &text).expect_err(field);
+        assert!(e.message.contains(&format!("conduct.{field}")), "{e}");
+        assert_eq!(e.line, Some(6), "{field}: {e}");
+    }
+    let text = format!("{HEAD}\n[conduct]\nretry_storms = 3\n\n[[steps]]\nkind = \"health\"\n");
+    assert!(load(&dir, &text).is_err(), "an unknown key is refused");
+    let text = format!(
+        "{HEAD}\n[conduct]\nretry_storm = 2\ncooldown = \"1h\"\nfailover_budget = \"10m\"\n\n[[steps]]\nkind = \"health\"\n"
+    );
+    assert_eq!(load(&dir, &text).unwrap().scenario.conduct.retry_storm(), 2);
+}
+
+/// A finding expected that nothing could judge is refused at validate time, not left to fail.
+#[test]
+fn expecting_slow_failover_needs_a_failover_budget() {
+    let dir = temp_dir("slow_failover");
+    let text = format!("{HEAD}\n[[steps]]\nkind = \"health\"\n\n[expect]\nfindings = [\"slow_failover\"]\n");
+    let e = load(&dir, &text).expect_err("no budget");
+    assert!(e.message.contains("failover_budget") && e.line == Some(9), "{e}");
+    let text = format!(
+        "{HEAD}\n[conduct]\nfailover_budget = \"1s\"\n\n[[steps]]\nkind = \"health\"\n\n[expect]\nfindings = [\"slow_failover\"]\n"
+    );
+    assert!(load(&dir, &text).is_ok());
 }

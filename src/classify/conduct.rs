@@ -2,7 +2,7 @@
 //! injection receipts show what the gateway actually did to each provider, whatever it reported.
 //! Each finding is a stable snake_case id with the evidence that decided it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -20,14 +20,30 @@ pub enum Finding {
     /// The same request was sent again to a provider that refused it for a reason retrying
     /// cannot fix (401, 402, exhausted quota).
     RetriedNonRetryable,
-    /// The same request hit one provider more than three times.
+    /// The same request hit one provider as often as the scenario's `conduct.retry_storm`
+    /// (default 4: more than three times).
     RetryStorm,
-    /// A provider was called again inside the cooldown that followed its failure.
+    /// A provider was called again inside the cooldown that followed its failure (the
+    /// scenario's declared `conduct.cooldown`, else the one gatedrill configured).
     CooldownViolated,
     /// The gateway reported success from a provider whose stream broke.
     TruncatedSuccessAccepted,
-    /// The gateway gave up while a provider in the chain was never tried.
+    /// The gateway gave up while a provider in the chain was never tried (and was not cooling
+    /// down). Not raised once a stream had sent tokens to the client: past that point no
+    /// gateway can fail over.
     FailoverSkipped,
+    /// From a request's first failed attempt to the first byte of the fallback that served it
+    /// took longer than the scenario's `conduct.failover_budget`.
+    SlowFailover,
+    /// A provider the gateway gave up waiting on (no answer, a stalled stream) was sent another
+    /// attempt inside the declared cooldown that followed the timeout.
+    HungProviderNotCooled,
+    /// The gateway answered its client 429 without a `Retry-After` of its own.
+    RetryAfterDropped,
+    /// The client got a failure with its budget left while a provider serving that model was
+    /// healthy (it answered other requests then, or never had a fault) and not cooling down.
+    /// Not raised once a stream had sent tokens to the client.
+    PrematureGiveUp,
     /// After a context overflow, a model with no larger window was tried.
     ContextOverflowMisrouted,
     /// A planned fault never fired: the drill did not happen.
@@ -45,10 +61,24 @@ pub struct Evidence {
     pub detail: String,
 }
 
+/// A rule the scenario could not judge, and why: the trace says so rather than showing a pass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NotJudged {
+    pub finding: Finding,
+    pub reason: String,
+}
+
 /// What the judge needs besides the journal.
 pub struct Context<'a> {
-    /// The gateway's provider cooldown, when known (embedded or spawned targets).
+    /// The provider cooldown to judge with: the scenario's declared one, else the one gatedrill
+    /// configured (embedded or spawned targets); `None`: the cooldown rules are not judged.
     pub cooldown_ms: Option<f64>,
+    /// Sends of one request to one provider that make a retry storm.
+    pub retry_storm: u32,
+    /// The scenario's failover budget; `None`: `slow_failover` is not judged.
+    pub failover_budget_ms: Option<f64>,
+    /// The chat completions the client sent, as it took them.
+    pub requests: &'a [super::requests::ClientRequest],
     /// Context window by model id.
     pub window: &'a dyn Fn(&str) -> Option<u64>,
     /// Every attempt is in the journal (its ring dropped none), so a receipt can be checked
@@ -73,9 +103,9 @@ fn delivered(journal: &[AttemptRecord], rule: &crate::mock::faults::FaultRule) -
 
 /// How long after an answer ended (as the provider journals it) the gateway can be expected to
 /// have read it: its last bytes crossing loopback and the gateway's own bookkeeping.
-const INFORMED_AFTER_MS: f64 = 5.0;
+pub(crate) const INFORMED_AFTER_MS: f64 = 5.0;
 
-fn end_ms(r: &AttemptRecord) -> f64 {
+pub(crate) fn end_ms(r: &AttemptRecord) -> f64 {
     r.t_offset_ms + r.duration_ms.unwrap_or(0.0)
 }
 
@@ -83,13 +113,52 @@ fn non_retryable(r: &AttemptRecord) -> bool {
     matches!(r.status, Some(401 | 402)) || r.refusal.is_some_and(Refusal::is_non_retryable)
 }
 
-fn failed(r: &AttemptRecord) -> bool {
+pub(crate) fn failed(r: &AttemptRecord) -> bool {
     !matches!(r.outcome, Outcome::Completed | Outcome::InFlight)
 }
 
 /// A failure that should cool the provider down: not one the request's own shape caused.
 fn unhealthy(r: &AttemptRecord) -> bool {
     failed(r) && !r.refusal.is_some_and(Refusal::is_request_shaped)
+}
+
+/// The provider gave up on by the gateway: it withheld its answer (no response, a stalled
+/// stream, a delay it was still serving) and the attempt ended with the gateway leaving.
+fn timed_out(r: &AttemptRecord, withholding: &BTreeSet<&str>) -> bool {
+    match r.outcome {
+        Outcome::NoResponse | Outcome::StreamStalled => true,
+        Outcome::ClientDisconnected => r.faults.iter().any(|f| withholding.contains(f.rule.as_str())),
+        _ => false,
+    }
+}
+
+/// The rules this context cannot judge, each with the reason.
+pub fn not_judged(ctx: &Context<'_>, has_journal: bool) -> Vec<NotJudged> {
+    let mut out = Vec::new();
+    let mut skip = |finding, reason: &str| out.push(NotJudged { finding, reason: reason.to_string() });
+    if !has_journal {
+        let reason = "no providers' journal: the target's providers are not gatedrill's mocks";
+        for f in [
+            Finding::CooldownViolated,
+            Finding::HungProviderNotCooled,
+            Finding::RetryStorm,
+            Finding::SlowFailover,
+            Finding::PrematureGiveUp,
+            Finding::FailoverSkipped,
+        ] {
+            skip(f, reason);
+        }
+        return out;
+    }
+    if ctx.cooldown_ms.is_none() {
+        let reason = "no cooldown known: declare the target's with [conduct] cooldown";
+        skip(Finding::CooldownViolated, reason);
+        skip(Finding::HungProviderNotCooled, reason);
+    }
+    if ctx.failover_budget_ms.is_none() {
+        skip(Finding::SlowFailover, "no failover budget declared ([conduct] failover_budget)");
+    }
+    out
 }
 
 /// Findings from a merged journal (arrival order) and the receipts of every planned rule.
@@ -130,9 +199,19 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
     }
     // Under concurrency the journal's arrival order is not the order of cause and effect: an
     // attempt sent while another was still in flight cannot have ignored that one's answer. Each
-    // rule judges only the attempts that began after the answer it concerns had ended and had had
-    // time to reach the gateway (INFORMED_AFTER_MS): one that began in the same instant was sent
-    // on a decision made before that answer could be read.
+    // rule judges only the attempts decided after the answer it concerns had ended and had had
+    // time to reach the gateway (INFORMED_AFTER_MS, or later as `Causality` shows): one that
+    // began in the same instant was sent on a decision made before that answer could be read.
+    let withholding: BTreeSet<&str> =
+        receipts.iter().filter(|(_, r)| withholds(&r.rule.fault)).map(|(_, r)| r.rule.id.as_str()).collect();
+    // An attempt that ended because the client itself stopped waiting: the gateway was told to
+    // stop, it did not give the provider up, and nothing calls for a cooldown.
+    let gave_up: HashMap<&str, f64> =
+        ctx.requests.iter().filter(|c| c.gave_up).map(|c| (c.marker.as_str(), c.ended_ms)).collect();
+    let left = |r: &AttemptRecord| {
+        r.test_id.as_deref().and_then(|m| gave_up.get(m)).is_some_and(|t| end_ms(r) + INFORMED_AFTER_MS >= *t)
+    };
+    let causality = super::causality::Causality::new(journal, ctx.requests);
     let mut by_provider: HashMap<&str, Vec<&AttemptRecord>> = HashMap::new();
     for r in journal {
         by_provider.entry(r.provider.as_str()).or_default().push(r);
@@ -142,8 +221,7 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
         let mut per_body: HashMap<_, u32> = HashMap::new();
         for (i, r) in recs.iter().enumerate() {
             let ended = end_ms(r);
-            let later: Vec<&&AttemptRecord> =
-                recs[i + 1..].iter().filter(|n| n.t_offset_ms >= ended + INFORMED_AFTER_MS).collect();
+            let later: Vec<&&AttemptRecord> = recs[i + 1..].iter().filter(|n| causality.after(r, n)).collect();
             if let Some(wait) = r.retry_after_ms {
                 let until = ended + wait as f64;
                 if let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < until) {
@@ -177,28 +255,44 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
                     ),
                 );
             }
-            if let (Some(cool), true) = (ctx.cooldown_ms, unhealthy(r))
+            let hung = timed_out(r, &withholding);
+            if let (Some(cool), true) = (ctx.cooldown_ms, unhealthy(r) && !left(r))
                 && r.retry_after_ms.is_none()
-                && let Some(n) = later.iter().find(|n| n.t_offset_ms + 1.0 < ended + cool)
             {
-                push(
-                    Finding::CooldownViolated,
-                    provider,
-                    format!(
-                        "attempt {} came {:.0}ms after a failure, inside a {cool:.0}ms cooldown",
-                        n.seq,
-                        n.t_offset_ms - end_ms(r)
-                    ),
-                );
+                // A timeout's cooldown starts when the gateway gave up: before the provider saw
+                // it leave (the journal's end) and before the request's next attempt, so the
+                // window ends that much earlier. An answered failure's starts after its end.
+                let (finding, what, until) = if hung {
+                    let next = causality.read.get(&(r.provider.as_str(), r.seq)).copied();
+                    let gave_up = ended.min(next.unwrap_or(ended));
+                    (Finding::HungProviderNotCooled, "the gateway gave up on it", gave_up + cool - INFORMED_AFTER_MS)
+                } else {
+                    (Finding::CooldownViolated, "a failure", ended + cool - 1.0)
+                };
+                if let Some(n) = later.iter().find(|n| n.t_offset_ms < until) {
+                    push(
+                        finding,
+                        provider,
+                        format!(
+                            "attempt {} came {:.0}ms after {what} (attempt {}, ended at {ended:.0}ms), inside a {cool:.0}ms cooldown",
+                            n.seq,
+                            n.t_offset_ms - ended,
+                            r.seq
+                        ),
+                    );
+                }
             }
             if let Some(h) = r.body_hash {
                 let n = per_body.entry(h).or_default();
                 *n += 1;
-                if *n == 4 {
+                if *n == ctx.retry_storm {
                     push(
                         Finding::RetryStorm,
                         provider,
-                        format!("the same request reached this provider 4 times (latest attempt {})", r.seq),
+                        format!(
+                            "the same request reached this provider {} times (latest attempt {}, at {:.0}ms)",
+                            ctx.retry_storm, r.seq, r.t_offset_ms
+                        ),
                     );
                 }
             }
@@ -236,17 +330,22 @@ pub fn judge(journal: &[AttemptRecord], receipts: &[(String, RuleReceipt)], ctx:
             );
         }
     }
+    let named: BTreeSet<String> = receipts.iter().filter_map(|(_, r)| r.rule.matcher.provider.clone()).collect();
+    let everywhere = receipts.iter().any(|(_, r)| r.rule.matcher.provider.is_none());
+    let informed = |r: &AttemptRecord| causality.informed(r);
+    let judged = super::requests::Judged { faulted: named, all_faulted: everywhere, left: &left, informed: &informed };
+    out.extend(super::requests::judge(journal, ctx, &judged));
     out.extend(super::contract::judge(journal));
     out.sort_by(|a, b| a.finding.cmp(&b.finding).then_with(|| a.provider.cmp(&b.provider)));
     out
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::mock::journal::{AppliedFault, BodyHash};
 
-    fn rec(seq: u64, provider: &str, t: f64, dur: f64, body: u64) -> AttemptRecord {
+    pub(crate) fn rec(seq: u64, provider: &str, t: f64, dur: f64, body: u64) -> AttemptRecord {
         let mut r = AttemptRecord::new(provider);
         r.seq = seq;
         r.t_offset_ms = t;
@@ -258,6 +357,21 @@ mod tests {
         r
     }
 
+    pub(crate) fn ctx<'a>(
+        cooldown: Option<f64>,
+        window: &'a dyn Fn(&str) -> Option<u64>,
+        complete: bool,
+    ) -> Context<'a> {
+        Context {
+            cooldown_ms: cooldown,
+            retry_storm: crate::scenario::conduct::DEFAULT_RETRY_STORM,
+            failover_budget_ms: None,
+            requests: &[],
+            window,
+            journal_complete: complete,
+        }
+    }
+
     fn judge_with(journal: &[AttemptRecord], cooldown: Option<f64>) -> Vec<Finding> {
         let window = |m: &str| match m {
             "small" => Some(8_000),
@@ -265,10 +379,7 @@ mod tests {
             "big" => Some(200_000),
             _ => None,
         };
-        judge(journal, &[], &Context { cooldown_ms: cooldown, window: &window, journal_complete: true })
-            .into_iter()
-            .map(|e| e.finding)
-            .collect()
+        judge(journal, &[], &ctx(cooldown, &window, true)).into_iter().map(|e| e.finding).collect()
     }
 
     #[test]
@@ -412,7 +523,7 @@ mod tests {
             ("deepseek".to_string(), receipt(&rule.rules[1], 0)),
         ];
         let window = |_: &str| None;
-        let found = judge(&[], &receipts, &Context { cooldown_ms: None, window: &window, journal_complete: false });
+        let found = judge(&[], &receipts, &ctx(None, &window, false));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!((found[0].finding, found[0].provider.as_str()), (Finding::PlannedFaultNeverFired, "deepseek"));
         // A receipt that fired while no attempt shows the answer delivered (the client had gone):
@@ -420,7 +531,7 @@ mod tests {
         let mut left = AttemptRecord::new("openai");
         left.faults = vec![AppliedFault { rule: "all".into(), kind: "overloaded".into() }];
         left.outcome = Outcome::ClientDisconnected;
-        let ctx = Context { cooldown_ms: None, window: &window, journal_complete: true };
+        let ctx = ctx(None, &window, true);
         let found = judge(std::slice::from_ref(&left), &receipts, &ctx);
         assert_eq!(found.len(), 2, "{found:?}");
         left.outcome = Outcome::HttpError;

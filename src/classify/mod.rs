@@ -3,10 +3,15 @@
 //! in its order. The decision is made from typed observations (statuses, parsed bodies, counts),
 //! never from error text.
 
+pub mod causality;
 pub mod conduct;
 pub mod contract;
+pub mod requests;
 pub mod served;
 pub mod transport;
+
+#[cfg(test)]
+mod conduct_sim;
 
 use serde::{Deserialize, Serialize};
 

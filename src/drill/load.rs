@@ -20,6 +20,7 @@ use super::exchange::Auth;
 use super::observe::{Endpoint, Exchanged};
 use super::shard::Shard;
 use super::steps::{StepCtx, deliver, dry_run_task, signal_of};
+use crate::classify::requests::Api;
 use crate::metrics::Summary;
 use crate::metrics::slo::{TaskOutcome, Window};
 use crate::scenario::abort::AbortOnBreach;
@@ -140,10 +141,15 @@ async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> Sen
     let mut signal = None;
     let (endpoint, path, seen, task) = match against {
         LoadAgainst::DryRun => {
-            let body = json!({"role": role, "prompt": format!("load probe {i}"), "timeoutMs": 5000});
+            // Marked like every probe, so the journal ties its attempts to it.
+            let marker = format!("load-{}-{i}", ctx.step.0 + 1);
+            let prompt = format!("load probe {i} [gatedrill probe {marker}]");
+            let body = json!({"role": role, "prompt": prompt, "timeoutMs": 5000});
+            let sent_ms = ctx.fleet_ms();
             let seen = ctx.send(reqwest::Method::POST, paths::DRY_RUN, Some(&body), Auth::Admin).await;
             let answer = seen.parse::<DryRunAnswer>().ok();
             let task = dry_run_task(role, &seen, answer.as_ref());
+            ctx.client_request(ctx.took(Api::DryRun, (&marker, role), sent_ms, &seen, task.ok, false));
             signal = answer.as_ref().map(signal_of);
             (Endpoint::DryRun, paths::DRY_RUN, seen, task)
         }
@@ -155,10 +161,14 @@ async fn one(ctx: &StepCtx<'_>, against: LoadAgainst, role: &str, i: u64) -> Sen
         }
         LoadAgainst::Chat => {
             let stream = false;
-            let body = super::steps::chat::body(role, &format!("load probe {i}"), stream, &format!("load-{i}"));
+            // A marker per step and request: two load steps' requests are never one request.
+            let marker = format!("load-{}-{i}", ctx.step.0 + 1);
+            let body = super::steps::chat::body(role, &format!("load probe {i}"), stream, &marker);
+            let sent_ms = ctx.fleet_ms();
             let seen = ctx.send(reqwest::Method::POST, paths::CHAT_COMPLETIONS, Some(&body), Auth::Bearer).await;
             let answer = super::steps::chat::read_answer(&seen.body, stream);
             let task = super::steps::chat::task(&seen, &answer, stream);
+            ctx.client_request(ctx.took(Api::Chat, (&marker, role), sent_ms, &seen, task.ok, false));
             (Endpoint::Chat, paths::CHAT_COMPLETIONS, seen, task)
         }
         LoadAgainst::Ingest => {

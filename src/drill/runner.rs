@@ -136,6 +136,10 @@ pub struct ScenarioReport {
     pub channels: Vec<ChannelTrace>,
     pub failure_modes: Vec<FailureMode>,
     pub findings: Vec<Evidence>,
+    /// Conduct rules this scenario could not judge, each with why (an unknown cooldown, no
+    /// failover budget, no providers' journal): not judged is not passed.
+    #[serde(default)]
+    pub not_judged: Vec<conduct::NotJudged>,
     /// Why the scenario did not pass, beyond failed checks.
     pub problems: Vec<Problem>,
     pub expect: Expect,
@@ -217,6 +221,7 @@ impl ScenarioReport {
             channels: Vec::new(),
             failure_modes: Vec::new(),
             findings: Vec::new(),
+            not_judged: Vec::new(),
             problems: Vec::new(),
             expect: loaded.scenario.expect.clone(),
             load: Vec::new(),
@@ -384,6 +389,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         watches: Vec::new(),
         known_sessions: Vec::new(),
         probe_sessions: Default::default(),
+        requests: Default::default(),
     };
     for (index, step) in s.steps.iter().enumerate() {
         if opts.cancel.is_cancelled() {
@@ -470,8 +476,25 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     }
     report.evidence =
         ctx.evidence.drain(..).map(|(kind, what, payload)| EvidenceItem { kind, what, payload }).collect();
+    let client = std::mem::take(&mut *ctx.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     drop(ctx);
-    let cooldown_ms = running.cooldown_ms;
+    // The scenario's declared cooldown wins: the gateway's real one may not be what gatedrill set.
+    let cooldown_ms = s.conduct.cooldown.map(|d| d.as_millis_f64()).or(running.cooldown_ms);
+    let conduct_ctx = |window, complete| conduct_context(&s.conduct, cooldown_ms, &client.kept, window, complete);
+    findings.extend(crate::classify::requests::judge_client(&client.kept));
+    report.not_judged = conduct::not_judged(&conduct_ctx(&|_| None, true), fleet.is_some());
+    if client.dropped > 0 {
+        for finding in [Finding::PrematureGiveUp, Finding::FailoverSkipped, Finding::RetryAfterDropped] {
+            report.not_judged.push(conduct::NotJudged {
+                finding,
+                reason: format!(
+                    "judged on the first {} chat completions; {} more were not kept",
+                    client.kept.len(),
+                    client.dropped
+                ),
+            });
+        }
+    }
     if running.harness_errors() > 0 {
         report
             .problems
@@ -492,11 +515,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         let window = |model: &str| {
             windows.providers.iter().flat_map(|p| &p.models).find(|m| m.id == model).map(|m| m.context_window)
         };
-        findings.extend(conduct::judge(
-            &report.journal,
-            &report.receipts,
-            &conduct::Context { cooldown_ms, window: &window, journal_complete: complete },
-        ));
+        findings.extend(conduct::judge(&report.journal, &report.receipts, &conduct_ctx(&window, complete)));
     }
     running.stop().await;
     if let Some(f) = fleet {
@@ -559,6 +578,24 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
     report.duration_ms = ms(started.elapsed());
     progress.finish(report.verdict().as_str());
     report
+}
+
+/// What the conduct rules judge with, from the scenario's `[conduct]` and the cooldown in force.
+fn conduct_context<'a>(
+    spec: &crate::scenario::conduct::ConductSpec,
+    cooldown_ms: Option<f64>,
+    requests: &'a [crate::classify::requests::ClientRequest],
+    window: &'a dyn Fn(&str) -> Option<u64>,
+    journal_complete: bool,
+) -> conduct::Context<'a> {
+    conduct::Context {
+        cooldown_ms,
+        retry_storm: spec.retry_storm(),
+        failover_budget_ms: spec.failover_budget.map(|d| d.as_millis_f64()),
+        requests,
+        window,
+        journal_complete,
+    }
 }
 
 /// Every provider's attempts by outcome, from the whole journal (before the trace samples it).

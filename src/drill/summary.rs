@@ -113,6 +113,9 @@ pub fn render_with(reports: &[ScenarioReport], target: &str, detail: Detail, col
             for f in &r.findings {
                 let _ = writeln!(out, "      finding {} on {}: {}", id(&f.finding), f.provider, f.detail);
             }
+            for n in &r.not_judged {
+                let _ = writeln!(out, "      not judged {}: {}", id(&n.finding), n.reason);
+            }
             for g in &r.gates {
                 let _ = writeln!(out, "      gate `{}`: {} ({})", g.gate, id(&g.verdict), g.detail);
             }

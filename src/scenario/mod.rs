@@ -5,6 +5,7 @@
 //! cannot express runs at load, so every problem is reported with file, line and column.
 
 pub mod abort;
+pub mod conduct;
 pub mod steps;
 
 use std::collections::BTreeMap;
@@ -85,6 +86,10 @@ pub struct Scenario {
     /// Without it, runbook durations are real durations.
     #[serde(default)]
     pub time_scale: Option<TimeScale>,
+    /// What the target is declared to do that the conduct rules judge with: its provider
+    /// `cooldown`, the `retry_storm` threshold, the `failover_budget`.
+    #[serde(default)]
+    pub conduct: conduct::ConductSpec,
 }
 
 /// How much faster than the runbook's clock a drill runs.
@@ -216,6 +221,16 @@ pub fn check(path: &Path) -> Result<Loaded, Vec<InputError>> {
                 )),
             ));
         }
+    }
+    for (key, message) in scenario.conduct.problems() {
+        problems.push(locate(path, key, problem(message)));
+    }
+    if scenario.expect.findings.contains(&Finding::SlowFailover) && scenario.conduct.failover_budget.is_none() {
+        problems.push(locate(
+            path,
+            "findings",
+            problem("expect.findings: slow_failover is judged only against a [conduct] failover_budget".into()),
+        ));
     }
     for (i, step) in scenario.steps.iter().enumerate() {
         if let Step::Watch { .. } = step

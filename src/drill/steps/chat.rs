@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::{Check, StepCtx, check, expect_eq, status_check};
 use crate::classify::conduct::{Evidence, Finding};
+use crate::classify::requests::Api;
 use crate::drill::exchange::{Auth, Observed};
 use crate::drill::observe::{Endpoint, Exchanged};
 use crate::duration::Dur;
@@ -123,10 +124,12 @@ pub async fn chat(
     let marker = format!("chat-{}-{}", ctx.step.0 + 1, ctx.next_probe());
     let body = body(model, prompt.unwrap_or("health probe: summarize fallback readiness"), stream, &marker);
     let wait = timeout.map_or(ctx.ex.deadline, |t| t.0.min(Duration::from_secs(600)));
+    let sent_ms = ctx.fleet_ms();
     let seen = ctx.send_within(reqwest::Method::POST, paths::CHAT_COMPLETIONS, Some(&body), Auth::Bearer, wait).await;
     let answer = read_answer(&seen.body, stream);
     let t = task(&seen, &answer, stream);
     ctx.probe_task(t);
+    ctx.client_request(ctx.took(Api::Chat, (&marker, model), sent_ms, &seen, t.ok, !answer.content.is_empty()));
     ctx.record(Exchanged {
         endpoint: Endpoint::Chat,
         method: "POST",

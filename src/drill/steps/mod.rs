@@ -99,7 +99,19 @@ pub struct StepCtx<'a> {
     pub known_sessions: Vec<String>,
     /// Sessions gatedrill's own probes opened (never counted as the gateway's stale sessions).
     pub probe_sessions: std::collections::BTreeSet<String>,
+    /// Chat completions as their client took them (steps and load), for the conduct rules.
+    pub requests: std::sync::Mutex<ClientLog>,
 }
+
+/// The client's chat completions, bounded: past the cap they are counted, not kept.
+#[derive(Debug, Default)]
+pub struct ClientLog {
+    pub kept: Vec<crate::classify::requests::ClientRequest>,
+    pub dropped: u64,
+}
+
+/// Chat completions a scenario keeps for the conduct rules (about 200 bytes each).
+pub const CLIENT_LOG_CAP: usize = 50_000;
 
 impl StepCtx<'_> {
     /// A task from a probe step (anything but load). With `--segment`, every segment runs the
@@ -153,6 +165,50 @@ impl StepCtx<'_> {
     /// An admin `GET`, recorded.
     pub async fn get(&self, endpoint: Endpoint, path: &str) -> Observed {
         self.call(endpoint, reqwest::Method::GET, path, None, Auth::Admin).await
+    }
+
+    /// Milliseconds on the fleet's clock (the journal's), 0 without a fleet.
+    pub fn fleet_ms(&self) -> f64 {
+        self.fleet.map_or(0.0, |f| f.elapsed_ms())
+    }
+
+    /// A request as its client took it: `(marker, model)`, when it was sent on the fleet's clock,
+    /// what came back, whether it was a whole success, whether a stream's tokens arrived.
+    pub fn took(
+        &self,
+        api: crate::classify::requests::Api,
+        (marker, model): (&str, &str),
+        sent_ms: f64,
+        seen: &Observed,
+        ok: bool,
+        tokens_received: bool,
+    ) -> crate::classify::requests::ClientRequest {
+        use crate::classify::transport::TransportFailure;
+        crate::classify::requests::ClientRequest {
+            api,
+            marker: marker.to_string(),
+            model: model.to_string(),
+            step: self.step.0 + 1,
+            sent_ms,
+            ended_ms: self.fleet_ms(),
+            status: seen.status,
+            ok,
+            retry_after: seen.retry_after.is_some(),
+            // The client stopped waiting (or reading): what the gateway did next is not its answer.
+            gave_up: matches!(seen.failure, Some(TransportFailure::Timeout | TransportFailure::TooLarge)),
+            tokens_received,
+        }
+    }
+
+    /// Keeps one request as its client took it (counted once the log is full).
+    pub fn client_request(&self, c: crate::classify::requests::ClientRequest) {
+        if let Ok(mut log) = self.requests.lock() {
+            if log.kept.len() < CLIENT_LOG_CAP {
+                log.kept.push(c);
+            } else {
+                log.dropped += 1;
+            }
+        }
     }
 
     /// Remembers sessions seen active (bounded), for a later watch's `session_not_found` rule.

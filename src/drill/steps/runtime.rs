@@ -80,7 +80,8 @@ pub async fn dry_run(
     let times = (prompt_repeat.unwrap_or(1).max(1) as usize).min(PROMPT_CAP / base.len().max(1)).max(1);
     // A marker per step: separate probes are separate requests, never mistaken for retries of
     // one another in the providers' journal.
-    let text = format!("{} [gatedrill probe {}]", base.repeat(times), ctx.next_probe());
+    let marker = ctx.next_probe().to_string();
+    let text = format!("{} [gatedrill probe {marker}]", base.repeat(times));
     // The gateway is asked to finish inside what the drill waits for: the step's timeout, else
     // the runbook's 12 s or 80% of the exchange deadline, whichever is shorter.
     let timeout = timeout.map_or_else(|| Duration::from_secs(12).min(ctx.ex.deadline.mul_f64(0.8)), |t| t.0);
@@ -88,10 +89,13 @@ pub async fn dry_run(
     let since = ctx.fleet.map(|f| f.elapsed_ms());
     let body = json!({"role": role, "prompt": text, "timeoutMs": timeout_ms});
     let wait = ctx.ex.deadline.max(timeout.saturating_add(Duration::from_secs(1)));
+    let sent_ms = ctx.fleet_ms();
     let seen = ctx.send_within(reqwest::Method::POST, paths::DRY_RUN, Some(&body), Auth::Admin, wait).await;
     let answer = seen.parse::<DryRunAnswer>();
     let task = dry_run_task(role, &seen, answer.as_ref().ok());
     ctx.probe_task(task);
+    let api = crate::classify::requests::Api::DryRun;
+    ctx.client_request(ctx.took(api, (&marker, role), sent_ms, &seen, task.ok, false));
     ctx.record(Exchanged {
         endpoint: Endpoint::DryRun,
         method: "POST",
