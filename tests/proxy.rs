@@ -404,3 +404,96 @@ fn rules_of(kind: &str) -> Vec<gatedrill::mock::faults::FaultRule> {
         serde_json::from_value(json!({"rules": [{"id": "x", "fault": {"kind": kind}}]})).unwrap();
     set.rules
 }
+
+/// Responses streams: `response_failed` ends the upstream's real stream with `response.failed`
+/// carrying the response its stream announced, as the mock ends its own.
+#[tokio::test]
+async fn a_responses_stream_fails_in_band_as_on_the_mock() {
+    let mocks = fleet().await;
+    let px = proxy_for(&mocks, Duration::from_secs(5)).await;
+    let body = json!({"model": "gpt-5", "input": "hello", "stream": true});
+    let mut seen = Vec::new();
+    for f in [&mocks, &px] {
+        post_rule(f, "openai", "failed", &json!({"kind": "response_failed", "after_events": 3})).await;
+        let r = client()
+            .post(format!("{}/v1/responses", f.url("openai").unwrap()))
+            .bearer_auth(key(Dialect::Openai))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let (bytes, end) = read_stream(r).await;
+        assert!(end.is_ok());
+        let (fr, tail) = frames(&bytes);
+        assert!(tail.is_empty());
+        let last = fr.last().unwrap();
+        assert_eq!(last.event.as_deref(), Some("response.failed"));
+        let data: Value = serde_json::from_str(last.data.as_deref().unwrap()).unwrap();
+        assert_eq!(data["response"]["status"], "failed");
+        assert_eq!(data["response"]["error"]["code"], "server_error");
+        assert_eq!(data["sequence_number"], 3);
+        assert!(data["response"]["id"].as_str().unwrap().starts_with("resp_"), "{data}");
+        let events: Vec<Option<String>> = fr.iter().map(|f| f.event.clone()).collect();
+        seen.push((events, judged(&last_attempt(f, "openai").await)));
+        f.clear_rules();
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
+fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gatedrill"))
+}
+
+/// `gatedrill proxy` as a user runs it: one JSON line per provider, as `mock serve` prints,
+/// a fault file loaded, a clean stop on SIGTERM; a bad upstream is exit 2 naming it.
+#[tokio::test]
+async fn the_command_announces_each_listener_like_mock_serve() {
+    use std::io::{BufRead, BufReader};
+    let mocks = fleet().await;
+    let ups = format!("openai={},edge:anthropic={}", mocks.url("openai").unwrap(), mocks.url("anthropic").unwrap());
+    let mut child = bin()
+        .args(["proxy", "--upstream", &ups, "--faults", "mocks/faults/primary-rate-limit.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().take(2).map(|l| l.unwrap()).collect::<Vec<String>>()
+    })
+    .await
+    .unwrap();
+    let v: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((v[0]["provider"].as_str(), v[0]["dialect"].as_str()), (Some("openai"), Some("openai")));
+    assert_eq!((v[1]["provider"].as_str(), v[1]["dialect"].as_str()), (Some("edge"), Some("anthropic")));
+    let d = Dialect::Openai;
+    let r = request(&client(), v[0]["url"].as_str().unwrap(), d, key(d), &body(d, "gpt-5", false, None, "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the fault file is loaded");
+    assert_eq!(journal(&mocks, "openai").await["records"].as_array().map(Vec::len), Some(0), "answered by the proxy");
+    let d = Dialect::Anthropic;
+    let r =
+        request(&client(), v[1]["url"].as_str().unwrap(), d, key(d), &body(d, "claude-sonnet-4-5", false, None, "x"))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), 200, "forwarded to the anthropic mock");
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert_eq!(out.code(), Some(0));
+
+    for (args, says) in [
+        (vec!["proxy", "--upstream", "mine=http://127.0.0.1:9"], "names no dialect"),
+        (vec!["proxy", "--upstream", "openai=https://api.openai.com"], "need TLS"),
+        (vec!["proxy", "--upstream", "openai=http://127.0.0.1:9", "--upstream-timeout", "0s"], "upstream-timeout"),
+    ] {
+        let out = bin().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
