@@ -45,11 +45,11 @@ pub struct Route {
 }
 
 /// The two request fields a fault rule matches on, read without parsing the rest.
+/// Either field of the wrong type leaves that field unread, not the other.
 #[derive(Deserialize, Default)]
 struct Peek {
-    model: Option<String>,
-    #[serde(default)]
-    stream: bool,
+    model: Option<serde_json::Value>,
+    stream: Option<serde_json::Value>,
 }
 
 /// Headers that belong to one hop, never forwarded either way.
@@ -83,10 +83,15 @@ pub async fn forward(route: Arc<Route>, req: Request) -> Response<Body> {
     let test_id = parts.headers.get(handler::TEST_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     rec.test_id = test_id.or_else(|| body.as_ref().ok().and_then(|b| handler::marker(b)));
     rec.key_fingerprint = dialect::api_key(d, &parts.headers).ok().map(|k| p.fingerprint(&k));
-    if let Ok(b) = &body {
+    // A bodiless request (`GET /v1/models`) has no body to be resent: no hash, so the conduct
+    // rules never take two of them for a retry.
+    if let Ok(b) = &body
+        && !b.is_empty()
+    {
         rec.body_hash = Some(journal::body_hash(b));
         let peek: Peek = serde_json::from_slice(b).unwrap_or_default();
-        (rec.model, rec.stream) = (peek.model, peek.stream);
+        rec.model = peek.model.and_then(|m| m.as_str().map(str::to_string));
+        rec.stream = peek.stream.and_then(|v| v.as_bool()).unwrap_or(false);
     }
     let (model, stream, test_id) = (rec.model.clone(), rec.stream, rec.test_id.clone());
     let attempt = Attempt::begin(p, rec, arrived);

@@ -1,9 +1,10 @@
-//! Sending an upstream's successful answer on to the client (DESIGN.md "fault proxy"): the
-//! bytes as they come, chunk by chunk, never buffered whole; and, when a stream fault fired,
-//! the upstream's real SSE events up to the point the fault names, then the fault (cut,
-//! truncate, broken frame, stall with keep-alives, in-band error), exactly as the mocks end
-//! their own streams. A `delay` or `slow_first_token` holds the answer, with DeepSeek-style
-//! keep-alives on a DeepSeek upstream as the mock does.
+//! Sending an upstream's successful answer on to the client (DESIGN.md "The gateway under
+//! test, and where its providers come from": the fault proxy): the bytes as they come, chunk by
+//! chunk, never buffered whole; and, when a stream fault fired, the upstream's real SSE events
+//! up to the point the fault names, then the fault (cut, truncate, broken frame, stall with
+//! keep-alives, in-band error), exactly as the mocks end their own streams. A `delay` or
+//! `slow_first_token` holds the answer, with DeepSeek-style keep-alives on a DeepSeek upstream
+//! as the mock does.
 //!
 //! Every upstream read is bounded: a gap longer than the idle timeout, or more bytes than the
 //! size cap, ends the answer as cut, and the journal says which. The journal record is written
