@@ -497,3 +497,27 @@ async fn the_command_announces_each_listener_like_mock_serve() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// The upstream's own refusal passes through as it came, journaled typed with its Retry-After;
+/// a stream fault that found no stream to land on is not claimed by the record.
+#[tokio::test]
+async fn an_upstream_refusal_passes_through_typed_and_an_unapplied_stream_fault_is_not_claimed() {
+    let mocks = fleet().await;
+    let px = proxy_for(&mocks, Duration::from_secs(5)).await;
+    post_rule(&mocks, "anthropic", "busy", &json!({"kind": "rate_limit", "retry_after": "2s"})).await;
+    post_rule(&px, "anthropic", "cut", &json!({"kind": "stream_cut", "after_events": 2})).await;
+    let d = Dialect::Anthropic;
+    let b = body(d, "claude-sonnet-4-5", true, None, "x");
+    let r = request(&client(), px.url("anthropic").unwrap(), d, key(d), &b).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("2"));
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["type"], "rate_limit_error", "the upstream's own body: {e}");
+    let rec = last_attempt(&px, "anthropic").await;
+    assert_eq!(
+        (rec["status"].as_u64(), rec["refusal"].as_str(), rec["retry_after_ms"].as_u64()),
+        (Some(429), Some("rate_limited"), Some(2000))
+    );
+    assert_eq!(rec["error"], "rate_limit_error");
+    assert_eq!(rec["faults"], json!([]), "the cut had no stream to land on: {rec}");
+}

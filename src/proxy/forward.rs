@@ -27,6 +27,7 @@ use super::relay::{Bounds, Relay, Shape};
 use super::upstream::Upstream;
 use crate::mock::config::Dialect;
 use crate::mock::dialect::{self, ApiError};
+use crate::mock::faults::Fault;
 use crate::mock::handler::{self, Attempt, BODY_LIMIT, Ctx, Decided};
 use crate::mock::journal::{self, AttemptRecord, Outcome, Refusal};
 use crate::mock::listener::ConnControl;
@@ -129,14 +130,19 @@ pub async fn forward(route: Arc<Route>, req: Request) -> Response<Body> {
     };
     let status = resp.status();
     let headers = answer_headers(resp.headers());
+    let is_sse = status.is_success()
+        && resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+    if !is_sse && outcome.as_ref().is_some_and(Fault::is_stream_only) {
+        // The upstream sent no stream to apply it to: the record must not claim it was.
+        ctx.attempt.update(|r| r.faults.retain(|f| outcome.as_ref().is_none_or(|o| o.kind() != f.kind)));
+    }
     if !status.is_success() {
         return refused(ctx, &route, status.as_u16(), headers, resp).await;
     }
-    let is_sse = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
     // DeepSeek sends its headers at once and keeps a waiting connection warm; the others stay
     // silent until the answer starts (as the mocks do).
     let keeps_alive = d == Dialect::Deepseek;
