@@ -67,11 +67,13 @@ for kind in ("plain", "stream"):
     d, p = med(("wrk", kind, "direct"), "rps"), med(("wrk", kind, "proxy"), "rps")
     bad = sum(int(r["errors"]) for leg in ("direct", "proxy") for r in runs[("wrk", kind, leg)])
     print(f"{kind}, saturated (wrk, 32 connections): direct {d:.0f} req/s, through the proxy {p:.0f} req/s "
-          f"({100 * p / d:.0f}% of direct; {n} rounds, {bad} runs with errors)")
+          f"({100 * p / d:.0f}% of direct; {n} rounds, {bad} wrk error lines)")
     f = lambda leg, k: med(("fixed", kind, leg), k)  # noqa: E731
     errs = sum(int(r["errors"]) for leg in ("direct", "proxy") for r in runs[("fixed", kind, leg)])
     print(f"{kind}, fixed {sys.argv[2]}/s: direct p50 {f('direct', 'p50_ms'):.3f}ms p99 {f('direct', 'p99_ms'):.3f}ms; "
           f"proxy p50 {f('proxy', 'p50_ms'):.3f}ms p99 {f('proxy', 'p99_ms'):.3f}ms; "
           f"the proxy adds p50 {f('proxy', 'p50_ms') - f('direct', 'p50_ms'):.3f}ms, "
-          f"p99 {f('proxy', 'p99_ms') - f('direct', 'p99_ms'):.3f}ms ({errs} errors)")
+          f"p99 {f('proxy', 'p99_ms') - f('direct', 'p99_ms'):.3f}ms ({errs} errors); from the real send the proxy adds "
+          f"p50 {f('proxy', 'sent_p50_ms') - f('direct', 'sent_p50_ms'):.3f}ms, "
+          f"p99 {f('proxy', 'sent_p99_ms') - f('direct', 'sent_p99_ms'):.3f}ms")
 PY
