@@ -521,3 +521,26 @@ async fn an_upstream_refusal_passes_through_typed_and_an_unapplied_stream_fault_
     assert_eq!(rec["error"], "rate_limit_error");
     assert_eq!(rec["faults"], json!([]), "the cut had no stream to land on: {rec}");
 }
+
+/// The upstream's own broken stream reaches the client broken, and the journal says the break
+/// was the upstream's.
+#[tokio::test]
+async fn an_upstream_that_cuts_its_own_stream_is_relayed_cut() {
+    let mocks = fleet().await;
+    let px = proxy_for(&mocks, Duration::from_secs(5)).await;
+    post_rule(&mocks, "deepseek", "cut", &json!({"kind": "stream_cut", "after_events": 4})).await;
+    let d = Dialect::Deepseek;
+    let r = request(&client(), px.url("deepseek").unwrap(), d, key(d), &body(d, "deepseek-chat", true, None, "x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (bytes, end) = read_stream(r).await;
+    assert!(end.is_err(), "a cut, not a clean end");
+    let (fr, _) = frames(&bytes);
+    assert_eq!(fr.iter().filter(|f| !f.is_comment()).count(), 4);
+    let rec = last_attempt(&px, "deepseek").await;
+    assert_eq!((rec["outcome"].as_str(), rec["error"].as_str()), (Some("stream_cut"), Some("upstream_cut")));
+    assert_eq!((rec["events_sent"].as_u64(), rec["faults"].clone()), (Some(4), json!([])));
+    assert_eq!(rec["bytes_sent"].as_u64(), Some(bytes.len() as u64));
+}
