@@ -346,11 +346,7 @@ async fn an_upstream_that_is_down_or_silent_gets_a_typed_answer() {
     let px = proxy::start(opts).await.unwrap();
 
     // Act + Assert: refused upstream, 502 in OpenAI's shape.
-    let d = Dialect::Openai;
-    let r = request(&client(), px.url("openai").unwrap(), d, key(d), &body(d, "gpt-5", false, None, "x"))
-        .send()
-        .await
-        .unwrap();
+    let r = chat(&px, Dialect::Openai, "openai", "gpt-5", false).await;
     assert_eq!(r.status(), 502);
     let e: Value = r.json().await.unwrap();
     assert!(e["error"]["message"].is_string() && e["error"]["type"].is_string(), "{e}");
@@ -529,11 +525,7 @@ async fn an_upstream_that_cuts_its_own_stream_is_relayed_cut() {
     let mocks = fleet().await;
     let px = proxy_for(&mocks, Duration::from_secs(5)).await;
     post_rule(&mocks, "deepseek", "cut", &json!({"kind": "stream_cut", "after_events": 4})).await;
-    let d = Dialect::Deepseek;
-    let r = request(&client(), px.url("deepseek").unwrap(), d, key(d), &body(d, "deepseek-chat", true, None, "x"))
-        .send()
-        .await
-        .unwrap();
+    let r = chat(&px, Dialect::Deepseek, "deepseek", "deepseek-chat", true).await;
     assert_eq!(r.status(), 200);
     let (bytes, end) = read_stream(r).await;
     assert!(end.is_err(), "a cut, not a clean end");
