@@ -255,6 +255,14 @@ async fn answers_pass_through_byte_identical_without_faults() {
             assert!(rec["first_token_ms"].is_number(), "{name}");
             let plain = last_attempt_at(&px, name, 0).await;
             assert_eq!(plain["outcome"], "completed", "{name}: the plain answer ended: {plain}");
+            // The tokens the upstream reported are journaled as the upstream journaled them.
+            for (seq, proxied) in [(0, &plain), (1, &rec)] {
+                let upstream = last_attempt_at(&twin, name, seq).await;
+                for k in ["prompt_tokens", "completion_tokens"] {
+                    assert!(proxied[k].as_u64().is_some_and(|n| n > 0), "{name} {seq} {k}: {proxied}");
+                    assert_eq!(proxied[k], upstream[k], "{name} {seq} {k}");
+                }
+            }
             same = bodies.iter().all(|(a, z)| a == z);
             if same {
                 break;

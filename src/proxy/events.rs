@@ -103,6 +103,31 @@ fn has_finish_reason(data: &[u8]) -> bool {
     false
 }
 
+/// Token counts an upstream reported, as the journal records them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt: Option<u64>,
+    pub completion: Option<u64>,
+}
+
+impl Usage {
+    /// Reads the `usage` object of an answer or event, wherever the dialect puts it (a chat
+    /// answer or chunk, Anthropic's `message_start` / `message_delta`, a Responses snapshot),
+    /// when the JSON holds one; a later count replaces an earlier one.
+    pub fn read(&mut self, json: &[u8]) {
+        let has = |k: &[u8]| memchr::memmem::find(json, k).is_some();
+        if !(has(b"\"usage\":{") || has(b"\"usage\": {")) {
+            return;
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(json) else { return };
+        for u in [&v["usage"], &v["message"]["usage"], &v["response"]["usage"]] {
+            let n = |a: &str, b: &str| u[a].as_u64().or_else(|| u[b].as_u64());
+            self.prompt = n("prompt_tokens", "input_tokens").or(self.prompt);
+            self.completion = n("completion_tokens", "output_tokens").or(self.completion);
+        }
+    }
+}
+
 /// Why an upstream refused, from its status and its error body's `type`/`code` fields; and the
 /// code the journal shows (`error.code`, else `error.type`).
 pub fn upstream_refusal(status: u16, body: &[u8]) -> (Refusal, Option<String>) {
@@ -161,6 +186,19 @@ mod tests {
         let an = StreamKind::for_path(Dialect::Anthropic, "/v1/messages");
         assert!(an.is_preamble(&frame(Some("ping"), "{}")));
         assert!(!an.is_preamble(&frame(Some("content_block_delta"), "{}")));
+    }
+
+    #[test]
+    fn usage_is_read_where_each_dialect_puts_it() {
+        let mut u = Usage::default();
+        u.read(br#"{"choices":[],"usage":null}"#);
+        assert_eq!(u, Usage::default());
+        u.read(br#"{"type":"message_start","message":{"usage":{"input_tokens":12,"output_tokens":1}}}"#);
+        u.read(br#"{"type":"message_delta","usage":{"output_tokens":30}}"#);
+        assert_eq!(u, Usage { prompt: Some(12), completion: Some(30) });
+        let mut o = Usage::default();
+        o.read(br#"{"choices":[],"usage": {"prompt_tokens":8,"completion_tokens":18}}"#);
+        assert_eq!(o, Usage { prompt: Some(8), completion: Some(18) });
     }
 
     #[test]

@@ -20,7 +20,7 @@ use futures::{Stream, StreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::events::StreamKind;
+use super::events::{StreamKind, Usage};
 use crate::mock::faults::Fault;
 use crate::mock::handler::Attempt;
 use crate::mock::journal::{self, Outcome};
@@ -42,6 +42,10 @@ pub struct Bounds {
 /// An unterminated SSE frame larger than this ends the answer (an upstream that never closes
 /// a frame would otherwise grow the decoder without bound).
 const MAX_FRAME: usize = 4 * 1024 * 1024;
+
+/// A plain answer's usage is read from its first bytes up to this size (a longer answer is
+/// relayed whole, its tokens unrecorded).
+const USAGE_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The SSE side of a relayed stream.
 struct Events {
@@ -82,6 +86,10 @@ pub struct Relay {
     first_event: Option<Instant>,
     /// Why the upstream's answer ended early, for the journal.
     upstream_error: Option<&'static str>,
+    /// The tokens the upstream reported, and a plain body's bytes kept to read them from
+    /// (up to [`USAGE_BODY_LIMIT`]).
+    usage: Usage,
+    plain: Vec<u8>,
     done: bool,
 }
 
@@ -136,6 +144,8 @@ impl Relay {
             sent_bytes: 0,
             first_event: None,
             upstream_error: None,
+            usage: Usage::default(),
+            plain: Vec::new(),
             done: false,
         }
     }
@@ -166,7 +176,12 @@ impl Relay {
     /// A plain body: the upstream's chunks as they come.
     async fn step_plain(&mut self) -> Option<Item> {
         match self.read().await {
-            Ok(Some(chunk)) => self.sent(chunk, 0),
+            Ok(Some(chunk)) => {
+                if self.plain.len() + chunk.len() <= USAGE_BODY_LIMIT {
+                    self.plain.extend_from_slice(&chunk);
+                }
+                self.sent(chunk, 0)
+            }
             Ok(None) => {
                 self.finish(Outcome::Completed);
                 None
@@ -195,6 +210,7 @@ impl Relay {
                     return Box::pin(self.step()).await;
                 }
                 observe(ev, &frame);
+                self.usage.read(frame.data.as_deref().unwrap_or_default().as_bytes());
                 return self.sent(frame.raw, 1);
             }
             let whole = ev.fault.is_some() || !ev.first_token_wait.is_zero();
@@ -218,6 +234,9 @@ impl Relay {
             // Nothing to do to this stream: the upstream's bytes go through as they came.
             ev.withheld = false;
             let n = frames.iter().filter(|f| !f.is_comment()).count();
+            for f in &frames {
+                self.usage.read(f.data.as_deref().unwrap_or_default().as_bytes());
+            }
             let out = if carried.is_empty() {
                 chunk
             } else {
@@ -333,6 +352,10 @@ impl Relay {
 
     fn finish(&mut self, outcome: Outcome) {
         self.done = true;
+        if self.events.is_none() && self.plain.len() < USAGE_BODY_LIMIT {
+            self.usage.read(&std::mem::take(&mut self.plain));
+        }
+        let usage = self.usage;
         let ttft = self.first_token_ms();
         let (status, events, bytes, error) = (self.status, self.sent_events, self.sent_bytes, self.upstream_error);
         if let Some(a) = self.attempt.take() {
@@ -342,6 +365,7 @@ impl Relay {
                 r.events_sent = events;
                 r.bytes_sent = bytes;
                 r.first_token_ms = ttft;
+                (r.prompt_tokens, r.completion_tokens) = (usage.prompt, usage.completion);
                 if let Some(e) = error {
                     r.error = Some(e.to_string());
                 }
