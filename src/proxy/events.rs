@@ -6,6 +6,7 @@
 //! message text.
 
 use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::mock::config::Dialect;
@@ -119,13 +120,34 @@ impl Usage {
         if !(has(b"\"usage\":{") || has(b"\"usage\": {")) {
             return;
         }
-        let Ok(v) = serde_json::from_slice::<Value>(json) else { return };
-        for u in [&v["usage"], &v["message"]["usage"], &v["response"]["usage"]] {
-            let n = |a: &str, b: &str| u[a].as_u64().or_else(|| u[b].as_u64());
-            self.prompt = n("prompt_tokens", "input_tokens").or(self.prompt);
-            self.completion = n("completion_tokens", "output_tokens").or(self.completion);
+        // Typed, so the rest of a long answer is skipped rather than built into values.
+        let Ok(doc) = serde_json::from_slice::<UsageDoc>(json) else { return };
+        let nested = |h: Option<UsageHolder>| h.and_then(|h| h.usage);
+        for u in [doc.usage, nested(doc.message), nested(doc.response)].into_iter().flatten() {
+            self.prompt = u.prompt_tokens.or(u.input_tokens).or(self.prompt);
+            self.completion = u.completion_tokens.or(u.output_tokens).or(self.completion);
         }
     }
+}
+
+#[derive(Deserialize)]
+struct UsageCounts {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct UsageHolder {
+    usage: Option<UsageCounts>,
+}
+
+#[derive(Deserialize)]
+struct UsageDoc {
+    usage: Option<UsageCounts>,
+    message: Option<UsageHolder>,
+    response: Option<UsageHolder>,
 }
 
 /// Why an upstream refused, from its status and its error body's `type`/`code` fields; and the
