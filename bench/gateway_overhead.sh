@@ -17,9 +17,7 @@ rate=${2:-1000}
 rounds=${3:-3}
 cargo build --release --quiet --bin gatedrill --example fixed_rate
 
-./target/release/gatedrill mock serve --config bench/providers.bench.toml > "$out/gw-mock.url" &
-pids+=($!)
-wait_line "$out/gw-mock.url"
+bench_mock gw-mock.url
 mock=$(json_field "$out/gw-mock.url" url)
 
 env -i PATH="$PATH" ADMIN_API_TOKEN=bench-admin-token AGENT_ORCHESTRATION_ENABLED=true \

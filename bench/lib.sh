@@ -19,6 +19,12 @@ trap cleanup EXIT
 # Waits (bounded) for a server's first output line in FILE.
 wait_line() { for _ in $(seq 100); do [ -s "$1" ] && return; sleep 0.1; done; echo "no output in $1" >&2; exit 1; }
 # The value of KEY in the first JSON line of FILE.
+# Starts the bench fleet (`mock serve` with bench/providers.bench.toml), its lines in $out/$1.
+bench_mock() {
+  ./target/release/gatedrill mock serve --config bench/providers.bench.toml > "$out/$1" &
+  pids+=($!)
+  wait_line "$out/$1"
+}
 json_field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())[sys.argv[2]])' "$1" "$2"; }
 # A wrk --latency percentile line's value.
 field() { awk -v k="$2" '$1 == k {print $2}' <<<"$1"; }

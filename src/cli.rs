@@ -90,6 +90,9 @@ pub enum Command {
         #[command(subcommand)]
         command: MockCommand,
     },
+    /// A fault proxy in front of real providers: the mocks' faults, journal and control API on
+    /// what passes through; prints one JSON line per provider, as `mock serve` does.
+    Proxy(ProxyArgs),
     /// The reference agent gateway, configured from the runbook's environment variables.
     Gateway {
         #[command(subcommand)]
@@ -224,6 +227,41 @@ pub struct MockServeArgs {
     pub journal_capacity: usize,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// Upstreams as NAME=URL (NAME one of openai, anthropic, deepseek) or NAME:DIALECT=URL;
+    /// comma-separated or repeated.
+    #[arg(long = "upstream", required = true)]
+    pub upstreams: Vec<String>,
+    /// Longest wait for an upstream's headers, and longest gap inside its answer.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "600s")]
+    pub upstream_timeout: std::time::Duration,
+    /// Fault files, seed, bind host and journal as for `mock serve`; `--config` gives the model
+    /// table (context windows, quotas) the proxy's own fault answers quote.
+    #[command(flatten)]
+    pub fleet: MockServeArgs,
+}
+
+impl ProxyArgs {
+    /// Checks every upstream and fault file, so nothing starts on bad input.
+    pub fn validate(self) -> Result<crate::proxy::ProxyOptions, Failure> {
+        let upstreams = crate::proxy::parse_upstreams(&self.upstreams).map_err(Failure::usage)?;
+        if self.upstream_timeout.is_zero() || self.upstream_timeout > crate::mock::listener::HANG_CAP {
+            return Err(Failure::usage("--upstream-timeout: must be more than 0s and at most 10m"));
+        }
+        let fleet = self.fleet.validate()?.options;
+        crate::proxy::check_rules(&fleet.rules).map_err(Failure::usage)?;
+        let mut options = crate::proxy::ProxyOptions::new(upstreams);
+        options.models = fleet.config;
+        options.rules = fleet.rules;
+        options.seed = fleet.seed;
+        options.bind_host = fleet.bind_host;
+        options.journal_capacity = fleet.journal_capacity;
+        options.bounds.timeout = self.upstream_timeout;
+        Ok(options)
+    }
+}
+
 /// Writes to stdout; a closed pipe (`gatedrill list | head -1`) ends the output quietly instead
 /// of panicking.
 pub fn emit(text: &str) {
@@ -345,6 +383,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Failure> {
             emit(&crate::drill::needs::env_lines(&fleet, &config).map_err(Failure::usage)?);
             Ok(Exit::Pass)
         }
+        Command::Proxy(args) => proxy_serve(args.validate()?).await,
     }
 }
 
@@ -653,6 +692,16 @@ async fn gateway_serve(args: GatewayServeArgs) -> Result<Exit, Failure> {
 
 async fn mock_serve(cmd: MockServe) -> Result<Exit, Failure> {
     let fleet = ProviderFleet::start(cmd.options).await.map_err(Failure::usage)?;
+    serve_fleet(fleet).await
+}
+
+async fn proxy_serve(options: crate::proxy::ProxyOptions) -> Result<Exit, Failure> {
+    serve_fleet(crate::proxy::start(options).await.map_err(Failure::usage)?).await
+}
+
+/// Announces a started fleet (mocks or proxy), one JSON line per provider, and serves it until
+/// Ctrl-C or SIGTERM.
+async fn serve_fleet(fleet: ProviderFleet) -> Result<Exit, Failure> {
     for e in fleet.endpoints() {
         say!("{}", serde_json::to_string(&e).unwrap_or_default());
     }

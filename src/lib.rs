@@ -13,6 +13,7 @@ pub mod guard;
 pub mod input;
 pub mod metrics;
 pub mod mock;
+pub mod proxy;
 pub mod report;
 pub mod rng;
 pub mod scenario;

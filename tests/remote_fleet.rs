@@ -41,6 +41,11 @@ fn dir(name: &str) -> PathBuf {
 /// A fleet in its own process, and the configuration a gateway using it needs (`gateway env`).
 fn fleet(d: &Path) -> (Proc, PathBuf, BTreeMap<String, String>) {
     let (p, lines) = spawn(&["mock", "serve"], &BTreeMap::new(), 3);
+    describe(d, p, lines)
+}
+
+/// The fleet's lines written to a file, and `gateway env` for it.
+fn describe(d: &Path, p: Proc, lines: Vec<String>) -> (Proc, PathBuf, BTreeMap<String, String>) {
     let file = d.join("fleet.jsonl");
     std::fs::write(&file, lines.join("\n")).unwrap();
     let out = bin().args(["gateway", "env", "--fleet"]).arg(&file).output().unwrap();
@@ -229,4 +234,28 @@ fn a_fleet_that_loses_the_scenarios_rules_fails_it() {
     assert_eq!(code, 1);
     let trace = std::fs::read_to_string(d.join("out-1/rules_lost/trace.json")).unwrap();
     assert!(trace.contains("fleet_unreadable") && trace.contains("no longer has them"), "{trace}");
+}
+
+#[test]
+fn the_fleet_can_be_a_fault_proxy_in_front_of_providers() {
+    let d = dir("proxy");
+    // The providers behind the proxy: mocks with no faults of their own.
+    let (_upstream, lines) = spawn(&["mock", "serve"], &BTreeMap::new(), 3);
+    let upstreams: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!("{}={}", v["provider"].as_str().unwrap(), v["url"].as_str().unwrap())
+        })
+        .collect();
+    let (proxy, lines) = spawn(&["proxy", "--upstream", &upstreams.join(",")], &BTreeMap::new(), 3);
+    let (_proxy, fleet_file, env) = describe(&d, proxy, lines);
+    let (_gw, url, declared) = gateway(&d, "defaults", env);
+    let scenarios =
+        ["scenarios/rate_limit_storm.toml", "scenarios/rotated_key_401.toml", "scenarios/stream_cut_mid_response.toml"];
+    let (code, verdicts) = run(&d, &url, &fleet_file, &declared, &scenarios);
+    for name in ["rate_limit_storm", "rotated_key_401", "stream_cut_mid_response"] {
+        assert_eq!(verdicts[name].0, "pass", "{name}: {verdicts:#?}");
+    }
+    assert_eq!(code, 0);
 }

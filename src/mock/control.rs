@@ -16,7 +16,7 @@ use super::faults::FaultSet;
 use super::schedule::RuleBookError;
 use super::state::Provider;
 
-fn problem(status: StatusCode, code: &str, message: String) -> Response {
+pub(crate) fn problem(status: StatusCode, code: &str, message: String) -> Response {
     (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
 }
 

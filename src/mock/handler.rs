@@ -35,7 +35,7 @@ use crate::rng::DrawKey;
 
 /// Bodies up to this size are read, so context overflows are answered by the dialect.
 pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
-const TEST_ID_HEADER: &str = "x-gatedrill-test-id";
+pub(crate) const TEST_ID_HEADER: &str = "x-gatedrill-test-id";
 
 /// The request marker gatedrill's probes carry in their prompt, which a gateway forwards with
 /// the message whatever it does with headers: it ties a provider attempt to the client request
@@ -43,7 +43,7 @@ const TEST_ID_HEADER: &str = "x-gatedrill-test-id";
 const MARKER: &[u8] = b"[gatedrill probe ";
 
 /// The marker's id in a request body (at most 64 id characters), when there is one.
-fn marker(body: &[u8]) -> Option<String> {
+pub(crate) fn marker(body: &[u8]) -> Option<String> {
     let at = memchr::memmem::find(body, MARKER)? + MARKER.len();
     let id: Vec<u8> = body[at..]
         .iter()
@@ -58,14 +58,14 @@ fn marker(body: &[u8]) -> Option<String> {
 const BLOCKING_COUNT_BYTES: usize = 64 * 1024;
 
 /// What every answer needs: the attempt, its request id, and what the faults asked for.
-struct Ctx {
-    p: Arc<Provider>,
-    attempt: Attempt,
-    request_id: String,
-    should_retry: Option<bool>,
+pub(crate) struct Ctx {
+    pub(crate) p: Arc<Provider>,
+    pub(crate) attempt: Attempt,
+    pub(crate) request_id: String,
+    pub(crate) should_retry: Option<bool>,
     /// A `delay` fault's wait, spent before the answer starts.
-    pre_wait: Duration,
-    conn: Option<ConnControl>,
+    pub(crate) pre_wait: Duration,
+    pub(crate) conn: Option<ConnControl>,
 }
 
 /// Chat completions (OpenAI, DeepSeek) and messages (Anthropic).
@@ -121,41 +121,15 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     let attempt = Attempt::begin(&p, rec, arrived);
     let input =
         MatchInput { model: model.as_deref(), stream, path: Some(path), test_id: test_id.as_deref(), at_accept: false };
-    let decision = p.rules.decide(&input, attempt.seq, arrived.saturating_duration_since(p.fleet_start()));
-    let applied: Vec<AppliedFault> = [&decision.latency, &decision.outcome]
-        .into_iter()
-        .flatten()
-        .map(|c| AppliedFault { rule: c.rule_id.clone(), kind: c.fault.kind().into() })
-        .collect();
-    if !applied.is_empty() {
-        attempt.update(|r| r.faults = applied);
-    }
-    let draw = DrawKey::new(p.seed).with_str(&p.spec.name).with(attempt.seq);
-    let (_, request_id) = dialect::ids(d, draw.with_str("ids").bits());
-    let mut first_token_wait = Duration::ZERO;
-    let mut pre_wait = Duration::ZERO;
-    match decision.latency.as_ref().map(|c| &c.fault) {
-        Some(Fault::Delay(spec)) => {
-            pre_wait = spec.sample(draw.with_str("delay").unit(), draw.with_str("delay").normal())
-        }
-        Some(Fault::SlowFirstToken { delay }) => first_token_wait = delay.0,
-        _ => {}
-    }
-    let should_retry = decision.outcome.as_ref().and_then(|c| c.should_retry);
+    let Decided { draw, request_id, pre_wait, first_token_wait, should_retry, outcome: outcome_fault } =
+        decide_faults(&p, &attempt, &input, arrived);
     let conn = ConnControl::of(&parts);
     let mut ctx = Ctx { p: p.clone(), attempt, request_id, should_retry, pre_wait, conn };
-    let outcome_fault = decision.outcome.map(|c: Chosen| c.fault);
 
-    if let Some(fault) = &outcome_fault
-        && let Some(answer) = answer_fault(&ctx, fault, parsed.as_ref().ok())
-    {
-        if matches!(fault, Fault::RetiredModel) {
-            let contract = journal::RequestContract { model_served: false, ..journal::RequestContract::default() };
-            ctx.attempt.contract = Some(Box::new(contract));
-        }
-        return match answer {
-            FaultAnswer::Error(e, retry) => error(ctx, &e, retry, None).await,
-            FaultAnswer::Conn(fault) => take_over(ctx, fault).await,
+    if let Some(fault) = &outcome_fault {
+        ctx = match answer_outcome_fault(ctx, fault, parsed.as_ref().ok()).await {
+            Ok(answered) => return answered,
+            Err(ctx) => ctx,
         };
     }
     let key = match key {
@@ -294,8 +268,48 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
     }
 }
 
+/// What the rule book decided for one attempt, and what follows from it.
+pub(crate) struct Decided {
+    /// The attempt's draws (request ids, jitter), keyed on seed, provider and request index.
+    pub(crate) draw: DrawKey,
+    pub(crate) request_id: String,
+    /// A `delay` fault's wait.
+    pub(crate) pre_wait: Duration,
+    /// A `slow_first_token` fault's wait.
+    pub(crate) first_token_wait: Duration,
+    pub(crate) should_retry: Option<bool>,
+    pub(crate) outcome: Option<Fault>,
+}
+
+/// Asks the rule book about the attempt just begun, and journals the faults that fired.
+pub(crate) fn decide_faults(p: &Arc<Provider>, attempt: &Attempt, input: &MatchInput<'_>, arrived: Instant) -> Decided {
+    let decision = p.rules.decide(input, attempt.seq, arrived.saturating_duration_since(p.fleet_start()));
+    let applied: Vec<AppliedFault> = [&decision.latency, &decision.outcome]
+        .into_iter()
+        .flatten()
+        .map(|c| AppliedFault { rule: c.rule_id.clone(), kind: c.fault.kind().into() })
+        .collect();
+    if !applied.is_empty() {
+        attempt.update(|r| r.faults = applied);
+    }
+    let draw = DrawKey::new(p.seed).with_str(&p.spec.name).with(attempt.seq);
+    let (_, request_id) = dialect::ids(p.spec.dialect, draw.with_str("ids").bits());
+    let mut first_token_wait = Duration::ZERO;
+    let mut pre_wait = Duration::ZERO;
+    match decision.latency.as_ref().map(|c| &c.fault) {
+        Some(Fault::Delay(spec)) => {
+            pre_wait = spec.sample(draw.with_str("delay").unit(), draw.with_str("delay").normal())
+        }
+        Some(Fault::SlowFirstToken { delay }) => first_token_wait = delay.0,
+        _ => {}
+    }
+    let should_retry = decision.outcome.as_ref().and_then(|c| c.should_retry);
+    let outcome = decision.outcome.map(|c: Chosen| c.fault);
+    Decided { draw, request_id, pre_wait, first_token_wait, should_retry, outcome }
+}
+
 /// The request path for the journal; the API's own routes without an allocation.
-fn route_path(path: &str) -> Cow<'static, str> {
+pub(crate) fn route_path(path: &str) -> Cow<'static, str> {
     const ROUTES: [&str; 6] = [
         "/v1/chat/completions",
         "/v1/messages",
@@ -310,7 +324,7 @@ fn route_path(path: &str) -> Cow<'static, str> {
     }
 }
 
-async fn sleep_unless_shutdown(p: &Provider, d: Duration) {
+pub(crate) async fn sleep_unless_shutdown(p: &Provider, d: Duration) {
     if !d.is_zero() {
         tokio::select! {
             _ = tokio::time::sleep(d) => {}
@@ -442,6 +456,25 @@ fn answer_fault(ctx: &Ctx, fault: &Fault, req: Option<&ChatRequest>) -> Option<F
     })
 }
 
+/// Answers an outcome fault that replaces the answer (an error status, a connection fault), or
+/// hands the context back for a fault that shapes a successful answer instead. The mocks and
+/// the fault proxy answer these the same way.
+pub(crate) async fn answer_outcome_fault(
+    mut ctx: Ctx,
+    fault: &Fault,
+    req: Option<&ChatRequest>,
+) -> Result<Response, Ctx> {
+    let Some(answer) = answer_fault(&ctx, fault, req) else { return Err(ctx) };
+    if matches!(fault, Fault::RetiredModel) {
+        let contract = journal::RequestContract { model_served: false, ..journal::RequestContract::default() };
+        ctx.attempt.contract = Some(Box::new(contract));
+    }
+    Ok(match answer {
+        FaultAnswer::Error(e, retry) => error(ctx, &e, retry, None).await,
+        FaultAnswer::Conn(fault) => take_over(ctx, fault).await,
+    })
+}
+
 /// Hands the connection to the listener for a connection-level fault, and never answers.
 async fn take_over(ctx: Ctx, fault: ConnFault) -> Response {
     sleep_unless_shutdown(&ctx.p, ctx.pre_wait).await;
@@ -466,7 +499,7 @@ async fn take_over(ctx: Ctx, fault: ConnFault) -> Response {
 }
 
 /// Answers with an error in the dialect's words, with its retry headers, and journals it.
-async fn error(
+pub(crate) async fn error(
     ctx: Ctx,
     e: &ApiError,
     retry: Option<(Duration, RetryAfterStyle)>,

@@ -59,6 +59,11 @@ pub enum Refusal {
     StreamServerError,
     /// The model is served, but not on the API the request used.
     WrongApi,
+    /// The fault proxy could not reach its upstream (refused, reset, no such host): it
+    /// answered 502 itself.
+    UpstreamUnreachable,
+    /// The fault proxy's upstream did not answer within its timeout: it answered 504 itself.
+    UpstreamTimeout,
 }
 
 impl Refusal {

@@ -162,6 +162,13 @@ impl ProviderFleet {
         let used: Vec<config::Tokenizer> =
             opts.config.providers.iter().flat_map(|p| p.models.iter().map(|m| m.tokenizer)).collect();
         let _ = tokio::task::spawn_blocking(move || tokens::warm_up(used)).await;
+        Self::start_with(opts, router).await
+    }
+
+    /// Binds every provider and serves each with the routes `routes` gives it: the mocks'
+    /// own [`router`], or the fault proxy's, which shares the providers' state, rule books,
+    /// journals and control API.
+    pub async fn start_with(opts: FleetOptions, routes: impl Fn(Arc<Provider>) -> Router) -> Result<Self, FleetError> {
         let shutdown = CancellationToken::new();
         let start = Instant::now();
         let mut providers = Vec::new();
@@ -190,7 +197,8 @@ impl ProviderFleet {
         let mut fleet = ProviderFleet { started: start, providers, shutdown, tasks: JoinSet::new() };
         fleet.add_rules(fleet_rules).map_err(|e| FleetError::Rules(e.to_string()))?;
         for ((_, p), listener) in fleet.providers.iter().zip(listeners) {
-            tasks.spawn(serve(listener, p.clone(), fleet.shutdown.clone()));
+            let r = routes(p.clone());
+            tasks.spawn(listener::serve(listener, p.clone(), r, fleet.shutdown.clone()));
         }
         fleet.tasks = tasks;
         Ok(fleet)

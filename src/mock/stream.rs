@@ -141,7 +141,7 @@ fn attempt_status(run: &Run) {
     }
 }
 
-fn fault_after(f: &Fault) -> usize {
+pub(crate) fn fault_after(f: &Fault) -> usize {
     match f {
         Fault::StreamCut { after_events }
         | Fault::StreamTruncate { after_events }
@@ -151,6 +151,37 @@ fn fault_after(f: &Fault) -> usize {
         | Fault::ResponseFailed { after_events } => *after_events as usize,
         _ => usize::MAX,
     }
+}
+
+/// Waits until `until` (or shutdown), or returns the keep-alive frame if one is due first.
+pub(crate) async fn wait_or_keepalive(
+    keepalive: Option<&(Duration, Bytes)>,
+    shutdown: &tokio_util::sync::CancellationToken,
+    until: Instant,
+) -> Option<Bytes> {
+    let now = Instant::now();
+    if until <= now {
+        return None;
+    }
+    let (sleep_to, keepalive) = match keepalive {
+        Some((every, frame)) if now + *every < until => (now + *every, Some(frame.clone())),
+        _ => (until, None),
+    };
+    tokio::select! {
+        _ = tokio::time::sleep_until(sleep_to) => keepalive,
+        _ = shutdown.cancelled() => None,
+    }
+}
+
+/// A `stream_stall`'s pacing: the answer's own keep-alives (else one every 100 ms) when the
+/// fault asks for them, silence otherwise; and when the stall ends.
+pub(crate) fn stall_pacing(
+    keepalive: bool,
+    max: Option<crate::duration::Dur>,
+    current: Option<(Duration, Bytes)>,
+) -> (Option<(Duration, Bytes)>, Instant) {
+    let pacing = keepalive.then(|| current.unwrap_or((Duration::from_millis(100), sse::comment("keep-alive"))));
+    (pacing, Instant::now() + max.map_or(HANG_CAP, |m| m.0.min(HANG_CAP)))
 }
 
 /// The sending state of one answer body.
@@ -288,18 +319,7 @@ impl Run {
 
     /// Waits until `until`, or returns a keep-alive frame if one is due first.
     async fn wait(&mut self, until: Instant) -> Option<Bytes> {
-        let now = Instant::now();
-        if until <= now {
-            return None;
-        }
-        let (sleep_to, keepalive) = match &self.keepalive {
-            Some((every, frame)) if now + *every < until => (now + *every, Some(frame.clone())),
-            _ => (until, None),
-        };
-        tokio::select! {
-            _ = tokio::time::sleep_until(sleep_to) => keepalive,
-            _ = self.p.shutdown.cancelled() => None,
-        }
+        wait_or_keepalive(self.keepalive.as_ref(), &self.p.shutdown, until).await
     }
 
     async fn step(&mut self) -> Option<Item> {
@@ -350,12 +370,9 @@ impl Run {
                 if let Some(a) = &self.attempt {
                     a.update(|r| r.outcome = Outcome::StreamStalled);
                 }
-                if !keepalive {
-                    self.keepalive = None;
-                } else if self.keepalive.is_none() {
-                    self.keepalive = Some((Duration::from_millis(100), sse::comment("keep-alive")));
-                }
-                self.stall_until = Some(Instant::now() + max.map_or(HANG_CAP, |m| m.0.min(HANG_CAP)));
+                let until;
+                (self.keepalive, until) = stall_pacing(keepalive, max, self.keepalive.take());
+                self.stall_until = Some(until);
                 self.stall().await
             }
             Some(_) => {

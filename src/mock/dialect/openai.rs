@@ -592,9 +592,13 @@ pub fn error_frame() -> Bytes {
 }
 
 pub fn malformed_frame(c: &Completion) -> Bytes {
+    malformed_chunk(&c.id)
+}
+
+/// A chunk of the completion `id` whose JSON is cut short.
+pub fn malformed_chunk(id: &str) -> Bytes {
     Bytes::from(format!(
-        "data: {{\"id\":\"{}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"unterminated\n\n",
-        c.id
+        "data: {{\"id\":\"{id}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"unterminated\n\n"
     ))
 }
 

@@ -251,17 +251,31 @@ fn status(c: &Completion) -> (&'static str, Value) {
 
 /// The response object; `state` overrides status, output, usage and error for the stream's
 /// opening (`in_progress`) and failing (`failed`) snapshots.
+/// The `error` of a failed response.
+fn failed_error() -> Value {
+    json!({"code": "server_error", "message": "The server had an error while processing your request. Sorry about that!"})
+}
+
+/// `response.failed` for a response known only by the snapshot its stream announced (the fault
+/// proxy's upstream): that snapshot, failed, without output or usage.
+pub fn failed_frame_from(snapshot: &Value, seq: usize) -> Bytes {
+    let mut response = snapshot.clone();
+    if let Some(r) = response.as_object_mut() {
+        r.insert("status".into(), json!("failed"));
+        r.insert("error".into(), failed_error());
+        r.insert("output".into(), json!([]));
+        r.insert("usage".into(), Value::Null);
+        r.insert("incomplete_details".into(), Value::Null);
+    }
+    let data = json!({"type": "response.failed", "sequence_number": seq, "response": response});
+    sse::encode(Some("response.failed"), &data.to_string())
+}
+
 fn response(c: &Completion, state: Option<&str>) -> Value {
     let (status, incomplete) = status(c);
     let (status, incomplete, output, usage, error) = match state {
         None => (status, incomplete, json!(output(c, &c.text())), usage(c), Value::Null),
-        Some("failed") => (
-            "failed",
-            Value::Null,
-            json!([]),
-            Value::Null,
-            json!({"code": "server_error", "message": "The server had an error while processing your request. Sorry about that!"}),
-        ),
+        Some("failed") => ("failed", Value::Null, json!([]), Value::Null, failed_error()),
         Some(s) => (
             if s == "in_progress" { "in_progress" } else { "queued" },
             Value::Null,
