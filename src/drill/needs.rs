@@ -9,6 +9,8 @@
 //!   timeouts, then the scenario's own `gateway.env`), so that configuration must be declared
 //!   (`--target-env`) and match.
 //! - Restarting the gateway or breaking its store needs a gateway gatedrill runs.
+//! - A gateway configured from a profile's template does not read the runbook's variables, so a
+//!   scenario that sets them does not apply to it.
 //! - A gateway that speaks only the providers' APIs (an OpenAI-compatible target profile) can
 //!   run only the scenarios that use nothing else.
 
@@ -68,6 +70,9 @@ pub struct Known<'a> {
     pub declared: Option<&'a BTreeMap<String, String>>,
     /// The target speaks only the providers' APIs.
     pub provider_api_only: bool,
+    /// A spawned target reads its configuration from a profile's template, not the runbook's
+    /// variables.
+    pub templated: bool,
 }
 
 /// Why the scenario cannot run against this target, or `None` when it can.
@@ -79,6 +84,14 @@ pub fn unmet(loaded: &Loaded, known: &Known<'_>) -> Option<String> {
         return Some(format!(
             "uses the runbook's admin API (a {} step), and the target profile says the gateway speaks only the providers' APIs",
             step.kind()
+        ));
+    }
+    if known.templated
+        && matches!(known.target, TargetSpec::Command(_))
+        && let Some(k) = s.gateway.env.keys().next()
+    {
+        return Some(format!(
+            "sets the gateway's {k}, and a gateway configured from the profile's template does not read the runbook's variables"
         ));
     }
     if let Some(fleet) = known.fleet {

@@ -321,6 +321,7 @@ pub async fn run_scenario(loaded: &Loaded, opts: &RunOptions) -> ScenarioReport 
         fleet: described.as_ref(),
         declared: opts.declared.as_ref(),
         provider_api_only: opts.profile.api == TargetApi::Openai,
+        templated: opts.profile.template.is_some(),
     };
     // The fleet's keys are this run's secrets from the start, whatever happens next.
     if let (Some(f), Ok(mut known)) = (&described, opts.secrets.lock()) {
