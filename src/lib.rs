@@ -18,6 +18,7 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod secret;
+pub mod serve;
 pub mod sse;
 pub mod watch;
 pub mod wire;
