@@ -10,6 +10,7 @@ mod fleet_spec;
 pub mod load;
 pub mod needs;
 pub mod observe;
+pub mod outcome;
 pub mod problem;
 pub mod profile;
 pub mod progress;
