@@ -114,13 +114,12 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         rec.stream = r.stream;
     }
     // Begin first: the journal's sequence number is the request index the draws are keyed on.
-    let model = rec.model.clone();
+    let model = parsed.as_ref().ok().map(|r| r.model.as_str());
     let path = parts.uri.path();
     let stream = rec.stream;
     let test_id = rec.test_id.clone();
     let attempt = Attempt::begin(&p, rec, arrived);
-    let input =
-        MatchInput { model: model.as_deref(), stream, path: Some(path), test_id: test_id.as_deref(), at_accept: false };
+    let input = MatchInput { model, stream, path: Some(path), test_id: test_id.as_deref(), at_accept: false };
     let decision = p.rules.decide(&input, attempt.seq, arrived.saturating_duration_since(p.fleet_start));
     let applied: Vec<AppliedFault> = [&decision.latency, &decision.outcome]
         .into_iter()
@@ -131,7 +130,7 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         attempt.update(|r| r.faults = applied);
     }
     let draw = DrawKey::new(p.seed).with_str(&p.spec.name).with(attempt.seq);
-    let (_, request_id) = dialect::ids(d, draw.with_str("ids").bits());
+    let (completion_id, request_id) = dialect::ids(d, draw.with_str("ids").bits());
     let mut first_token_wait = Duration::ZERO;
     let mut pre_wait = Duration::ZERO;
     match decision.latency.as_ref().map(|c| &c.fault) {
@@ -259,8 +258,16 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         let wait = ctx.pre_wait + latency.ttft.0;
         return stream::respond_bytes(&p, ctx.attempt, headers, body, wait).await;
     }
-    let mut completion =
-        super::answer::build_completion(d, &req, &p.spec, model, prompt, body_key, draw, outcome_fault.as_ref());
+    let mut completion = super::answer::build_completion(
+        d,
+        &req,
+        &p.spec,
+        model,
+        prompt,
+        body_key,
+        completion_id,
+        outcome_fault.as_ref(),
+    );
     let prefixes = [(counted.prefix_key, counted.prefix), (counted.prefix_key ^ counted.last_key, prompt)];
     let hit = p.prompt_cache.longest_hit(&prefixes);
     let used = super::cache::cache_use(d, hit, counted.prefix, req.cache_marked);

@@ -290,10 +290,15 @@ impl Journal {
             }
         }
         g.records.push_back(rec);
-        if g.records.len() > self.capacity {
-            g.records.pop_front();
+        let fell_off = if g.records.len() > self.capacity {
             g.dropped += 1;
-        }
+            g.records.pop_front()
+        } else {
+            None
+        };
+        // Freed after the lock is released: the other workers wait for it on every request.
+        drop(g);
+        drop(fell_off);
         seq
     }
 
