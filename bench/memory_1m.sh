@@ -68,6 +68,10 @@ lat, unc = load.get("latency") or {}, load.get("uncorrected") or {}
 if lat and unc:
     print(f"latency corrected  p50 {lat['p50_ms']:.2f} ms  p99 {lat['p99_ms']:.2f} ms")
     print(f"latency measured   p50 {unc['p50_ms']:.2f} ms  p99 {unc['p99_ms']:.2f} ms")
+    if lat["p99_ms"] > 2 * unc["p99_ms"] + 10:
+        print(f"BEHIND: requests left well after they were due (corrected p99 {lat['p99_ms']:.0f} ms against "
+              f"{unc['p99_ms']:.0f} ms from the real send): the rate was kept on average, but with a backlog, "
+              "and the RSS samples below include the memory of those queued requests")
 rss = load.get("rss") or []
 for s in rss:
     print(f"rss after {s['sent']:>8} requests: {s['rss_mib']:.1f} MiB")

@@ -18,10 +18,9 @@ pub fn build_completion(
     model: &ModelSpec,
     prompt: u64,
     body_key: DrawKey,
-    draw: DrawKey,
+    id: String,
     fault: Option<&Fault>,
 ) -> Completion {
-    let (id, _) = dialect::ids(d, draw.with_str("ids").bits());
     let natural = tokens::natural_length(body_key, model.reply_tokens);
     // A reasoning model thinks first; its reasoning counts against the output limit.
     let thought = if model.reasoning { (natural / 2).max(1) } else { 0 };

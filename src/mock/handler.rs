@@ -114,14 +114,13 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         rec.stream = r.stream;
     }
     // Begin first: the journal's sequence number is the request index the draws are keyed on.
-    let model = rec.model.clone();
+    let model = parsed.as_ref().ok().map(|r| r.model.as_str());
     let path = parts.uri.path();
     let stream = rec.stream;
     let test_id = rec.test_id.clone();
     let attempt = Attempt::begin(&p, rec, arrived);
-    let input =
-        MatchInput { model: model.as_deref(), stream, path: Some(path), test_id: test_id.as_deref(), at_accept: false };
-    let Decided { draw, request_id, pre_wait, first_token_wait, should_retry, outcome: outcome_fault } =
+    let input = MatchInput { model, stream, path: Some(path), test_id: test_id.as_deref(), at_accept: false };
+    let Decided { draw, completion_id, request_id, pre_wait, first_token_wait, should_retry, outcome: outcome_fault } =
         decide_faults(&p, &attempt, &input, arrived);
     let conn = ConnControl::of(&parts);
     let mut ctx = Ctx { p: p.clone(), attempt, request_id, should_retry, pre_wait, conn };
@@ -233,8 +232,16 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
         let wait = ctx.pre_wait + latency.ttft.0;
         return stream::respond_bytes(&p, ctx.attempt, headers, body, wait).await;
     }
-    let mut completion =
-        super::answer::build_completion(d, &req, &p.spec, model, prompt, body_key, draw, outcome_fault.as_ref());
+    let mut completion = super::answer::build_completion(
+        d,
+        &req,
+        &p.spec,
+        model,
+        prompt,
+        body_key,
+        completion_id,
+        outcome_fault.as_ref(),
+    );
     let prefixes = [(counted.prefix_key, counted.prefix), (counted.prefix_key ^ counted.last_key, prompt)];
     let hit = p.prompt_cache.longest_hit(&prefixes);
     let used = super::cache::cache_use(d, hit, counted.prefix, req.cache_marked);
@@ -272,6 +279,8 @@ async fn serve_api(p: Arc<Provider>, req: Request, api: Api) -> Response {
 pub(crate) struct Decided {
     /// The attempt's draws (request ids, jitter), keyed on seed, provider and request index.
     pub(crate) draw: DrawKey,
+    /// The answer's id (`chatcmpl-…`, `msg_…`), drawn once with the request id.
+    pub(crate) completion_id: String,
     pub(crate) request_id: String,
     /// A `delay` fault's wait.
     pub(crate) pre_wait: Duration,
@@ -293,7 +302,7 @@ pub(crate) fn decide_faults(p: &Arc<Provider>, attempt: &Attempt, input: &MatchI
         attempt.update(|r| r.faults = applied);
     }
     let draw = DrawKey::new(p.seed).with_str(&p.spec.name).with(attempt.seq);
-    let (_, request_id) = dialect::ids(p.spec.dialect, draw.with_str("ids").bits());
+    let (completion_id, request_id) = dialect::ids(p.spec.dialect, draw.with_str("ids").bits());
     let mut first_token_wait = Duration::ZERO;
     let mut pre_wait = Duration::ZERO;
     match decision.latency.as_ref().map(|c| &c.fault) {
@@ -305,7 +314,7 @@ pub(crate) fn decide_faults(p: &Arc<Provider>, attempt: &Attempt, input: &MatchI
     }
     let should_retry = decision.outcome.as_ref().and_then(|c| c.should_retry);
     let outcome = decision.outcome.map(|c: Chosen| c.fault);
-    Decided { draw, request_id, pre_wait, first_token_wait, should_retry, outcome }
+    Decided { draw, completion_id, request_id, pre_wait, first_token_wait, should_retry, outcome }
 }
 
 /// The request path for the journal; the API's own routes without an allocation.

@@ -386,20 +386,20 @@ pub fn standard_headers(
     now: SystemTime,
 ) -> Vec<(HeaderName, HeaderValue)> {
     let mut h = Vec::with_capacity(13);
-    let text = |v: String| HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""));
+    let text = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
     let id_header = match d {
         Dialect::Openai => "x-request-id",
         Dialect::Anthropic => "request-id",
         Dialect::Deepseek => "x-ds-trace-id",
     };
-    h.push((HeaderName::from_static(id_header), text(request_id.to_string())));
+    h.push((HeaderName::from_static(id_header), text(request_id)));
     let Some(q) = quota else { return h };
     match d {
         Dialect::Openai => {
             for ([limit, remaining, reset], l) in OPENAI_RATE_HEADERS.into_iter().zip([q.requests, q.tokens]) {
                 h.push((HeaderName::from_static(limit), HeaderValue::from(l.limit)));
                 h.push((HeaderName::from_static(remaining), HeaderValue::from(l.remaining)));
-                h.push((HeaderName::from_static(reset), text(crate::duration::go_duration(l.reset))));
+                h.push((HeaderName::from_static(reset), text(&crate::duration::go_duration(l.reset))));
             }
         }
         Dialect::Anthropic => {
@@ -410,7 +410,7 @@ pub fn standard_headers(
                 h.push((HeaderName::from_static(remaining), HeaderValue::from(l.remaining)));
                 h.push((
                     HeaderName::from_static(reset),
-                    text(humantime::format_rfc3339_seconds(now + l.reset).to_string()),
+                    text(&humantime::format_rfc3339_seconds(now + l.reset).to_string()),
                 ));
             }
         }

@@ -477,7 +477,10 @@ pub fn render_completion(c: &Completion, deepseek: bool) -> Bytes {
         service_tier: (!deepseek).then_some("default"),
         system_fingerprint: fingerprint(deepseek),
     };
-    Bytes::from(serde_json::to_vec(&answer).unwrap_or_default())
+    // Sized for the whole answer: growing a vector from empty copies it seven times over.
+    let mut out = Vec::with_capacity(768 + text.len() + c.reasoning.iter().map(|r| r.len()).sum::<usize>());
+    let _ = serde_json::to_writer(&mut out, &answer);
+    Bytes::from(out)
 }
 
 pub fn stream_plan(c: &Completion, include_usage: bool, deepseek: bool) -> StreamPlan {
