@@ -102,7 +102,7 @@ async fn main() {
     let base = args.next().expect("usage: agent_stream_probe BASE_URL SECONDS CONCURRENCY");
     let secs: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let conc: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(16);
-    let client = reqwest::Client::new();
+    let client = gatedrill::tls::builder().build().unwrap();
     const ROUNDS: usize = 5;
     let kinds = kinds();
     let mut totals = vec![(0u64, 0u64, 0u64, 0f64); kinds.len()];

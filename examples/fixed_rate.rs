@@ -45,7 +45,7 @@ async fn main() {
     let body = args.next().expect(USAGE);
     let headers: Vec<(String, String)> =
         args.filter_map(|h| h.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
-    let client = reqwest::Client::builder()
+    let client = gatedrill::tls::builder()
         .timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(connections)
         .build()

@@ -37,7 +37,7 @@ async fn main() {
     let concurrency: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(16).max(1);
     let model = args.next().unwrap_or_else(|| "gpt-5".into());
     let key = args.next().unwrap_or_else(|| "sk-bench-0001".into());
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client");
+    let client = gatedrill::tls::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client");
     let body = serde_json::json!({"model": model, "stream": true, "max_tokens": 64,
         "messages": [{"role": "user", "content": "hello there"}]});
     let started = Instant::now();

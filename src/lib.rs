@@ -20,5 +20,6 @@ pub mod scenario;
 pub mod secret;
 pub mod serve;
 pub mod sse;
+pub mod tls;
 pub mod watch;
 pub mod wire;

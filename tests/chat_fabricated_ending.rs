@@ -21,7 +21,9 @@ async fn fabricate(State(upstream): State<Arc<String>>, body: Bytes) -> axum::re
     // The client's model is a role; the primary serves it as gpt-5.
     let mut body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     body["model"] = "gpt-5".into();
-    let got = reqwest::Client::new()
+    let got = gatedrill::tls::builder()
+        .build()
+        .unwrap()
         .post(format!("{upstream}/v1/chat/completions"))
         .bearer_auth("sk-gatedrill-openai-0001")
         .json(&body)

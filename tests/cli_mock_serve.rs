@@ -28,7 +28,7 @@ fn serves_all_three_providers_and_stops_on_sigterm() {
     assert_eq!(urls.iter().map(|u| u.0.as_str()).collect::<Vec<_>>(), ["openai", "anthropic", "deepseek"]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let c = reqwest::Client::new();
+        let c = gatedrill::tls::builder().build().unwrap();
         let body = serde_json::json!({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]});
         let send = || {
             c.post(format!("{}/v1/chat/completions", urls[0].1))

@@ -30,7 +30,7 @@ async fn pass_through(
     headers: HeaderMap,
     axum::Json(mut req): axum::Json<Value>,
 ) -> Response {
-    let client = reqwest::Client::new();
+    let client = gatedrill::tls::builder().build().unwrap();
     let no_failover = headers.contains_key("x-no-failover");
     for (url, key, model) in &chain.0 {
         req["model"] = json!(model);

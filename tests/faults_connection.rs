@@ -13,7 +13,7 @@ use serde_json::json;
 async fn attempt_with(fault: serde_json::Value) -> (reqwest::Error, serde_json::Value, gatedrill::mock::ProviderFleet) {
     let f = fleet().await;
     load_rules(&f, json!([{"id": "c", "fault": fault, "match": {"provider": "openai"}, "times": 1}]));
-    let c = reqwest::Client::builder().timeout(Duration::from_millis(400)).build().unwrap();
+    let c = gatedrill::tls::builder().timeout(Duration::from_millis(400)).build().unwrap();
     let d = Dialect::Openai;
     let e = request(&c, f.url("openai").unwrap(), d, key(d), &body(d, "gpt-5", false, None, "hi"))
         .send()

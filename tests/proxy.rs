@@ -177,7 +177,7 @@ async fn catalogue_matches(d: Dialect, name: &str) {
     let mocks = fleet().await;
     let px = proxy_for(&mocks, Duration::from_secs(5)).await;
     let short =
-        reqwest::Client::builder().timeout(Duration::from_millis(400)).pool_max_idle_per_host(0).build().unwrap();
+        gatedrill::tls::builder().timeout(Duration::from_millis(400)).pool_max_idle_per_host(0).build().unwrap();
     let mut mismatches = Vec::new();
     for (case, fault, stream) in catalogue() {
         let prompt = format!("hello [gatedrill probe {case}]");
@@ -492,7 +492,7 @@ async fn the_command_announces_each_listener_like_mock_serve() {
 
     for (args, says) in [
         (vec!["proxy", "--upstream", "mine=http://127.0.0.1:9"], "names no dialect"),
-        (vec!["proxy", "--upstream", "openai=https://api.openai.com"], "need TLS"),
+        (vec!["proxy", "--upstream", "openai=ftp://api.openai.com"], "not an http:// or https:// URL"),
         (vec!["proxy", "--upstream", "openai=http://127.0.0.1:9", "--upstream-timeout", "0s"], "upstream-timeout"),
     ] {
         let out = bin().args(&args).output().unwrap();

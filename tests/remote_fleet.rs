@@ -216,7 +216,7 @@ fn a_fleet_that_loses_the_scenarios_rules_fails_it() {
     let resetter = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let c = reqwest::Client::new();
+            let c = gatedrill::tls::builder().build().unwrap();
             for _ in 0..400 {
                 let rules = c.get(format!("{base}/_gatedrill/faults")).send().await.unwrap().text().await.unwrap();
                 if rules.contains("primary-down") {

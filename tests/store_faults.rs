@@ -36,7 +36,7 @@ async fn a_read_only_store_refuses_writes_and_readiness_but_serves_reads() {
 async fn a_slow_store_delays_what_touches_it_only() {
     let s = stack(&[]).await;
     s.gw.gateway.store_faults.set(StoreFaultKind::Slow, Duration::from_secs(5));
-    let quick = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
+    let quick = gatedrill::tls::builder().timeout(Duration::from_millis(500)).build().unwrap();
     // /health does not touch the store: it answers at once.
     assert_eq!(quick.get(format!("{}/health", s.gw.url)).send().await.unwrap().status(), 200);
     // /ready does: it waits out the delay, so a short client deadline expires first.

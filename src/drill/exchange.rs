@@ -187,7 +187,7 @@ impl Exchanger {
     /// The drill's client: no redirects, no proxies, bounded idle connections (each keeps its
     /// buffers, and a long load would otherwise hold as many as its burstiest moment opened).
     pub fn client() -> reqwest::Client {
-        let built = reqwest::Client::builder()
+        let built = crate::tls::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .pool_max_idle_per_host(64)

@@ -67,7 +67,7 @@ fn ms(d: Duration) -> f64 {
 
 impl Runtime {
     pub fn new(config: Arc<GatewayConfig>) -> Self {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::builder()
             .pool_idle_timeout(Duration::from_secs(30))
             // Idle connections per provider are bounded: each holds its buffers.
             .pool_max_idle_per_host(32)

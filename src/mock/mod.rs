@@ -134,7 +134,7 @@ pub struct ProviderEndpoint {
 /// // Act: two identical requests.
 /// let url = format!("{}/v1/chat/completions", fleet.url("openai").unwrap());
 /// let body = serde_json::json!({"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]});
-/// let client = reqwest::Client::new();
+/// let client = gatedrill::tls::builder().build().unwrap();
 /// for _ in 0..2 {
 ///     client.post(&url).bearer_auth("sk-gatedrill-openai-0001").json(&body).send().await.unwrap();
 /// }

@@ -86,7 +86,7 @@ pub async fn start(opts: ProxyOptions) -> Result<ProviderFleet, FleetError> {
     let models = FleetConfig::embedded();
     let config =
         FleetConfig { providers: opts.upstreams.iter().map(|u| upstream::provider_spec(u, &models)).collect() };
-    let client = reqwest::Client::builder()
+    let client = crate::tls::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(opts.bounds.timeout.min(Duration::from_secs(10)))
         .build()

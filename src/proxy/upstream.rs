@@ -3,9 +3,9 @@
 //! `NAME=URL`, where NAME is one of the fleet's provider names (`openai`, `anthropic`,
 //! `deepseek`, whose dialect it implies), or `NAME:DIALECT=URL` for any other name.
 //!
-//! Checked before anything starts: a bad entry is a usage error naming it. Only `http://`
-//! upstreams are served by this build, which carries no TLS stack; an `https://` upstream is
-//! refused with that reason rather than failing at the first request.
+//! Checked before anything starts: a bad entry is a usage error naming it. `http://` and
+//! `https://` upstreams are served (TLS with rustls, certificates checked against the platform's
+//! trust store).
 
 use super::super::mock::config::{Dialect, FleetConfig, ProviderSpec, QuotaSpec};
 use crate::duration::Dur;
@@ -69,16 +69,10 @@ fn parse_one(entry: &str) -> Result<Upstream, String> {
     Ok(Upstream { name: name.to_string(), dialect, base: check_url(url).map_err(bad)? })
 }
 
-/// An upstream base URL: `http://host[:port][/prefix]`, no query, no fragment, no credentials.
+/// An upstream base URL: `http(s)://host[:port][/prefix]`, no query, no fragment, no credentials.
 fn check_url(url: &str) -> Result<String, String> {
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if url.starts_with("https://") {
-        return Err("https upstreams need TLS, which this build does not carry; \
-                    put the proxy in front of an http endpoint (a local gateway, or a TLS-terminating forwarder)"
-            .into());
-    } else {
-        return Err(format!("{url:?} is not an http:// URL"));
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else {
+        return Err(format!("{url:?} is not an http:// or https:// URL"));
     };
     let authority = rest.split('/').next().unwrap_or_default();
     if authority.is_empty() {
@@ -138,8 +132,7 @@ mod tests {
             ("openai", "expected NAME=URL"),
             ("mine=http://x", "names no dialect"),
             ("mine:cohere=http://x", "unknown dialect"),
-            ("openai=ftp://x", "not an http:// URL"),
-            ("openai=https://api.openai.com", "need TLS"),
+            ("openai=ftp://x", "not an http:// or https:// URL"),
             ("openai=http://user:pw@x", "credentials"),
             ("openai=http://x/?a=1", "plain base URL"),
             ("openai=http://", "no host"),

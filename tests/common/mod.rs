@@ -22,7 +22,7 @@ pub async fn fleet_with(opts: FleetOptions) -> ProviderFleet {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).pool_max_idle_per_host(0).build().unwrap()
+    gatedrill::tls::builder().timeout(Duration::from_secs(10)).pool_max_idle_per_host(0).build().unwrap()
 }
 
 pub const DIALECTS: [(Dialect, &str, &str); 3] = [
