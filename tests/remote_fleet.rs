@@ -259,3 +259,34 @@ fn the_fleet_can_be_a_fault_proxy_in_front_of_providers() {
     }
     assert_eq!(code, 0);
 }
+
+#[test]
+fn the_chat_step_speaks_anthropic_messages_where_a_gateway_exposes_them() {
+    let d = dir("messages");
+    let (_fleet, fleet_file, env) = fleet(&d);
+    let declared = d.join("declared.env");
+    std::fs::write(&declared, env.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect::<String>()).unwrap();
+    // The Anthropic mock itself stands in for a gateway exposing /v1/messages.
+    let lines = std::fs::read_to_string(&fleet_file).unwrap();
+    let anthropic = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["provider"] == "anthropic");
+    let url = anthropic.unwrap()["url"].as_str().unwrap().to_string();
+    let out = d.join("out");
+    let status = bin()
+        .args(["run", "--progress", "never", "-q", "--target", &url, "--fleet"])
+        .arg(&fleet_file)
+        .arg("--target-env")
+        .arg(&declared)
+        .args(["--profile", "tests/data/profile/anthropic_direct.toml", "--out"])
+        .arg(&out)
+        .arg("tests/data/remote/anthropic_messages.toml")
+        .env("GATEDRILL_TEST_ANTHROPIC_KEY", "sk-ant-gatedrill-0001")
+        .status()
+        .unwrap();
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("anthropic_messages/trace.json")).unwrap()).unwrap();
+    assert_eq!(trace["passed"], true, "{:#}", trace["steps"]);
+    assert_eq!(status.code(), Some(0));
+}

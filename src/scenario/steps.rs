@@ -40,11 +40,16 @@ pub enum Step {
         #[serde(default)]
         expect: DryRunExpect,
     },
-    /// `POST /v1/chat/completions` on an OpenAI-compatible gateway, judged by what the providers'
-    /// journal shows for this very request (tied to it by the probe marker in the prompt).
+    /// `POST /v1/chat/completions` on an OpenAI-compatible gateway (or `POST /v1/messages` with
+    /// `api = "anthropic"`, where the gateway exposes it), judged by what the providers' journal
+    /// shows for this very request (tied to it by the probe marker in the prompt).
     Chat {
         /// What the gateway calls the model (for the reference gateway: a role).
         model: String,
+        /// Which of the gateway's client APIs: `openai` (chat completions, the default) or
+        /// `anthropic` (messages).
+        #[serde(default)]
+        api: ChatApi,
         #[serde(default)]
         prompt: Option<String>,
         #[serde(default)]
@@ -219,6 +224,17 @@ pub struct DryRunExpect {
 }
 
 /// What a chat completion must show. Who served it and how many attempts each provider saw come
+/// A gateway's client API a `chat` step speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatApi {
+    /// `POST /v1/chat/completions`: a finish reason, and for a stream `[DONE]`.
+    #[default]
+    Openai,
+    /// `POST /v1/messages`: a `stop_reason`, and for a stream `message_stop`.
+    Anthropic,
+}
+
 /// from the providers' journal, never from the gateway's headers.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

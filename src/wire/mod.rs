@@ -44,6 +44,8 @@ pub mod paths {
     pub const INGEST: &str = "/api/agent-gateway/adapters/ingest";
     /// The OpenAI API's chat completions, as OpenAI-compatible gateways (and the reference one) serve it.
     pub const CHAT_COMPLETIONS: &str = "/v1/chat/completions";
+    /// Anthropic's messages API, which some OpenAI-compatible gateways also expose.
+    pub const MESSAGES: &str = "/v1/messages";
     /// `GET .../sessions?source=db&status=active&limit=1000`: the active sessions.
     pub const ACTIVE_SESSIONS: &str = "/api/admin/agent-gateway/sessions?source=db&status=active&limit=1000";
     /// The launch gate's lookup of recent sessions.

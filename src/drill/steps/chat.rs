@@ -19,7 +19,7 @@ use crate::drill::observe::{Endpoint, Exchanged};
 use crate::duration::Dur;
 use crate::metrics::slo::TaskOutcome;
 use crate::mock::journal::Outcome;
-use crate::scenario::steps::ChatExpect;
+use crate::scenario::steps::{ChatApi, ChatExpect};
 use crate::wire::paths;
 
 /// What a chat completion answer amounted to, read from its bytes.
@@ -36,6 +36,44 @@ impl ChatAnswer {
     pub fn complete(&self, stream: bool) -> bool {
         self.finish_reason.is_some() && (!stream || self.terminated)
     }
+}
+
+/// Reads an answer of either API: chat completions below, messages in [`read_message`].
+pub fn read_any(api: ChatApi, body: &[u8], stream: bool) -> ChatAnswer {
+    match api {
+        ChatApi::Openai => read_answer(body, stream),
+        ChatApi::Anthropic => read_message(body, stream),
+    }
+}
+
+/// Reads an Anthropic message: one JSON object, or a stream of typed events whose
+/// `message_delta` carries the `stop_reason` and whose `message_stop` ends it.
+pub fn read_message(body: &[u8], stream: bool) -> ChatAnswer {
+    let mut a = ChatAnswer::default();
+    if !stream {
+        if let Ok(v) = serde_json::from_slice::<Value>(body) {
+            a.finish_reason = v["stop_reason"].as_str().map(str::to_string);
+            for block in v["content"].as_array().into_iter().flatten() {
+                a.content.push_str(block["text"].as_str().unwrap_or_default());
+            }
+        }
+        return a;
+    }
+    let text = String::from_utf8_lossy(body);
+    for data in text.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim) {
+        let Ok(v) = serde_json::from_str::<Value>(data) else { continue };
+        match v["type"].as_str() {
+            Some("content_block_delta") => a.content.push_str(v["delta"]["text"].as_str().unwrap_or_default()),
+            Some("message_delta") => {
+                if let Some(r) = v["delta"]["stop_reason"].as_str() {
+                    a.finish_reason = Some(r.to_string());
+                }
+            }
+            Some("message_stop") => a.terminated = true,
+            _ => {}
+        }
+    }
+    a
 }
 
 /// Reads a plain answer (one JSON object) or a stream (SSE `data:` lines of chunks).
@@ -115,25 +153,33 @@ pub fn task(seen: &Observed, answer: &ChatAnswer, stream: bool) -> TaskOutcome {
 pub async fn chat(
     ctx: &mut StepCtx<'_>,
     out: &mut Vec<Check>,
-    model: &str,
+    (model, api): (&str, ChatApi),
     prompt: Option<&str>,
     stream: bool,
     timeout: Option<Dur>,
     expect: &ChatExpect,
 ) {
     let marker = format!("chat-{}-{}", ctx.step.0 + 1, ctx.next_probe());
-    let body = body(model, prompt.unwrap_or("health probe: summarize fallback readiness"), stream, &marker);
+    let mut body = body(model, prompt.unwrap_or("health probe: summarize fallback readiness"), stream, &marker);
+    let path = match api {
+        ChatApi::Openai => paths::CHAT_COMPLETIONS,
+        ChatApi::Anthropic => {
+            // The messages API requires an output budget.
+            body["max_tokens"] = json!(256);
+            paths::MESSAGES
+        }
+    };
     let wait = timeout.map_or(ctx.ex.deadline, |t| t.0.min(Duration::from_secs(600)));
     let sent_ms = ctx.fleet_ms();
-    let seen = ctx.send_within(reqwest::Method::POST, paths::CHAT_COMPLETIONS, Some(&body), Auth::Bearer, wait).await;
-    let answer = read_answer(&seen.body, stream);
+    let seen = ctx.send_within(reqwest::Method::POST, path, Some(&body), Auth::Bearer, wait).await;
+    let answer = read_any(api, &seen.body, stream);
     let t = task(&seen, &answer, stream);
     ctx.probe_task(t);
     ctx.client_request(ctx.took(Api::Chat, (&marker, model), sent_ms, &seen, t.ok, !answer.content.is_empty()));
     ctx.record(Exchanged {
         endpoint: Endpoint::Chat,
         method: "POST",
-        path: paths::CHAT_COMPLETIONS,
+        path,
         seen: &seen,
         ok: t.ok,
         keep_body: !stream,
@@ -145,17 +191,22 @@ pub async fn chat(
     }
     if want == 200 {
         let whole = answer.complete(stream);
+        let (reason, end) = match api {
+            ChatApi::Openai => ("finish_reason", "[DONE]"),
+            ChatApi::Anthropic => ("stop_reason", "message_stop"),
+        };
         let how = |a: &ChatAnswer| {
+            let ended = if a.terminated { format!(", {end}") } else { format!(", no {end}") };
             format!(
-                "finish_reason {}{}",
+                "{reason} {}{}",
                 a.finish_reason.as_deref().unwrap_or("absent"),
-                if stream { if a.terminated { ", [DONE]" } else { ", no [DONE]" } } else { "" }
+                if stream { ended } else { String::new() }
             )
         };
         out.push(check(
             "complete answer",
             whole == expect.complete.unwrap_or(true),
-            "a finish reason (and [DONE])",
+            format!("a {reason} (and {end})"),
             how(&answer),
         ));
     }
@@ -228,5 +279,18 @@ mod tests {
         let plain = br#"{"choices":[{"message":{"content":"ok"},"finish_reason":"length"}]}"#;
         assert_eq!(read_answer(plain, false).finish_reason.as_deref(), Some("length"));
         assert!(!read_answer(b"garbage", false).complete(false));
+    }
+
+    #[test]
+    fn a_message_is_whole_only_with_a_stop_reason_and_its_message_stop() {
+        let whole = b"event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        let a = read_message(whole, true);
+        assert!(a.complete(true) && a.content == "hi", "{a:?}");
+        let cut = &whole[..whole.len() - 50];
+        assert!(!read_message(cut, true).complete(true), "no message_stop");
+        let plain = br#"{"type":"message","content":[{"type":"text","text":"ok"}],"stop_reason":"max_tokens"}"#;
+        let p = read_message(plain, false);
+        assert_eq!((p.finish_reason.as_deref(), p.content.as_str()), (Some("max_tokens"), "ok"));
+        assert!(!read_message(br#"{"type":"error"}"#, false).complete(false));
     }
 }

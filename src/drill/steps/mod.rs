@@ -277,8 +277,8 @@ pub async fn execute(ctx: &mut StepCtx<'_>, step: &Step) -> Vec<Check> {
         }
         Step::RuntimeHealth { expect } => runtime::runtime_health(ctx, &mut out, expect).await,
         Step::Profiles {} => runtime::profiles(ctx, &mut out).await,
-        Step::Chat { model, prompt, stream, timeout, expect } => {
-            chat::chat(ctx, &mut out, model, prompt.as_deref(), *stream, *timeout, expect).await
+        Step::Chat { model, api, prompt, stream, timeout, expect } => {
+            chat::chat(ctx, &mut out, (model, *api), prompt.as_deref(), *stream, *timeout, expect).await
         }
         Step::DryRun { role, prompt, prompt_repeat, timeout, expect } => {
             runtime::dry_run(ctx, &mut out, role, prompt.as_deref(), *prompt_repeat, *timeout, expect).await
