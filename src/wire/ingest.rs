@@ -33,6 +33,8 @@ pub struct IngestAnswer {
 pub struct TelemetryTotals {
     pub events: u64,
     pub accepted: u64,
+    /// Not every gateway reports it; the launch gate's predicates read only events and accepted.
+    #[serde(default)]
     pub rejected: u64,
 }
 
